@@ -1,0 +1,5 @@
+"""python -m mockauth"""
+
+from mockauth.cli import main
+
+main()

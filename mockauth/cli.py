@@ -1,0 +1,190 @@
+"""The mockauth command: parse, call, print. Exit 0 on success, 2 on usage or config errors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import sys
+import time
+from typing import Any, NoReturn
+
+import click
+
+from mockauth import server
+from mockauth.config import ServerConfig, default_config, load_config
+from mockauth.errors import MockAuthError, OAuthError
+from mockauth.grants.client_credentials import issue_token, requested_audiences
+from mockauth.keys import KeyStore
+from mockauth.state import Tenant
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(f"mockauth: {message}", err=True)
+    sys.exit(2)
+
+
+def _load(config_path: str | None) -> ServerConfig:
+    try:
+        return load_config(config_path) if config_path else default_config()
+    except MockAuthError as exc:
+        _fail(str(exc))
+
+
+config_option = click.option(
+    "--config", "config_path", envvar="MOCKAUTH_CONFIG", type=click.Path(dir_okay=False),
+    help="TOML config file (default: the embedded default config). [env: MOCKAUTH_CONFIG]",
+)
+keys_option = click.option(
+    "--keys-dir", envvar="MOCKAUTH_KEYS_DIR", default=server.DEFAULT_KEYS_DIR, show_default=True,
+    help="Directory holding the RSA signing keys. [env: MOCKAUTH_KEYS_DIR]",
+)
+issuer_option = click.option(
+    "--issuer", envvar="MOCKAUTH_ISSUER",
+    help="Issuer URL, no trailing slash (default: config, else the server's own URL). "
+    "[env: MOCKAUTH_ISSUER]",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="mockauth")
+def main() -> None:
+    """mockauth: a local mock of the Kinde authorisation server."""
+
+
+@main.command()
+@config_option
+@click.option("--host", envvar="MOCKAUTH_HOST", default=server.DEFAULT_HOST, show_default=True,
+              help="Address to bind. [env: MOCKAUTH_HOST]")
+@click.option("--port", envvar="MOCKAUTH_PORT", type=click.IntRange(0, 65535),
+              default=server.DEFAULT_PORT, show_default=True,
+              help="Port to bind; 0 picks a free one. [env: MOCKAUTH_PORT]")
+@keys_option
+@issuer_option
+@click.option("--workers", envvar="MOCKAUTH_WORKERS", type=click.IntRange(1, 64), default=1,
+              show_default=True, help="Worker processes. [env: MOCKAUTH_WORKERS]")
+@click.option("--log-level", envvar="MOCKAUTH_LOG_LEVEL", default="warning", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+              help="uvicorn log level. [env: MOCKAUTH_LOG_LEVEL]")
+def serve(config_path: str | None, host: str, port: int, keys_dir: str, issuer: str | None,
+          workers: int, log_level: str) -> None:
+    """Run the mock Kinde server (Ctrl-C to stop)."""
+    if issuer is not None and (not issuer.startswith(("http://", "https://")) or issuer.endswith("/")):
+        _fail(f"--issuer = {issuer!r}: must be an http(s) URL without a trailing '/'")
+    _load(config_path)  # fail fast, before binding, with the file/key/value message
+    options = server.ServeOptions(config_path=config_path, host=host, port=port,
+                                  keys_dir=keys_dir, issuer=issuer, workers=workers,
+                                  log_level=log_level)
+    try:
+        server.serve(options, on_ready=_announce)
+    except OSError as exc:
+        _fail(f"cannot listen on {host}:{port}: {exc.strerror}")
+    except MockAuthError as exc:
+        _fail(str(exc))
+
+
+def _announce(tenant: Tenant, url: str) -> None:
+    lines = [
+        f"mockauth serving on {url}",
+        f"  issuer:    {tenant.issuer}",
+        f"  discovery: {tenant.issuer}/.well-known/openid-configuration",
+        f"  jwks:      {tenant.issuer}/.well-known/jwks",
+        f"  token:     {tenant.issuer}/oauth2/token",
+        f"  keys dir:  {tenant.keys.keys_dir}",
+    ]
+    for app in tenant.config.apps:
+        if app.type != "m2m":
+            continue
+        lines += [
+            f"  M2M app {app.name!r}:",
+            f"    client_id:     {app.client_id}",
+            f"    client_secret: {app.client_secret}",
+        ]
+        lines += [f"    audience:      {aud}  scopes: {' '.join(s)}" for aud, s in app.apis.items()]
+    click.echo("\n".join(lines), nl=True)
+    sys.stdout.flush()
+
+
+@main.command()
+@config_option
+@keys_option
+@issuer_option
+@click.option("--client-id", help="M2M app to mint for (default: the only M2M app).")
+@click.option("--audience", "audiences", multiple=True, required=True,
+              help="Audience; repeat or space-separate for several.")
+@click.option("--scope", help="Space-separated scopes (default: all granted).")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole token response as JSON.")
+def token(config_path: str | None, keys_dir: str, issuer: str | None, client_id: str | None,
+          audiences: tuple[str, ...], scope: str | None, as_json: bool) -> None:
+    """Mint an M2M access token from the config and key store, without a server."""
+    config = _load(config_path)
+    try:
+        tenant = Tenant(config, issuer=issuer or config.issuer or server.base_url(
+            server.DEFAULT_HOST, server.DEFAULT_PORT), keys_dir=keys_dir)
+    except MockAuthError as exc:
+        _fail(str(exc))
+    m2m = [a for a in tenant.config.apps if a.type == "m2m"]
+    if client_id is None and len(m2m) != 1:
+        _fail(f"--client-id is required: the config has {len(m2m)} M2M apps")
+    app = tenant.app(client_id) if client_id else m2m[0]
+    if app is None or app.type != "m2m":
+        _fail(f"--client-id = {client_id!r}: no M2M app with that client id in the config")
+    try:
+        body = issue_token(tenant, app, requested_audiences(list(audiences)), scope)
+    except OAuthError as exc:
+        _fail(f"{exc.error}: {exc.description}")
+    click.echo(json.dumps(body, indent=2) if as_json else body["access_token"])
+
+
+@main.command()
+@keys_option
+def jwks(keys_dir: str) -> None:
+    """Print the public JWKS of the key store."""
+    try:
+        click.echo(json.dumps(KeyStore(keys_dir).jwks(), indent=2))
+    except MockAuthError as exc:
+        _fail(str(exc))
+
+
+@main.command()
+@click.argument("token", default="-")
+def decode(token: str) -> None:
+    """Show a token's header and claims (no signature check). TOKEN '-' reads stdin."""
+    if token == "-":
+        token = sys.stdin.read()
+    token = token.strip()
+    parts = token.split(".")
+    if len(parts) != 3:
+        _fail(f"not a JWS compact token: {len(parts)} segments, expected 3")
+    header, claims = (_segment(p, name) for p, name in zip(parts[:2], ("header", "payload"), strict=True))
+    click.echo("header: " + json.dumps(header, indent=2))
+    click.echo("claims: " + json.dumps(claims, indent=2))
+    if isinstance(claims.get("exp"), int | float):
+        click.echo(_expiry_words(claims["exp"], time.time()))
+
+
+def _segment(part: str, name: str) -> dict[str, Any]:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except (binascii.Error, ValueError) as exc:
+        _fail(f"the {name} segment is not base64url JSON ({exc})")
+    if not isinstance(value, dict):
+        _fail(f"the {name} segment is not a JSON object")
+    return value
+
+
+def _expiry_words(exp: float, now: float) -> str:
+    delta = int(exp - now)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(exp))
+    if delta > 0:
+        return f"expires {stamp}: in {_duration(delta)}"
+    return f"expired {stamp}: {_duration(-delta)} ago"
+
+
+def _duration(seconds: int) -> str:
+    parts = []
+    for unit, size in (("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count} {unit}{'s' if count != 1 else ''}")
+    return " ".join(parts[:2]) or "0 seconds"

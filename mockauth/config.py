@@ -1,0 +1,288 @@
+"""Frozen tenant configuration: APIs, apps, lifetimes; loaded from TOML and validated once."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from mockauth.errors import _MISSING, ConfigError
+
+ISSUER_PLACEHOLDER = "{issuer}"
+CLIENT_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+# The TypeScript SDK refuses any other secret before sending it.
+CLIENT_SECRET_RE = re.compile(r"^[A-Za-z0-9]{40,60}$")
+ORG_CODE_RE = re.compile(r"^org_[0-9a-z]{1,32}$")
+SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 scope-token
+APP_TYPES = ("m2m", "regular", "spa")
+# Claims the token factory owns; config may not override them.
+RESERVED_CLAIMS = frozenset(
+    {"aud", "azp", "exp", "gty", "iat", "iss", "jti", "nbf", "scope", "scp", "sub", "v", "org_code"}
+)
+
+DEFAULT_CONFIG_TOML = """\
+# mockauth's embedded default: one API, the Management API, one M2M app granted both.
+[lifetimes]
+access_token = 86400
+
+[[apis]]
+name = "Calendar API"
+audience = "https://api.example.com"
+scopes = ["read:calendar", "update:event", "delete:event"]
+
+[[apis]]
+name = "Kinde Management API"
+audience = "{issuer}/api"
+scopes = ["read:users", "create:users", "update:users", "delete:users",
+          "read:organizations", "create:organizations", "read:applications"]
+
+[[apps]]
+name = "Backend"
+type = "m2m"
+client_id = "db7910a2cb5ef186a47f64aa64eb7783"
+client_secret = "xQ4B4wc6gRUY6ziaDN1ti8EZKmMahPycjfeyPhInaflKHGTel1"
+
+[apps.apis]
+"https://api.example.com" = ["read:calendar", "update:event", "delete:event"]
+"{issuer}/api" = ["read:users", "create:users", "update:users", "delete:users",
+                  "read:organizations", "create:organizations", "read:applications"]
+"""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Lifetimes:
+    """Token lifetimes in seconds."""
+
+    access_token: int = 86_400
+    id_token: int = 3_600
+    refresh_token: int = 1_296_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class Api:
+    """A protected API: an audience and the scopes it defines."""
+
+    audience: str
+    scopes: tuple[str, ...] = ()
+    name: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class App:
+    """A client application and what it is granted on each API."""
+
+    name: str
+    client_id: str
+    type: str = "m2m"
+    client_secret: str | None = None
+    org_code: str | None = None
+    claims: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    apis: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    lifetimes: Lifetimes | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerConfig:
+    """Everything the tenant serves; ``issuer=None`` means the server's own base URL."""
+
+    issuer: str | None = None
+    lifetimes: Lifetimes = field(default_factory=Lifetimes)
+    apis: tuple[Api, ...] = ()
+    apps: tuple[App, ...] = ()
+    source: str = "<default>"
+
+    def with_issuer(self, issuer: str) -> ServerConfig:
+        """Return a copy with ``{issuer}`` in audiences replaced by ``issuer``."""
+
+        def sub(aud: str) -> str:
+            return aud.replace(ISSUER_PLACEHOLDER, issuer)
+
+        apis = tuple(replace(a, audience=sub(a.audience)) for a in self.apis)
+        apps = tuple(
+            replace(app, apis=MappingProxyType({sub(k): v for k, v in app.apis.items()}))
+            for app in self.apps
+        )
+        return replace(self, issuer=issuer, apis=apis, apps=apps)
+
+    def app(self, client_id: str) -> App | None:
+        """The app with this client id, if any."""
+        for app in self.apps:
+            if app.client_id == client_id:
+                return app
+        return None
+
+    def lifetimes_for(self, app: App) -> Lifetimes:
+        return app.lifetimes or self.lifetimes
+
+
+def load_config(path: str | Path) -> ServerConfig:
+    """Read and validate a TOML config file; raise ConfigError naming file, key and value."""
+    source = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(source, "(file)", source, f"cannot read: {exc.strerror}") from exc
+    return parse_config(raw, source=source)
+
+
+def default_config() -> ServerConfig:
+    """The embedded default config (one API, the Management API, one M2M app)."""
+    return parse_config(DEFAULT_CONFIG_TOML.encode(), source="<default>")
+
+
+def parse_config(raw: bytes, *, source: str) -> ServerConfig:
+    """Validate TOML bytes into a ServerConfig."""
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(source, "(file)", source, "not UTF-8 text") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, "(file)", source, f"not valid TOML: {exc}") from exc
+    return _Validator(source).config(data)
+
+
+class _Validator:
+    """Walks the parsed TOML once, naming each key by its path in errors."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, value: object, reason: str) -> ConfigError:
+        return ConfigError(self.source, key, value, reason)
+
+    def table(self, value: object, key: str, allowed: set[str]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, value, "must be a table")
+        for name in value:
+            if name not in allowed:
+                where = f"{key}.{name}" if key else name
+                raise self.fail(where, value[name], f"unknown key (allowed: {', '.join(sorted(allowed))})")
+        return value
+
+    def typed(self, data: dict[str, Any], name: str, key: str, kind: type, default: Any = _MISSING) -> Any:
+        value = data.get(name, _MISSING)
+        if value is _MISSING:
+            if default is _MISSING:
+                raise self.fail(key, _MISSING, "required key is missing")
+            return default
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(key, value, f"must be {_kind_name(kind)}")
+        return value
+
+    def strings(self, value: object, key: str, check: Callable[[str], bool], what: str) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise self.fail(key, value, "must be an array of strings")
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not check(item):
+                raise self.fail(f"{key}[{i}]", item, f"must be {what}")
+        if len(set(value)) != len(value):
+            raise self.fail(key, value, "contains duplicates")
+        return tuple(value)
+
+    def config(self, data: dict[str, Any]) -> ServerConfig:
+        self.table(data, "", {"issuer", "lifetimes", "apis", "apps"})
+        issuer = self.typed(data, "issuer", "issuer", str, None)
+        if issuer is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", issuer):
+            raise self.fail("issuer", issuer, "must be an http:// or https:// URL")
+        if issuer is not None and issuer.endswith("/"):
+            raise self.fail("issuer", issuer, "must not end with '/' (clients compare iss byte for byte)")
+        lifetimes = self.lifetimes(data.get("lifetimes", {}), "lifetimes", Lifetimes())
+        apis = tuple(self.api(a, f"apis[{i}]") for i, a in enumerate(self.array(data, "apis")))
+        self.unique([a.audience for a in apis], "apis", "audience")
+        by_aud = {a.audience: a for a in apis}
+        apps = tuple(self.app(a, f"apps[{i}]", by_aud) for i, a in enumerate(self.array(data, "apps")))
+        self.unique([a.client_id for a in apps], "apps", "client_id")
+        return ServerConfig(issuer=issuer, lifetimes=lifetimes, apis=apis, apps=apps, source=self.source)
+
+    def array(self, data: dict[str, Any], name: str) -> list[Any]:
+        value = data.get(name, [])
+        if not isinstance(value, list):
+            raise self.fail(name, value, "must be an array of tables ([[" + name + "]])")
+        return value
+
+    def unique(self, values: list[str], array: str, key: str) -> None:
+        seen: set[str] = set()
+        for i, value in enumerate(values):
+            if value in seen:
+                raise self.fail(f"{array}[{i}].{key}", value, f"duplicate {key}")
+            seen.add(value)
+
+    def lifetimes(self, value: object, key: str, base: Lifetimes) -> Lifetimes:
+        data = self.table(value, key, {"access_token", "id_token", "refresh_token"})
+        out: dict[str, int] = {}
+        for name in data:
+            seconds = self.typed(data, name, f"{key}.{name}", int)
+            if not 1 <= seconds <= 10 * 365 * 86_400:
+                raise self.fail(f"{key}.{name}", seconds, "must be between 1 and 315360000 seconds")
+            out[name] = seconds
+        return replace(base, **out)
+
+    def api(self, value: object, key: str) -> Api:
+        data = self.table(value, key, {"name", "audience", "scopes"})
+        audience = self.typed(data, "audience", f"{key}.audience", str)
+        if not audience or any(c.isspace() for c in audience):
+            raise self.fail(f"{key}.audience", audience, "must be non-empty with no whitespace")
+        scopes = self.strings(data.get("scopes", []), f"{key}.scopes", _is_scope, "a scope token")
+        name = self.typed(data, "name", f"{key}.name", str, audience)
+        return Api(audience=audience, scopes=scopes, name=name)
+
+    def app(self, value: object, key: str, apis: dict[str, Api]) -> App:
+        allowed = {"name", "type", "client_id", "client_secret", "org_code", "claims", "apis", "lifetimes"}
+        data = self.table(value, key, allowed)
+        name = self.typed(data, "name", f"{key}.name", str)
+        app_type = self.typed(data, "type", f"{key}.type", str, "m2m")
+        if app_type not in APP_TYPES:
+            raise self.fail(f"{key}.type", app_type, f"must be one of {', '.join(APP_TYPES)}")
+        client_id = self.typed(data, "client_id", f"{key}.client_id", str)
+        if not CLIENT_ID_RE.match(client_id):
+            raise self.fail(f"{key}.client_id", client_id, "must be 32 lowercase hex characters")
+        secret = self.typed(data, "client_secret", f"{key}.client_secret", str, None)
+        if secret is None and app_type != "spa":
+            raise self.fail(f"{key}.client_secret", _MISSING, f"required for {app_type} apps")
+        if secret is not None and not CLIENT_SECRET_RE.match(secret):
+            raise self.fail(f"{key}.client_secret", secret, "must be 40 to 60 ASCII letters and digits")
+        org_code = self.typed(data, "org_code", f"{key}.org_code", str, None)
+        if org_code is not None and not ORG_CODE_RE.match(org_code):
+            raise self.fail(f"{key}.org_code", org_code, "must look like org_ followed by lowercase hex")
+        claims = self.typed(data, "claims", f"{key}.claims", dict, {})
+        for claim in claims:
+            if claim in RESERVED_CLAIMS:
+                raise self.fail(f"{key}.claims.{claim}", claims[claim], "is set by mockauth and cannot be overridden")
+        grants = self.grants(data.get("apis", {}), f"{key}.apis", apis)
+        lifetimes = None
+        if "lifetimes" in data:
+            lifetimes = self.lifetimes(data["lifetimes"], f"{key}.lifetimes", Lifetimes())
+        return App(
+            name=name, type=app_type, client_id=client_id, client_secret=secret,
+            org_code=org_code, claims=MappingProxyType(dict(claims)),
+            apis=MappingProxyType(grants), lifetimes=lifetimes,
+        )
+
+    def grants(self, value: object, key: str, apis: dict[str, Api]) -> dict[str, tuple[str, ...]]:
+        if not isinstance(value, dict):
+            raise self.fail(key, value, "must be a table of audience = [scopes]")
+        out: dict[str, tuple[str, ...]] = {}
+        for audience, scopes in value.items():
+            where = f'{key}."{audience}"'
+            api = apis.get(audience)
+            if api is None:
+                raise self.fail(where, scopes, f"audience {audience!r} is not defined in [[apis]]")
+            defined = set(api.scopes)
+            granted = self.strings(scopes, where, _is_scope, "a scope token")
+            for i, scope in enumerate(granted):
+                if scope not in defined:
+                    raise self.fail(f"{where}[{i}]", scope, f"scope is not defined by API {audience!r}")
+            out[audience] = granted
+        return out
+
+
+def _is_scope(value: str) -> bool:
+    return bool(SCOPE_RE.match(value))
+
+
+def _kind_name(kind: type) -> str:
+    return {str: "a string", int: "an integer", dict: "a table", list: "an array"}.get(kind, kind.__name__)

@@ -1,0 +1,127 @@
+"""The exception tree: one root, families below it, data in attributes."""
+
+from __future__ import annotations
+
+
+class MockAuthError(Exception):
+    """Root of every error mockauth raises on purpose."""
+
+
+class ConfigError(MockAuthError):
+    """A config file or value is invalid; the message names the file, key and value."""
+
+    def __init__(self, source: str, key: str, value: object, reason: str) -> None:
+        self.source = source
+        self.key = key
+        self.value = value
+        self.reason = reason
+        shown = "(missing)" if value is _MISSING else repr(value)
+        super().__init__(f"{source}: {key} = {shown}: {reason}")
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "(missing)"
+
+
+_MISSING = _Missing()
+
+
+class KeyStoreError(MockAuthError):
+    """The keys dir cannot be read or written."""
+
+
+# --- protocol errors: rendered by one handler as {"error", "error_description"} ---
+
+
+class OAuthError(MockAuthError):
+    """An OAuth 2.0 protocol error with its wire code and HTTP status."""
+
+    error = "server_error"
+    status_code = 500
+    default_description = "The authorization server encountered an unexpected condition."
+
+    def __init__(self, description: str | None = None, *, headers: dict[str, str] | None = None):
+        self.description = description or self.default_description
+        self.headers = dict(headers or {})
+        super().__init__(f"{self.error}: {self.description}")
+
+
+class InvalidRequestError(OAuthError):
+    error = "invalid_request"
+    status_code = 400
+    default_description = (
+        "The request is missing a required parameter, includes an invalid parameter value, "
+        "includes a parameter more than once, or is otherwise malformed."
+    )
+
+
+class InvalidClientError(OAuthError):
+    error = "invalid_client"
+    status_code = 401
+    # Kinde's text, seen word for word on the wire.
+    default_description = (
+        "Client authentication failed (e.g., unknown client, no client authentication "
+        "included, or unsupported authentication method)."
+    )
+
+
+class InvalidGrantError(OAuthError):
+    error = "invalid_grant"
+    status_code = 400
+    default_description = (
+        "The provided authorization grant (e.g., authorization code, resource owner "
+        "credentials) or refresh token is invalid, expired, revoked, does not match the "
+        "redirection URI used in the authorization request, or was issued to another client."
+    )
+
+
+class UnauthorizedClientError(OAuthError):
+    error = "unauthorized_client"
+    status_code = 400
+    default_description = (
+        "The client is not authorized to request a token using this method."
+    )
+
+
+class UnsupportedGrantTypeError(OAuthError):
+    error = "unsupported_grant_type"
+    status_code = 400
+    default_description = "The authorization grant type is not supported by the authorization server."
+
+
+class InvalidScopeError(OAuthError):
+    error = "invalid_scope"
+    status_code = 400
+    default_description = (
+        "The requested scope is invalid, unknown, or malformed."
+    )
+
+
+class RequestTooLargeError(OAuthError):
+    error = "invalid_request"
+    status_code = 413
+    default_description = "The request body is too large."
+
+
+class NotFoundError(OAuthError):
+    error = "not_found"
+    status_code = 404
+    default_description = "No such endpoint."
+
+
+class MethodNotAllowedError(OAuthError):
+    error = "invalid_request"
+    status_code = 405
+    default_description = "The HTTP method is not allowed on this endpoint."
+
+
+class ServerError(OAuthError):
+    """Anything unexpected: rendered without detail, never with a stack trace."""
+
+
+# --- token validation errors (the validator raises these) ---
+
+
+class TokenValidationError(MockAuthError):
+    """A token was rejected by the validator."""

@@ -1,0 +1,62 @@
+"""Reading OAuth form bodies: size-capped, strictly decoded, duplicates detected."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+
+from mockauth.errors import InvalidRequestError, RequestTooLargeError
+
+MAX_BODY = 64 * 1024
+MAX_FIELDS = 100
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+@dataclass(frozen=True)
+class Form:
+    """A decoded form body; ``one`` enforces RFC 6749's single-occurrence rule."""
+
+    fields: tuple[tuple[str, str], ...]
+
+    def all(self, name: str) -> list[str]:
+        return [v for k, v in self.fields if k == name]
+
+    def one(self, name: str) -> str | None:
+        """The parameter's value, None when absent; sent twice is invalid_request."""
+        values = self.all(name)
+        if len(values) > 1:
+            raise InvalidRequestError(f"The '{name}' parameter was included more than once.")
+        return values[0] if values else None
+
+    def required(self, name: str) -> str:
+        value = self.one(name)
+        if not value:
+            raise InvalidRequestError(f"The request is missing the required '{name}' parameter.")
+        return value
+
+
+async def read_form(request: Request) -> Form:
+    """Parse an application/x-www-form-urlencoded body, or raise an OAuthError."""
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+        raise RequestTooLargeError(f"The request body must be at most {MAX_BODY} bytes.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise RequestTooLargeError(f"The request body must be at most {MAX_BODY} bytes.")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != FORM_TYPE and (body or media_type):
+        raise InvalidRequestError(f"The request body must be sent as {FORM_TYPE}.")
+    try:
+        fields = parse_qsl(
+            body.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidRequestError("The request body is not a valid UTF-8 form.") from exc
+    return Form(tuple(fields))

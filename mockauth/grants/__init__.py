@@ -1,0 +1,22 @@
+"""Grant handlers behind one table: a new grant is one module and one entry here."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from starlette.datastructures import Headers
+
+from mockauth.forms import Form
+from mockauth.grants import client_credentials
+
+if TYPE_CHECKING:
+    from mockauth.state import Tenant
+
+GrantHandler = Callable[["Tenant", Form, Headers], dict[str, Any]]
+
+GRANTS: Mapping[str, GrantHandler] = {
+    "client_credentials": client_credentials.grant,
+}
+
+__all__ = ["GRANTS", "GrantHandler"]

@@ -1,0 +1,259 @@
+"""KeyStore: RSA signing keys that persist in a keys dir; the only holder of private keys."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from mockauth.errors import KeyStoreError
+
+KEY_SIZE = 2048
+KEYSET_FILE = "keyset.json"
+LOCK_FILE = ".lock"
+_PADDING = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
+
+
+def b64url(data: bytes) -> str:
+    """Unpadded base64url, as JOSE wants it."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _int_b64(value: int) -> str:
+    return b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+
+def kid_for(public_key: rsa.RSAPublicKey) -> str:
+    """Kinde-style kid: 16 bytes of the public key's SHA-256, lowercase hex joined by colons."""
+    der = public_key.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return ":".join(f"{b:02x}" for b in hashlib.sha256(der).digest()[:16])
+
+
+def public_jwk(public_key: rsa.RSAPublicKey, kid: str) -> dict[str, str]:
+    """The JWK of a public key: exactly kty, alg, use, kid, n, e."""
+    numbers = public_key.public_numbers()
+    return {
+        "kty": "RSA",
+        "alg": "RS256",
+        "use": "sig",
+        "kid": kid,
+        "n": _int_b64(numbers.n),
+        "e": _int_b64(numbers.e),
+    }
+
+
+@dataclass(frozen=True)
+class _Key:
+    kid: str
+    private: rsa.RSAPrivateKey
+
+    @property
+    def public(self) -> rsa.RSAPublicKey:
+        return self.private.public_key()
+
+
+def _generate() -> _Key:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=KEY_SIZE)
+    return _Key(kid_for(private.public_key()), private)
+
+
+class KeyStore:
+    """Signing keys: one active signer plus keys still published in the JWKS.
+
+    With a ``keys_dir`` every change is written there (atomically, mode 0600, under a
+    lock), so restarts and sibling worker processes see the same keys. Without one the
+    store lives in memory (tests, strategies).
+    """
+
+    def __init__(self, keys_dir: str | Path | None = None) -> None:
+        self._dir = Path(keys_dir) if keys_dir is not None else None
+        self._mutex = threading.Lock()
+        self._keys: dict[str, _Key] = {}
+        self._published: list[str] = []
+        self._active = ""
+        self._stamp: tuple[int, int] | None = None
+        self._jwks_bytes = b""
+        if self._dir is None:
+            self._install([_generate()], None)
+        else:
+            self._open_dir()
+
+    # --- public surface ---
+
+    @property
+    def keys_dir(self) -> Path | None:
+        return self._dir
+
+    @property
+    def active_kid(self) -> str:
+        return self._active
+
+    @property
+    def published_kids(self) -> tuple[str, ...]:
+        return tuple(self._published)
+
+    def sign(self, signing_input: bytes) -> tuple[str, bytes]:
+        """Sign with the active key (RS256); return (kid, signature)."""
+        key = self._keys[self._active]
+        return key.kid, key.private.sign(signing_input, _PADDING, _SHA256)
+
+    def public_key(self, kid: str) -> rsa.RSAPublicKey | None:
+        """The public key with this kid, if it is published."""
+        key = self._keys.get(kid)
+        return key.public if key is not None and kid in self._published else None
+
+    def public_keys(self) -> dict[str, rsa.RSAPublicKey]:
+        """Every published public key, by kid."""
+        return {kid: self._keys[kid].public for kid in self._published}
+
+    def jwks(self) -> dict[str, list[dict[str, str]]]:
+        """The public JWKS document as a dict."""
+        result: dict[str, list[dict[str, str]]] = json.loads(self._jwks_bytes)
+        return result
+
+    def jwks_bytes(self) -> bytes:
+        """The public JWKS document, serialised once per key change."""
+        return self._jwks_bytes
+
+    def rotate(self) -> str:
+        """Make a new key the signer; the old one stays published until retired. Returns its kid."""
+        with self._mutex, self._locked():
+            self._reload_locked()
+            new = _generate()
+            keys = [new, *(self._keys[k] for k in self._published)]
+            if self._dir is not None:
+                self._write_key(new)
+            self._install(keys, new.kid)
+            self._save_keyset()
+            return new.kid
+
+    def retire(self, kid: str) -> None:
+        """Remove a published key from the JWKS. The active key cannot be retired."""
+        with self._mutex, self._locked():
+            self._reload_locked()
+            if kid not in self._published:
+                raise KeyError(kid)
+            if kid == self._active:
+                raise ValueError("the active signing key cannot be retired; rotate first")
+            self._install([self._keys[k] for k in self._published if k != kid], self._active)
+            self._save_keyset()
+
+    def refresh(self) -> bool:
+        """Pick up changes another process made to the keys dir; cheap when nothing changed."""
+        if self._dir is None or self._stamp == self._keyset_stamp():
+            return False
+        with self._mutex, self._locked():
+            self._reload_locked()
+        return True
+
+    # --- internals ---
+
+    def _install(self, keys: list[_Key], active: str | None) -> None:
+        self._keys = {k.kid: k for k in keys}
+        self._published = [k.kid for k in keys]
+        self._active = active or keys[0].kid
+        doc = {"keys": [public_jwk(k.public, k.kid) for k in keys]}
+        self._jwks_bytes = json.dumps(doc, separators=(",", ":")).encode()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        if self._dir is None:
+            yield
+            return
+        fd = os.open(self._dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _open_dir(self) -> None:
+        assert self._dir is not None
+        try:
+            self._dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise KeyStoreError(f"cannot create keys dir {self._dir}: {exc.strerror}") from exc
+        with self._mutex, self._locked():
+            if not (self._dir / KEYSET_FILE).exists():
+                found = [self._read_key(p) for p in sorted(self._dir.glob("*.pem"))]
+                key = found[0] if found else _generate()
+                if not found:
+                    self._write_key(key)
+                self._install([key, *found[1:]], key.kid)
+                self._save_keyset()
+            else:
+                self._reload_locked()
+
+    def _reload_locked(self) -> None:
+        if self._dir is None:
+            return
+        path = self._dir / KEYSET_FILE
+        try:
+            doc = json.loads(path.read_text())
+            active, published = doc["active"], list(doc["published"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise KeyStoreError(f"{path}: unreadable key set: {exc}") from exc
+        keys = [self._keys.get(kid) or self._read_key(self._key_path(kid)) for kid in published]
+        self._install(keys, active)
+        self._stamp = self._keyset_stamp()
+
+    def _save_keyset(self) -> None:
+        if self._dir is None:
+            return
+        doc = {"active": self._active, "published": self._published}
+        self._atomic_write(self._dir / KEYSET_FILE, json.dumps(doc, indent=2).encode(), 0o644)
+        self._stamp = self._keyset_stamp()
+
+    def _keyset_stamp(self) -> tuple[int, int] | None:
+        assert self._dir is not None
+        try:
+            st = os.stat(self._dir / KEYSET_FILE)
+        except OSError:
+            return None
+        return (st.st_mtime_ns, st.st_ino)
+
+    def _key_path(self, kid: str) -> Path:
+        assert self._dir is not None
+        return self._dir / (kid.replace(":", "") + ".pem")
+
+    def _read_key(self, path: Path) -> _Key:
+        try:
+            private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except (OSError, ValueError, TypeError) as exc:
+            raise KeyStoreError(f"{path}: not a readable unencrypted PEM private key") from exc
+        if not isinstance(private, rsa.RSAPrivateKey) or private.key_size < KEY_SIZE:
+            raise KeyStoreError(f"{path}: must be an RSA key of at least {KEY_SIZE} bits")
+        return _Key(kid_for(private.public_key()), private)
+
+    def _write_key(self, key: _Key) -> None:
+        pem = key.private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        self._atomic_write(self._key_path(key.kid), pem, 0o600)
+
+    def _atomic_write(self, path: Path, data: bytes, mode: int) -> None:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except OSError as exc:
+            raise KeyStoreError(f"cannot write {path}: {exc.strerror}") from exc

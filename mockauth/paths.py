@@ -1,0 +1,46 @@
+"""Path constants (Kinde's wire paths and our admin prefix) and the discovery document."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+DISCOVERY = "/.well-known/openid-configuration"
+JWKS = "/.well-known/jwks"
+JWKS_JSON = "/.well-known/jwks.json"
+TOKEN = "/oauth2/token"
+AUTHORIZE = "/oauth2/auth"
+USERINFO = "/oauth2/v2/user_profile"
+USERINFO_V1 = "/oauth2/user_profile"
+INTROSPECT = "/oauth2/introspect"
+REVOKE = "/oauth2/revoke"
+LOGOUT = "/logout"
+ADMIN = "/_mockauth"
+HEALTH = ADMIN + "/health"
+
+
+def discovery_document(issuer: str, grant_types: Iterable[str]) -> dict[str, Any]:
+    """Kinde's discovery fields, every URL built from the issuer."""
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": issuer + AUTHORIZE,
+        "token_endpoint": issuer + TOKEN,
+        "userinfo_endpoint": issuer + USERINFO,
+        "jwks_uri": issuer + JWKS,
+        "revocation_endpoint": issuer + REVOKE,
+        "introspection_endpoint": issuer + INTROSPECT,
+        "end_session_endpoint": issuer + LOGOUT,
+        "scopes_supported": ["address", "email", "offline", "openid", "phone", "profile"],
+        "response_types_supported": [
+            "code", "token", "id_token", "code id_token", "code token", "id_token token",
+            "code id_token token",
+        ],
+        "response_modes_supported": ["form_post", "query", "fragment"],
+        "grant_types_supported": sorted(grant_types),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
+        "claims_supported": ["aud", "exp", "iat", "iss", "sub"],
+        "code_challenge_methods_supported": ["S256"],
+        "request_uri_parameter_supported": False,
+    }

@@ -1,0 +1,200 @@
+"""Run the app under uvicorn: in the foreground for the CLI, in a thread for tests."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import ipaddress
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import uvicorn
+from starlette.applications import Starlette
+from uvicorn.supervisors import Multiprocess
+
+from mockauth import paths
+from mockauth.app import create_app
+from mockauth.config import ServerConfig, default_config, load_config
+from mockauth.keys import KeyStore
+from mockauth.state import Tenant
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8400
+DEFAULT_KEYS_DIR = "keys"
+# Worker processes rebuild the tenant from these (set by the parent before spawning).
+_ENV_CONFIG, _ENV_ISSUER, _ENV_KEYS = "MOCKAUTH_CONFIG", "MOCKAUTH_ISSUER", "MOCKAUTH_KEYS_DIR"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServeOptions:
+    """What `mockauth serve` takes; every field has a MOCKAUTH_* environment variable."""
+
+    config_path: str | None = None
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    keys_dir: str = DEFAULT_KEYS_DIR
+    issuer: str | None = None
+    workers: int = 1
+    log_level: str = "warning"
+
+
+def base_url(host: str, port: int) -> str:
+    """The server's own URL; wildcard binds are reached through loopback."""
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        return f"http://{host}:{port}"
+    if addr.is_unspecified:
+        addr = ipaddress.ip_address("::1" if addr.version == 6 else "127.0.0.1")
+    shown = f"[{addr}]" if addr.version == 6 else str(addr)
+    return f"http://{shown}:{port}"
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """Bind and listen before the app exists, so port 0 resolves to the real port."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _uvicorn_config(app: Starlette | str, *, log_level: str, workers: int = 1) -> uvicorn.Config:
+    # uvloop + httptools: the plain asyncio loop adds ~44 ms per request with workers (Nagle).
+    return uvicorn.Config(
+        app,
+        loop="auto",
+        http="auto",
+        lifespan="off",
+        log_level=log_level,
+        access_log=False,
+        server_header=False,
+        workers=workers,
+        factory=isinstance(app, str),
+        timeout_graceful_shutdown=2,
+    )
+
+
+def _worker_app() -> Starlette:
+    """Factory each worker process calls: the same tenant as the parent, from the env."""
+    path = os.environ.get(_ENV_CONFIG)
+    config = load_config(path) if path else default_config()
+    tenant = Tenant(config, issuer=os.environ[_ENV_ISSUER], keys_dir=os.environ[_ENV_KEYS])
+    return create_app(tenant)
+
+
+def wait_until_serving(url: str, timeout: float = 30.0) -> bool:
+    """Poll the health endpoint until the server answers (True) or the timeout passes."""
+    target = url.removeprefix("http://")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conn = http.client.HTTPConnection(target, timeout=2)
+        try:
+            conn.request("GET", paths.HEALTH)
+            if conn.getresponse().status == 200:
+                return True
+        except OSError:
+            time.sleep(0.02)
+        finally:
+            conn.close()
+    return False
+
+
+def serve(options: ServeOptions, *, on_ready: Callable[[Tenant, str], None]) -> None:
+    """Run in the foreground until interrupted; call on_ready once requests are accepted."""
+    config = load_config(options.config_path) if options.config_path else default_config()
+    keys = KeyStore(options.keys_dir)  # creates the key once, under the dir lock
+    sock = bind_socket(options.host, options.port)
+    url = base_url(options.host, sock.getsockname()[1])
+    tenant = Tenant(config, issuer=options.issuer or config.issuer or url, keys=keys)
+
+    def announce() -> None:
+        if wait_until_serving(url):
+            on_ready(tenant, url)
+
+    threading.Thread(target=announce, daemon=True).start()
+    if options.workers > 1:
+        os.environ.update(
+            {_ENV_ISSUER: tenant.issuer, _ENV_KEYS: str(Path(options.keys_dir).resolve())}
+        )
+        if options.config_path:
+            os.environ[_ENV_CONFIG] = str(Path(options.config_path).resolve())
+        uv = _uvicorn_config(
+            "mockauth.server:_worker_app", log_level=options.log_level, workers=options.workers
+        )
+        Multiprocess(uv, sockets=[sock]).run()
+    else:
+        uvicorn.Server(_uvicorn_config(create_app(tenant), log_level=options.log_level)).run(
+            sockets=[sock]
+        )
+
+
+class ServerThread:
+    """A real uvicorn server in a background thread, on a free port by default.
+
+    >>> with ServerThread(config) as server:
+    ...     httpx.post(server.url + "/oauth2/token", data=...)
+    """
+
+    def __init__(
+        self,
+        config: ServerConfig | None = None,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = 0,
+        keys: KeyStore | None = None,
+        keys_dir: str | Path | None = None,
+        issuer: str | None = None,
+    ) -> None:
+        self._sock = bind_socket(host, port)
+        self.url = base_url(host, self._sock.getsockname()[1])
+        self.tenant = Tenant(
+            config or default_config(), issuer=issuer or self.url, keys=keys, keys_dir=keys_dir
+        )
+        self.app = create_app(self.tenant)
+        self._server = uvicorn.Server(_uvicorn_config(self.app, log_level="warning"))
+        self._thread = threading.Thread(target=self._run, name="mockauth-server", daemon=True)
+
+    @property
+    def issuer(self) -> str:
+        return self.tenant.issuer
+
+    def _run(self) -> None:
+        self._server.run(sockets=[self._sock])
+
+    def start(self) -> ServerThread:
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("mockauth server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+        with contextlib.suppress(OSError):
+            self._sock.close()
+
+    def __enter__(self) -> ServerThread:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
