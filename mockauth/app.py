@@ -40,7 +40,10 @@ def render_error(exc: OAuthError) -> Response:
     body = {"error": exc.error, "error_description": exc.description}
     headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **exc.headers}
     return Response(
-        json.dumps(body), status_code=exc.status_code, media_type="application/json", headers=headers
+        json.dumps(body),
+        status_code=exc.status_code,
+        media_type="application/json",
+        headers=headers,
     )
 
 
@@ -52,7 +55,9 @@ async def _oauth_error(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     mapped: dict[int, type[OAuthError]] = {
-        404: NotFoundError, 405: MethodNotAllowedError, 413: RequestTooLargeError,
+        404: NotFoundError,
+        405: MethodNotAllowedError,
+        413: RequestTooLargeError,
     }
     cls = mapped.get(exc.status_code)
     if cls is None:

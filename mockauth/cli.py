@@ -32,15 +32,22 @@ def _load(config_path: str | None) -> ServerConfig:
 
 
 config_option = click.option(
-    "--config", "config_path", envvar="MOCKAUTH_CONFIG", type=click.Path(dir_okay=False),
+    "--config",
+    "config_path",
+    envvar="MOCKAUTH_CONFIG",
+    type=click.Path(dir_okay=False),
     help="TOML config file (default: the embedded default config). [env: MOCKAUTH_CONFIG]",
 )
 keys_option = click.option(
-    "--keys-dir", envvar="MOCKAUTH_KEYS_DIR", default=server.DEFAULT_KEYS_DIR, show_default=True,
+    "--keys-dir",
+    envvar="MOCKAUTH_KEYS_DIR",
+    default=server.DEFAULT_KEYS_DIR,
+    show_default=True,
     help="Directory holding the RSA signing keys. [env: MOCKAUTH_KEYS_DIR]",
 )
 issuer_option = click.option(
-    "--issuer", envvar="MOCKAUTH_ISSUER",
+    "--issuer",
+    envvar="MOCKAUTH_ISSUER",
     help="Issuer URL, no trailing slash (default: config, else the server's own URL). "
     "[env: MOCKAUTH_ISSUER]",
 )
@@ -54,27 +61,63 @@ def main() -> None:
 
 @main.command()
 @config_option
-@click.option("--host", envvar="MOCKAUTH_HOST", default=server.DEFAULT_HOST, show_default=True,
-              help="Address to bind. [env: MOCKAUTH_HOST]")
-@click.option("--port", envvar="MOCKAUTH_PORT", type=click.IntRange(0, 65535),
-              default=server.DEFAULT_PORT, show_default=True,
-              help="Port to bind; 0 picks a free one. [env: MOCKAUTH_PORT]")
+@click.option(
+    "--host",
+    envvar="MOCKAUTH_HOST",
+    default=server.DEFAULT_HOST,
+    show_default=True,
+    help="Address to bind. [env: MOCKAUTH_HOST]",
+)
+@click.option(
+    "--port",
+    envvar="MOCKAUTH_PORT",
+    type=click.IntRange(0, 65535),
+    default=server.DEFAULT_PORT,
+    show_default=True,
+    help="Port to bind; 0 picks a free one. [env: MOCKAUTH_PORT]",
+)
 @keys_option
 @issuer_option
-@click.option("--workers", envvar="MOCKAUTH_WORKERS", type=click.IntRange(1, 64), default=1,
-              show_default=True, help="Worker processes. [env: MOCKAUTH_WORKERS]")
-@click.option("--log-level", envvar="MOCKAUTH_LOG_LEVEL", default="warning", show_default=True,
-              type=click.Choice(["critical", "error", "warning", "info", "debug"]),
-              help="uvicorn log level. [env: MOCKAUTH_LOG_LEVEL]")
-def serve(config_path: str | None, host: str, port: int, keys_dir: str, issuer: str | None,
-          workers: int, log_level: str) -> None:
+@click.option(
+    "--workers",
+    envvar="MOCKAUTH_WORKERS",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Worker processes. [env: MOCKAUTH_WORKERS]",
+)
+@click.option(
+    "--log-level",
+    envvar="MOCKAUTH_LOG_LEVEL",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    help="uvicorn log level. [env: MOCKAUTH_LOG_LEVEL]",
+)
+def serve(
+    config_path: str | None,
+    host: str,
+    port: int,
+    keys_dir: str,
+    issuer: str | None,
+    workers: int,
+    log_level: str,
+) -> None:
     """Run the mock Kinde server (Ctrl-C to stop)."""
-    if issuer is not None and (not issuer.startswith(("http://", "https://")) or issuer.endswith("/")):
+    if issuer is not None and (
+        not issuer.startswith(("http://", "https://")) or issuer.endswith("/")
+    ):
         _fail(f"--issuer = {issuer!r}: must be an http(s) URL without a trailing '/'")
     _load(config_path)  # fail fast, before binding, with the file/key/value message
-    options = server.ServeOptions(config_path=config_path, host=host, port=port,
-                                  keys_dir=keys_dir, issuer=issuer, workers=workers,
-                                  log_level=log_level)
+    options = server.ServeOptions(
+        config_path=config_path,
+        host=host,
+        port=port,
+        keys_dir=keys_dir,
+        issuer=issuer,
+        workers=workers,
+        log_level=log_level,
+    )
     try:
         server.serve(options, on_ready=_announce)
     except OSError as exc:
@@ -110,17 +153,34 @@ def _announce(tenant: Tenant, url: str) -> None:
 @keys_option
 @issuer_option
 @click.option("--client-id", help="M2M app to mint for (default: the only M2M app).")
-@click.option("--audience", "audiences", multiple=True, required=True,
-              help="Audience; repeat or space-separate for several.")
+@click.option(
+    "--audience",
+    "audiences",
+    multiple=True,
+    required=True,
+    help="Audience; repeat or space-separate for several.",
+)
 @click.option("--scope", help="Space-separated scopes (default: all granted).")
 @click.option("--json", "as_json", is_flag=True, help="Print the whole token response as JSON.")
-def token(config_path: str | None, keys_dir: str, issuer: str | None, client_id: str | None,
-          audiences: tuple[str, ...], scope: str | None, as_json: bool) -> None:
+def token(
+    config_path: str | None,
+    keys_dir: str,
+    issuer: str | None,
+    client_id: str | None,
+    audiences: tuple[str, ...],
+    scope: str | None,
+    as_json: bool,
+) -> None:
     """Mint an M2M access token from the config and key store, without a server."""
     config = _load(config_path)
     try:
-        tenant = Tenant(config, issuer=issuer or config.issuer or server.base_url(
-            server.DEFAULT_HOST, server.DEFAULT_PORT), keys_dir=keys_dir)
+        tenant = Tenant(
+            config,
+            issuer=issuer
+            or config.issuer
+            or server.base_url(server.DEFAULT_HOST, server.DEFAULT_PORT),
+            keys_dir=keys_dir,
+        )
     except MockAuthError as exc:
         _fail(str(exc))
     m2m = [a for a in tenant.config.apps if a.type == "m2m"]
@@ -156,7 +216,9 @@ def decode(token: str) -> None:
     parts = token.split(".")
     if len(parts) != 3:
         _fail(f"not a JWS compact token: {len(parts)} segments, expected 3")
-    header, claims = (_segment(p, name) for p, name in zip(parts[:2], ("header", "payload"), strict=True))
+    header, claims = (
+        _segment(p, name) for p, name in zip(parts[:2], ("header", "payload"), strict=True)
+    )
     click.echo("header: " + json.dumps(header, indent=2))
     click.echo("claims: " + json.dumps(claims, indent=2))
     if isinstance(claims.get("exp"), int | float):

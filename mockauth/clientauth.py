@@ -27,12 +27,16 @@ def authenticate(tenant: Tenant, headers: Headers, form: Form, *, require_secret
     basic = _basic_credentials(headers)
     body_id, body_secret = form.one("client_id"), form.one("client_secret")
     challenge = BASIC_CHALLENGE if basic else None
+    client_id: str | None
+    secret: str | None
     if basic is not None:
         if body_id is not None and body_id != basic[0]:
             raise InvalidRequestError("The client_id in the body differs from the HTTP Basic one.")
         if body_secret is not None and body_secret != basic[1]:
-            raise InvalidRequestError("Client credentials were sent both as HTTP Basic and in the body.")
-        client_id, secret = basic
+            raise InvalidRequestError(
+                "Client credentials were sent both as HTTP Basic and in the body."
+            )
+        client_id, secret = basic[0], basic[1]
     else:
         client_id, secret = body_id, body_secret
     if not client_id:

@@ -160,10 +160,14 @@ class _Validator:
         for name in value:
             if name not in allowed:
                 where = f"{key}.{name}" if key else name
-                raise self.fail(where, value[name], f"unknown key (allowed: {', '.join(sorted(allowed))})")
+                raise self.fail(
+                    where, value[name], f"unknown key (allowed: {', '.join(sorted(allowed))})"
+                )
         return value
 
-    def typed(self, data: dict[str, Any], name: str, key: str, kind: type, default: Any = _MISSING) -> Any:
+    def typed(
+        self, data: dict[str, Any], name: str, key: str, kind: type, default: Any = _MISSING
+    ) -> Any:
         value = data.get(name, _MISSING)
         if value is _MISSING:
             if default is _MISSING:
@@ -173,7 +177,9 @@ class _Validator:
             raise self.fail(key, value, f"must be {_kind_name(kind)}")
         return value
 
-    def strings(self, value: object, key: str, check: Callable[[str], bool], what: str) -> tuple[str, ...]:
+    def strings(
+        self, value: object, key: str, check: Callable[[str], bool], what: str
+    ) -> tuple[str, ...]:
         if not isinstance(value, list):
             raise self.fail(key, value, "must be an array of strings")
         for i, item in enumerate(value):
@@ -189,14 +195,20 @@ class _Validator:
         if issuer is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", issuer):
             raise self.fail("issuer", issuer, "must be an http:// or https:// URL")
         if issuer is not None and issuer.endswith("/"):
-            raise self.fail("issuer", issuer, "must not end with '/' (clients compare iss byte for byte)")
+            raise self.fail(
+                "issuer", issuer, "must not end with '/' (clients compare iss byte for byte)"
+            )
         lifetimes = self.lifetimes(data.get("lifetimes", {}), "lifetimes", Lifetimes())
         apis = tuple(self.api(a, f"apis[{i}]") for i, a in enumerate(self.array(data, "apis")))
         self.unique([a.audience for a in apis], "apis", "audience")
         by_aud = {a.audience: a for a in apis}
-        apps = tuple(self.app(a, f"apps[{i}]", by_aud) for i, a in enumerate(self.array(data, "apps")))
+        apps = tuple(
+            self.app(a, f"apps[{i}]", by_aud) for i, a in enumerate(self.array(data, "apps"))
+        )
         self.unique([a.client_id for a in apps], "apps", "client_id")
-        return ServerConfig(issuer=issuer, lifetimes=lifetimes, apis=apis, apps=apps, source=self.source)
+        return ServerConfig(
+            issuer=issuer, lifetimes=lifetimes, apis=apis, apps=apps, source=self.source
+        )
 
     def array(self, data: dict[str, Any], name: str) -> list[Any]:
         value = data.get(name, [])
@@ -231,7 +243,16 @@ class _Validator:
         return Api(audience=audience, scopes=scopes, name=name)
 
     def app(self, value: object, key: str, apis: dict[str, Api]) -> App:
-        allowed = {"name", "type", "client_id", "client_secret", "org_code", "claims", "apis", "lifetimes"}
+        allowed = {
+            "name",
+            "type",
+            "client_id",
+            "client_secret",
+            "org_code",
+            "claims",
+            "apis",
+            "lifetimes",
+        }
         data = self.table(value, key, allowed)
         name = self.typed(data, "name", f"{key}.name", str)
         app_type = self.typed(data, "type", f"{key}.type", str, "m2m")
@@ -244,22 +265,35 @@ class _Validator:
         if secret is None and app_type != "spa":
             raise self.fail(f"{key}.client_secret", _MISSING, f"required for {app_type} apps")
         if secret is not None and not CLIENT_SECRET_RE.match(secret):
-            raise self.fail(f"{key}.client_secret", secret, "must be 40 to 60 ASCII letters and digits")
+            raise self.fail(
+                f"{key}.client_secret", secret, "must be 40 to 60 ASCII letters and digits"
+            )
         org_code = self.typed(data, "org_code", f"{key}.org_code", str, None)
         if org_code is not None and not ORG_CODE_RE.match(org_code):
-            raise self.fail(f"{key}.org_code", org_code, "must look like org_ followed by lowercase hex")
+            raise self.fail(
+                f"{key}.org_code", org_code, "must look like org_ followed by lowercase hex"
+            )
         claims = self.typed(data, "claims", f"{key}.claims", dict, {})
         for claim in claims:
             if claim in RESERVED_CLAIMS:
-                raise self.fail(f"{key}.claims.{claim}", claims[claim], "is set by mockauth and cannot be overridden")
+                raise self.fail(
+                    f"{key}.claims.{claim}",
+                    claims[claim],
+                    "is set by mockauth and cannot be overridden",
+                )
         grants = self.grants(data.get("apis", {}), f"{key}.apis", apis)
         lifetimes = None
         if "lifetimes" in data:
             lifetimes = self.lifetimes(data["lifetimes"], f"{key}.lifetimes", Lifetimes())
         return App(
-            name=name, type=app_type, client_id=client_id, client_secret=secret,
-            org_code=org_code, claims=MappingProxyType(dict(claims)),
-            apis=MappingProxyType(grants), lifetimes=lifetimes,
+            name=name,
+            type=app_type,
+            client_id=client_id,
+            client_secret=secret,
+            org_code=org_code,
+            claims=MappingProxyType(dict(claims)),
+            apis=MappingProxyType(grants),
+            lifetimes=lifetimes,
         )
 
     def grants(self, value: object, key: str, apis: dict[str, Api]) -> dict[str, tuple[str, ...]]:
@@ -275,7 +309,9 @@ class _Validator:
             granted = self.strings(scopes, where, _is_scope, "a scope token")
             for i, scope in enumerate(granted):
                 if scope not in defined:
-                    raise self.fail(f"{where}[{i}]", scope, f"scope is not defined by API {audience!r}")
+                    raise self.fail(
+                        f"{where}[{i}]", scope, f"scope is not defined by API {audience!r}"
+                    )
             out[audience] = granted
         return out
 
@@ -285,4 +321,6 @@ def _is_scope(value: str) -> bool:
 
 
 def _kind_name(kind: type) -> str:
-    return {str: "a string", int: "an integer", dict: "a table", list: "an array"}.get(kind, kind.__name__)
+    return {str: "a string", int: "an integer", dict: "a table", list: "an array"}.get(
+        kind, kind.__name__
+    )

@@ -79,23 +79,21 @@ class InvalidGrantError(OAuthError):
 class UnauthorizedClientError(OAuthError):
     error = "unauthorized_client"
     status_code = 400
-    default_description = (
-        "The client is not authorized to request a token using this method."
-    )
+    default_description = "The client is not authorized to request a token using this method."
 
 
 class UnsupportedGrantTypeError(OAuthError):
     error = "unsupported_grant_type"
     status_code = 400
-    default_description = "The authorization grant type is not supported by the authorization server."
+    default_description = (
+        "The authorization grant type is not supported by the authorization server."
+    )
 
 
 class InvalidScopeError(OAuthError):
     error = "invalid_scope"
     status_code = 400
-    default_description = (
-        "The requested scope is invalid, unknown, or malformed."
-    )
+    default_description = "The requested scope is invalid, unknown, or malformed."
 
 
 class RequestTooLargeError(OAuthError):
@@ -125,3 +123,73 @@ class ServerError(OAuthError):
 
 class TokenValidationError(MockAuthError):
     """A token was rejected by the validator."""
+
+
+class MalformedTokenError(TokenValidationError):
+    """Not a three-segment JWS with a JSON header and payload."""
+
+
+class DisallowedAlgorithmError(TokenValidationError):
+    """The header names an algorithm other than RS256 (``none``, HS256, ...)."""
+
+    def __init__(self, message: str, *, algorithm: object) -> None:
+        self.algorithm = algorithm
+        super().__init__(message)
+
+
+class UnknownKeyError(TokenValidationError):
+    """The header's kid is missing or names no key in the JWKS."""
+
+    def __init__(self, message: str, *, kid: str | None) -> None:
+        self.kid = kid
+        super().__init__(message)
+
+
+class InvalidSignatureError(TokenValidationError):
+    """The RS256 signature does not verify."""
+
+
+class InvalidIssuerError(TokenValidationError):
+    """``iss`` is not the expected issuer."""
+
+    def __init__(self, message: str, *, expected: str, actual: object) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(message)
+
+
+class InvalidAudienceError(TokenValidationError):
+    """``aud`` does not contain the expected audience."""
+
+    def __init__(self, message: str, *, expected: str, actual: object) -> None:
+        self.expected = expected
+        self.actual = actual
+        super().__init__(message)
+
+
+class TokenExpiredError(TokenValidationError):
+    """``exp`` (plus leeway) has passed."""
+
+    def __init__(self, message: str, *, expired_at: int) -> None:
+        self.expired_at = expired_at
+        super().__init__(message)
+
+
+class TokenNotYetValidError(TokenValidationError):
+    """``nbf`` or ``iat`` lies in the future (beyond the leeway)."""
+
+    def __init__(self, message: str, *, valid_from: int) -> None:
+        self.valid_from = valid_from
+        super().__init__(message)
+
+
+class InsufficientScopeError(TokenValidationError):
+    """The token lacks required scopes."""
+
+    def __init__(
+        self, message: str, *, required: tuple[str, ...], granted: tuple[str, ...]
+    ) -> None:
+        self.required = required
+        self.granted = granted
+        self.missing = tuple(s for s in required if s not in granted)
+        super().__init__(message)

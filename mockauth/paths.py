@@ -32,7 +32,12 @@ def discovery_document(issuer: str, grant_types: Iterable[str]) -> dict[str, Any
         "end_session_endpoint": issuer + LOGOUT,
         "scopes_supported": ["address", "email", "offline", "openid", "phone", "profile"],
         "response_types_supported": [
-            "code", "token", "id_token", "code id_token", "code token", "id_token token",
+            "code",
+            "token",
+            "id_token",
+            "code id_token",
+            "code token",
+            "id_token token",
             "code id_token token",
         ],
         "response_modes_supported": ["form_post", "query", "fragment"],

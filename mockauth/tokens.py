@@ -48,15 +48,22 @@ class TokenFactory:
             claims[name] = value
         return claims
 
-    def sign(self, claims: Mapping[str, Any]) -> str:
-        """Sign claims with the active key: header alg RS256, kid, typ JWT."""
+    def sign(self, claims: Mapping[str, Any], *, header: Mapping[str, Any] | None = None) -> str:
+        """Sign claims with the active key: header alg RS256, kid, typ JWT.
+
+        ``header`` replaces the standard header (bad-token builders use it to drop the kid).
+        """
         kid = self.keys.active_kid
-        header = self._headers.get(kid)
-        if header is None:
-            header = encode_segment({"alg": "RS256", "kid": kid, "typ": "JWT"})
-            self._headers = {kid: header}
-        signing_input = f"{header}.{encode_segment(claims)}"
+        if header is not None:
+            encoded = encode_segment(header)
+        else:
+            cached = self._headers.get(kid)
+            if cached is None:
+                cached = encode_segment({"alg": "RS256", "kid": kid, "typ": "JWT"})
+                self._headers = {kid: cached}
+            encoded = cached
+        signing_input = f"{encoded}.{encode_segment(claims)}"
         signed_kid, signature = self.keys.sign(signing_input.encode("ascii"))
         if signed_kid != kid:  # rotated between reading the kid and signing
-            return self.sign(claims)
+            return self.sign(claims, header=header)
         return f"{signing_input}.{b64url(signature)}"
