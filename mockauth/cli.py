@@ -134,7 +134,10 @@ def _announce(tenant: Tenant, url: str) -> None:
         f"  jwks:      {tenant.issuer}/.well-known/jwks",
         f"  token:     {tenant.issuer}/oauth2/token",
         f"  keys dir:  {tenant.keys.keys_dir}",
+        f"  admin API: {tenant.issuer}/_mockauth/openapi.json",
     ]
+    if tenant.admin_secret:
+        lines.append(f"  admin secret (Authorization: Bearer): {tenant.admin_secret}")
     for app in tenant.config.apps:
         if app.type != "m2m":
             continue
@@ -181,7 +184,7 @@ def token(
             or server.base_url(server.DEFAULT_HOST, server.DEFAULT_PORT),
             keys_dir=keys_dir,
         )
-    except MockAuthError as exc:
+    except (MockAuthError, ValueError) as exc:  # ValueError: issuer with a trailing '/'
         _fail(str(exc))
     m2m = [a for a in tenant.config.apps if a.type == "m2m"]
     if client_id is None and len(m2m) != 1:
@@ -236,8 +239,11 @@ def _segment(part: str, name: str) -> dict[str, Any]:
 
 
 def _expiry_words(exp: float, now: float) -> str:
-    delta = int(exp - now)
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(exp))
+    try:
+        delta = int(exp - now)
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(exp))
+    except (OverflowError, ValueError, OSError):  # inf, nan, beyond time_t
+        return f"exp = {exp!r} is not a representable time"
     if delta > 0:
         return f"expires {stamp}: in {_duration(delta)}"
     return f"expired {stamp}: {_duration(-delta)} ago"

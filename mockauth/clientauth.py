@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hmac
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
@@ -40,6 +39,11 @@ def authenticate(tenant: Tenant, headers: Headers, form: Form, *, require_secret
     else:
         client_id, secret = body_id, body_secret
     if not client_id:
+        if basic is None:  # Fosite (Kinde's OAuth layer): no credentials is invalid_request
+            raise InvalidRequestError(
+                "Client credentials missing or malformed in both HTTP Authorization header "
+                "and HTTP POST body."
+            )
         raise InvalidClientError(headers=challenge)
     app = tenant.app(client_id)
     expected = app.client_secret.encode() if app and app.client_secret else _DUMMY_SECRET
@@ -65,7 +69,7 @@ def _basic_credentials(headers: Headers) -> tuple[str, str] | None:
         return None
     try:
         decoded = base64.b64decode(param.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # binascii.Error, UnicodeDecodeError, non-ASCII header text
         raise InvalidClientError(headers=BASIC_CHALLENGE) from exc
     user, sep, password = decoded.partition(":")
     if not sep:

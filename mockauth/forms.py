@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from mockauth.errors import InvalidRequestError, RequestTooLargeError
 
@@ -40,15 +40,21 @@ class Form:
 async def read_form(request: Request) -> Form:
     """Parse an application/x-www-form-urlencoded body, or raise an OAuthError."""
     length = request.headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+    if length is not None and not (length.isascii() and length.isdigit()):
+        raise InvalidRequestError("The Content-Length header is not a number.")
+    if length is not None and int(length) > MAX_BODY:
         raise RequestTooLargeError(f"The request body must be at most {MAX_BODY} bytes.")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise RequestTooLargeError(f"The request body must be at most {MAX_BODY} bytes.")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise RequestTooLargeError(f"The request body must be at most {MAX_BODY} bytes.")
+            chunks.append(chunk)
+    except ClientDisconnect as exc:
+        # The client hung up (or sent a broken chunked body): a client error, not a 500 to log.
+        raise InvalidRequestError("The connection closed before the whole body arrived.") from exc
     body = b"".join(chunks)
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != FORM_TYPE and (body or media_type):

@@ -8,12 +8,14 @@ from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
 settings.register_profile("dev", max_examples=40, deadline=None)
+# CI: more examples, a database at a fixed path (failures found once are tried first next
+# time), and the reproduce blob printed so a failing CI example can be replayed locally.
 settings.register_profile(
     "ci",
     max_examples=200,
     deadline=None,
-    derandomize=True,
     database=DirectoryBasedExampleDatabase(".hypothesis/ci"),
+    print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))

@@ -1,0 +1,389 @@
+"""The mockauth command (through click's CliRunner): token, jwks, decode, config errors, help."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from click.testing import CliRunner, Result
+
+from mockauth.cli import main
+from mockauth.config import default_config
+from mockauth.keys import KeyStore
+
+ISSUER = "http://127.0.0.1:8400"  # the CLI's default: the default server URL
+CAL = "https://api.example.com"
+MGMT = f"{ISSUER}/api"
+JWK_MEMBERS = {"kty", "alg", "use", "kid", "n", "e"}
+ENV_NAMES = [
+    "MOCKAUTH_CONFIG",
+    "MOCKAUTH_KEYS_DIR",
+    "MOCKAUTH_ISSUER",
+    "MOCKAUTH_HOST",
+    "MOCKAUTH_PORT",
+    "MOCKAUTH_WORKERS",
+    "MOCKAUTH_LOG_LEVEL",
+]
+APP_A = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+APP_B = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+TWO_APPS = f"""
+[[apis]]
+audience = "{CAL}"
+scopes = ["read:calendar", "update:event"]
+
+[[apps]]
+name = "A"
+client_id = "{APP_A}"
+client_secret = "{"A1" * 20}"
+[apps.apis]
+"{CAL}" = ["read:calendar"]
+
+[[apps]]
+name = "B"
+client_id = "{APP_B}"
+client_secret = "{"B2" * 20}"
+[apps.apis]
+"{CAL}" = ["update:event"]
+"""
+BAD_CONFIG = f"""
+[[apis]]
+audience = "{CAL}"
+scopes = ["read:calendar"]
+
+[[apps]]
+name = "A"
+client_id = "{APP_A}"
+client_secret = "too-short"
+"""
+
+
+def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> Result:
+    clean: dict[str, str | None] = dict.fromkeys(ENV_NAMES)
+    clean.update(env or {})
+    return CliRunner().invoke(main, list(args), env=clean, input=stdin)
+
+
+def mint(keys: Path, *args: str) -> Result:
+    return run("token", "--keys-dir", str(keys), *args)
+
+
+def verify(token: str, keys: Path, audience: str = CAL, issuer: str = ISSUER) -> dict[str, Any]:
+    store = KeyStore(keys)
+    header = jwt.get_unverified_header(token)
+    assert header == {"alg": "RS256", "kid": store.active_kid, "typ": "JWT"}
+    public = store.public_key(header["kid"])
+    assert public is not None
+    claims: dict[str, Any] = jwt.decode(
+        token, key=public, algorithms=["RS256"], audience=audience, issuer=issuer
+    )
+    return claims
+
+
+def fake_token(claims: dict[str, Any], header: dict[str, Any] | None = None) -> str:
+    def seg(obj: object) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+
+    return f"{seg(header or {'alg': 'RS256', 'typ': 'JWT'})}.{seg(claims)}.c2ln"
+
+
+# --- help ---
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["token"], ["jwks"], ["decode"]])
+def test_help_on_each_command_exits_0(command: list[str]) -> None:
+    result = run(*command, "--help")
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.stdout
+
+
+def test_top_level_help_lists_every_command() -> None:
+    out = run("--help").stdout
+    for name in ("serve", "token", "jwks", "decode"):
+        assert name in out
+
+
+@pytest.mark.parametrize(
+    ("command", "variable"),
+    [
+        ("serve", "MOCKAUTH_CONFIG"),
+        ("serve", "MOCKAUTH_HOST"),
+        ("serve", "MOCKAUTH_PORT"),
+        ("serve", "MOCKAUTH_KEYS_DIR"),
+        ("serve", "MOCKAUTH_ISSUER"),
+        ("serve", "MOCKAUTH_WORKERS"),
+    ],
+)
+def test_serve_help_names_each_environment_variable(command: str, variable: str) -> None:
+    assert variable in run(command, "--help").stdout
+
+
+# --- config errors exit 2 with the file, key and value ---
+
+
+@pytest.mark.parametrize("command", [["serve"], ["token", "--audience", CAL]])
+def test_bad_config_exits_2_naming_file_key_and_value(tmp_path: Path, command: list[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text(BAD_CONFIG)
+    keys = ["--keys-dir", str(tmp_path / "keys")]
+    result = run(*command, "--config", str(bad), *keys)
+    assert result.exit_code == 2, result.output
+    assert f"{bad}: apps[0].client_secret = 'too-short': " in result.stderr
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("command", [["serve"], ["token", "--audience", CAL]])
+def test_bad_config_from_the_environment_exits_2(tmp_path: Path, command: list[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[[apps]\n")
+    result = run(*command, env={"MOCKAUTH_CONFIG": str(bad), "MOCKAUTH_KEYS_DIR": str(tmp_path)})
+    assert result.exit_code == 2
+    assert str(bad) in result.stderr
+    assert "not valid TOML" in result.stderr
+
+
+@pytest.mark.parametrize("command", [["serve"], ["token", "--audience", CAL]])
+def test_missing_config_file_exits_2(tmp_path: Path, command: list[str]) -> None:
+    absent = tmp_path / "absent.toml"
+    result = run(*command, "--config", str(absent), "--keys-dir", str(tmp_path))
+    assert result.exit_code == 2
+    assert str(absent) in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        pytest.param(["--port", "70000"], id="port-out-of-range"),
+        pytest.param(["--port", "http"], id="port-not-a-number"),
+        pytest.param(["--workers", "0"], id="no-workers"),
+        pytest.param(["--issuer", "http://127.0.0.1:8400/"], id="issuer-trailing-slash"),
+        pytest.param(["--issuer", "127.0.0.1:8400"], id="issuer-without-scheme"),
+        pytest.param(["--log-level", "loud"], id="unknown-log-level"),
+    ],
+)
+def test_serve_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
+    result = run("serve", "--keys-dir", str(tmp_path), *args)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+
+
+# --- token ---
+
+
+def test_token_mints_for_the_default_app(tmp_path: Path) -> None:
+    result = mint(tmp_path, "--audience", CAL)
+    assert result.exit_code == 0, result.output
+    token = result.stdout.strip()
+    assert token.count(".") == 2
+    claims = verify(token, tmp_path)
+    (app,) = default_config().apps
+    assert claims["azp"] == app.client_id
+    assert claims["aud"] == [CAL]
+    assert claims["scp"] == ["read:calendar", "update:event", "delete:event"]
+    assert claims["gty"] == ["client_credentials"]
+    assert claims["v"] == "2"
+    assert claims["exp"] - claims["iat"] == 86_400
+    assert "sub" not in claims
+
+
+def test_token_reuses_the_key_store(tmp_path: Path) -> None:
+    first = mint(tmp_path, "--audience", CAL).stdout.strip()
+    second = mint(tmp_path, "--audience", CAL).stdout.strip()
+    kid = jwt.get_unverified_header(first)["kid"]
+    assert jwt.get_unverified_header(second)["kid"] == kid
+    assert len(list(tmp_path.glob("*.pem"))) == 1
+    verify(first, tmp_path)
+
+
+def test_token_keys_dir_from_the_environment(tmp_path: Path) -> None:
+    result = run("token", "--audience", CAL, env={"MOCKAUTH_KEYS_DIR": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    verify(result.stdout.strip(), tmp_path)
+
+
+@pytest.mark.parametrize(
+    "audience_args",
+    [
+        pytest.param(["--audience", CAL, "--audience", MGMT], id="repeated"),
+        pytest.param(["--audience", f"{CAL} {MGMT}"], id="space-separated"),
+    ],
+)
+def test_token_with_several_audiences(tmp_path: Path, audience_args: list[str]) -> None:
+    result = mint(tmp_path, *audience_args)
+    assert result.exit_code == 0, result.output
+    claims = verify(result.stdout.strip(), tmp_path, audience=MGMT)
+    assert claims["aud"] == [CAL, MGMT]
+    assert "read:users" in claims["scp"]
+    assert "read:calendar" in claims["scp"]
+
+
+def test_token_with_scope(tmp_path: Path) -> None:
+    result = mint(tmp_path, "--audience", CAL, "--scope", "update:event read:calendar")
+    assert result.exit_code == 0, result.output
+    claims = verify(result.stdout.strip(), tmp_path)
+    assert claims["scp"] == ["update:event", "read:calendar"]
+    assert claims["scope"] == "update:event read:calendar"
+
+
+def test_token_json_prints_the_whole_response(tmp_path: Path) -> None:
+    result = mint(tmp_path, "--audience", CAL, "--json")
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert set(body) == {"access_token", "expires_in", "scope", "token_type"}
+    assert body["token_type"] == "bearer"
+    assert body["expires_in"] == 86_399
+    verify(body["access_token"], tmp_path)
+
+
+def test_token_issuer_option_sets_iss_and_the_management_audience(tmp_path: Path) -> None:
+    issuer = "https://acme.kinde.com"
+    result = mint(tmp_path, "--issuer", issuer, "--audience", f"{issuer}/api")
+    assert result.exit_code == 0, result.output
+    claims = verify(result.stdout.strip(), tmp_path, audience=f"{issuer}/api", issuer=issuer)
+    assert claims["iss"] == issuer
+
+
+def test_token_client_id_picks_the_app(tmp_path: Path) -> None:
+    config = tmp_path / "two.toml"
+    config.write_text(TWO_APPS)
+    result = mint(tmp_path, "--config", str(config), "--client-id", APP_B, "--audience", CAL)
+    assert result.exit_code == 0, result.output
+    claims = verify(result.stdout.strip(), tmp_path)
+    assert claims["azp"] == APP_B
+    assert claims["scp"] == ["update:event"]
+
+
+def test_token_needs_client_id_when_several_m2m_apps(tmp_path: Path) -> None:
+    config = tmp_path / "two.toml"
+    config.write_text(TWO_APPS)
+    result = mint(tmp_path, "--config", str(config), "--audience", CAL)
+    assert result.exit_code == 2
+    assert "--client-id" in result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        pytest.param(["--audience", "https://nope.example.com"], "unauthorized_client", id="aud"),
+        pytest.param(["--audience", CAL, "--scope", "read:users"], "invalid_scope", id="scope"),
+        pytest.param(["--audience", " "], "invalid_request", id="blank-audience"),
+        pytest.param(
+            ["--audience", CAL, "--client-id", "c" * 32], "no M2M app", id="unknown-client-id"
+        ),
+        pytest.param(
+            ["--audience", CAL, "--issuer", "http://127.0.0.1:8400/"],
+            "must not end with '/'",
+            id="issuer-trailing-slash",
+        ),
+        pytest.param([], "--audience", id="no-audience"),
+    ],
+)
+def test_token_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    result = mint(tmp_path, *args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+# --- jwks ---
+
+
+def test_jwks_prints_the_public_key_set(tmp_path: Path) -> None:
+    result = run("jwks", "--keys-dir", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc == KeyStore(tmp_path).jwks()
+    (jwk,) = doc["keys"]
+    assert set(jwk) == JWK_MEMBERS
+    assert "PRIVATE" not in result.stdout
+
+
+def test_jwks_holds_the_kid_that_token_signs_with(tmp_path: Path) -> None:
+    token = mint(tmp_path, "--audience", CAL).stdout.strip()
+    doc = json.loads(run("jwks", "--keys-dir", str(tmp_path)).stdout)
+    assert [k["kid"] for k in doc["keys"]] == [jwt.get_unverified_header(token)["kid"]]
+
+
+def test_jwks_on_an_unusable_keys_dir_exits_2(tmp_path: Path) -> None:
+    (tmp_path / "keyset.json").write_text("{broken")
+    result = run("jwks", "--keys-dir", str(tmp_path))
+    assert result.exit_code == 2
+    assert "keyset.json" in result.stderr
+
+
+# --- decode ---
+
+
+def test_decode_shows_header_claims_and_expiry(tmp_path: Path) -> None:
+    token = mint(tmp_path, "--audience", CAL).stdout.strip()
+    result = run("decode", token)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.startswith("header: {")
+    assert '"alg": "RS256"' in out
+    assert '"typ": "JWT"' in out
+    assert "claims: {" in out
+    assert f'"azp": "{default_config().apps[0].client_id}"' in out
+    assert '"v": "2"' in out
+    assert "expires " in out
+    assert " UTC: in " in out
+
+
+def test_decode_reads_stdin() -> None:
+    token = fake_token({"sub": "kp_1", "exp": int(time.time()) + 3 * 86_400 + 7_200 + 30})
+    result = run("decode", "-", stdin=token + "\n")
+    assert result.exit_code == 0, result.output
+    assert '"sub": "kp_1"' in result.stdout
+    assert "in 3 days 2 hours" in result.stdout
+
+
+def test_decode_says_when_a_token_expired() -> None:
+    result = run("decode", fake_token({"exp": 1_000_000_000}))
+    assert result.exit_code == 0, result.output
+    assert "expired 2001-09-09 01:46:40 UTC:" in result.stdout
+    assert result.stdout.rstrip().endswith("ago")
+
+
+def test_decode_without_exp_prints_no_expiry() -> None:
+    result = run("decode", fake_token({"sub": "x"}))
+    assert result.exit_code == 0
+    assert "expire" not in result.stdout
+
+
+@pytest.mark.parametrize("exp", [1e300, -1e300, "Infinity", "NaN"])
+def test_decode_survives_absurd_expiry(exp: object) -> None:
+    token = fake_token({"exp": 0})
+    header, _, sig = token.split(".")
+    payload = base64.urlsafe_b64encode(f'{{"exp": {exp}}}'.encode()).rstrip(b"=").decode()
+    result = run("decode", f"{header}.{payload}.{sig}")
+    assert result.exit_code == 0, result.output
+    assert "not a representable time" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        pytest.param("", id="empty"),
+        pytest.param("abc", id="one-segment"),
+        pytest.param("a.b", id="two-segments"),
+        pytest.param("a.b.c.d", id="four-segments"),
+        pytest.param("!!!.@@@.###", id="not-base64"),
+        pytest.param("e30.bm90IGpzb24.c2ln", id="payload-not-json"),
+        pytest.param("W10.e30.c2ln", id="header-is-a-list"),
+        pytest.param("e30.MQ.c2ln", id="payload-is-a-number"),
+        pytest.param("e30./w.c2ln", id="payload-not-utf8"),
+        pytest.param("éé.éé.éé", id="non-ascii"),
+    ],
+)
+def test_decode_bad_tokens_exit_2(token: str) -> None:
+    result = run("decode", token)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("mockauth: ")
+    assert "Traceback" not in result.output
