@@ -87,8 +87,13 @@ def truncated_signature(factory: TokenFactory, claims: Claims, *, keep: int = 12
     return f"{head}.{payload}.{b64url(_unb64(sig)[: max(0, min(keep, 255))])}"
 
 
-def unknown_kid(factory: TokenFactory, claims: Claims, *, keys: KeyStore | None = None) -> str:
-    """Signed by a key the issuer never published."""
+def unknown_kid(
+    factory: TokenFactory, claims: Claims, *, keys: KeyStore | None = None, kid: str | None = None
+) -> str:
+    """Signed by a key the issuer never published; with ``kid``, by the issuer's key under a
+    kid it never published."""
+    if kid is not None:
+        return factory.sign(claims, header={"alg": "RS256", "kid": kid, "typ": "JWT"})
     stranger = TokenFactory(issuer=factory.issuer, keys=keys or _spare_keys(), clock=factory.clock)
     return stranger.sign(claims)
 
@@ -97,9 +102,9 @@ def missing_kid(factory: TokenFactory, claims: Claims) -> str:
     return factory.sign(claims, header={"alg": "RS256", "typ": "JWT"})
 
 
-def alg_none(factory: TokenFactory, claims: Claims) -> str:
-    """Unsigned, claiming ``alg: none``."""
-    header = {"alg": "none", "kid": factory.keys.active_kid, "typ": "JWT"}
+def alg_none(factory: TokenFactory, claims: Claims, *, alg: str = "none") -> str:
+    """Unsigned, claiming ``alg: none`` (or a spelling such as ``None``, ``NONE``)."""
+    header = {"alg": alg, "kid": factory.keys.active_kid, "typ": "JWT"}
     return f"{encode_segment(header)}.{encode_segment(claims)}."
 
 
@@ -118,7 +123,7 @@ def hs256_public_key(factory: TokenFactory, claims: Claims) -> str:
 
 
 def malformed(factory: TokenFactory, claims: Claims, *, variant: int = 0) -> str:
-    """Not a JWS: wrong segment count, bad base64, or a non-JSON header (by ``variant``)."""
+    """Not a JWS: wrong segment count, bad base64, non-JSON header or payload (by ``variant``)."""
     good = factory.sign(claims)
     head, payload, sig = good.split(".")
     variants = (
@@ -128,6 +133,8 @@ def malformed(factory: TokenFactory, claims: Claims, *, variant: int = 0) -> str
         f"{b64url(b'not json')}.{payload}.{sig}",
         f"{b64url(json.dumps([1, 2]).encode())}.{payload}.{sig}",
         "",
+        f"{head}.{b64url(b'not json')}.{sig}",
+        f"{head}.{b64url(json.dumps([1, 2]).encode())}.{sig}",
     )
     return variants[variant % len(variants)]
 
