@@ -4,9 +4,13 @@ from mockauth.app import create_app
 from mockauth.clock import Clock
 from mockauth.config import Api, App, Lifetimes, ServerConfig, default_config, load_config
 from mockauth.errors import ConfigError, MockAuthError, OAuthError, TokenValidationError
+from mockauth.faultengine import FaultEngine
+from mockauth.faults import FaultRule, parse_rule
+from mockauth.journal import Journal, JournalEntry
 from mockauth.keys import KeyStore
 from mockauth.state import Tenant
 from mockauth.tokens import TokenFactory
+from mockauth.validator import ScopeGuard, TokenClaims, TokenValidator, requires_scopes
 
 __version__ = "0.1.0"
 
@@ -15,16 +19,25 @@ __all__ = [
     "App",
     "Clock",
     "ConfigError",
+    "FaultEngine",
+    "FaultRule",
+    "Journal",
+    "JournalEntry",
     "KeyStore",
     "Lifetimes",
     "MockAuthError",
     "OAuthError",
+    "ScopeGuard",
     "ServerConfig",
     "Tenant",
+    "TokenClaims",
     "TokenFactory",
     "TokenValidationError",
+    "TokenValidator",
     "__version__",
     "create_app",
     "default_config",
     "load_config",
+    "parse_rule",
+    "requires_scopes",
 ]

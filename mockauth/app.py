@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from mockauth import paths
-from mockauth.endpoints import oauth, wellknown
+from mockauth.endpoints import admin, oauth, wellknown
 from mockauth.errors import (
     MethodNotAllowedError,
     NotFoundError,
@@ -20,9 +22,13 @@ from mockauth.errors import (
     RequestTooLargeError,
     ServerError,
 )
+from mockauth.middleware import RequestMiddleware
 from mockauth.state import Tenant
 
 log = logging.getLogger("mockauth")
+# RFC 6749 5.2: error_description holds only %x20-21 / %x23-5B / %x5D-7E; descriptions may
+# quote what the client sent (an audience, a scope), so anything else becomes '?'.
+_NOT_DESCRIPTION_CHAR = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 
 
 def routes() -> list[Route]:
@@ -32,12 +38,14 @@ def routes() -> list[Route]:
         Route(paths.JWKS, wellknown.jwks, methods=["GET"]),
         Route(paths.JWKS_JSON, wellknown.jwks, methods=["GET"]),
         Route(paths.HEALTH, wellknown.health, methods=["GET"]),
+        *admin.routes(),
     ]
 
 
 def render_error(exc: OAuthError) -> Response:
     """The only place an OAuth error body is built."""
-    body = {"error": exc.error, "error_description": exc.description}
+    description = _NOT_DESCRIPTION_CHAR.sub("?", exc.description)
+    body = {"error": exc.error, "error_description": description}
     headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **exc.headers}
     return Response(
         json.dumps(body),
@@ -75,9 +83,20 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return render_error(ServerError())
 
 
+class _MockAuthApp(Starlette):
+    """Starlette with the journal and fault middleware outermost.
+
+    Outside Starlette's own error middleware it gets the server's ``send`` unwrapped (so a
+    fault can close the connection) and records the status the client really got.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return RequestMiddleware(super().build_middleware_stack(), self.state.tenant, render_error)
+
+
 def create_app(tenant: Tenant) -> Starlette:
     """Build the ASGI app for one tenant; no module-level state, so many can coexist."""
-    app = Starlette(
+    app = _MockAuthApp(
         routes=routes(),
         exception_handlers={
             OAuthError: _oauth_error,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -11,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from mockauth.errors import _MISSING, ConfigError
+from mockauth.faults import FaultRule, parse_rules
 
 ISSUER_PLACEHOLDER = "{issuer}"
 CLIENT_ID_RE = re.compile(r"^[0-9a-f]{32}$")
@@ -93,6 +95,9 @@ class ServerConfig:
     lifetimes: Lifetimes = field(default_factory=Lifetimes)
     apis: tuple[Api, ...] = ()
     apps: tuple[App, ...] = ()
+    faults: tuple[FaultRule, ...] = ()
+    # Seconds a rotated-out key stays published; None: until retired explicitly.
+    key_overlap: float | None = None
     source: str = "<default>"
 
     def with_issuer(self, issuer: str) -> ServerConfig:
@@ -132,6 +137,16 @@ def load_config(path: str | Path) -> ServerConfig:
 def default_config() -> ServerConfig:
     """The embedded default config (one API, the Management API, one M2M app)."""
     return parse_config(DEFAULT_CONFIG_TOML.encode(), source="<default>")
+
+
+def parse_api(value: object, *, source: str, key: str = "api") -> Api:
+    """Validate one ``[[apis]]`` table (or its JSON form), as the config file would."""
+    return _Validator(source).api(value, key)
+
+
+def parse_app(value: object, *, source: str, apis: tuple[Api, ...], key: str = "app") -> App:
+    """Validate one ``[[apps]]`` table (or its JSON form) against the defined ``apis``."""
+    return _Validator(source).app(value, key, {a.audience: a for a in apis})
 
 
 def parse_config(raw: bytes, *, source: str) -> ServerConfig:
@@ -190,7 +205,7 @@ class _Validator:
         return tuple(value)
 
     def config(self, data: dict[str, Any]) -> ServerConfig:
-        self.table(data, "", {"issuer", "lifetimes", "apis", "apps"})
+        self.table(data, "", {"issuer", "lifetimes", "apis", "apps", "faults", "keys"})
         issuer = self.typed(data, "issuer", "issuer", str, None)
         if issuer is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", issuer):
             raise self.fail("issuer", issuer, "must be an http:// or https:// URL")
@@ -206,9 +221,27 @@ class _Validator:
             self.app(a, f"apps[{i}]", by_aud) for i, a in enumerate(self.array(data, "apps"))
         )
         self.unique([a.client_id for a in apps], "apps", "client_id")
+        faults = parse_rules(self.array(data, "faults"), source=self.source, key="faults")
         return ServerConfig(
-            issuer=issuer, lifetimes=lifetimes, apis=apis, apps=apps, source=self.source
+            issuer=issuer,
+            lifetimes=lifetimes,
+            apis=apis,
+            apps=apps,
+            faults=tuple(faults),
+            key_overlap=self.key_overlap(data.get("keys", {})),
+            source=self.source,
         )
+
+    def key_overlap(self, value: object) -> float | None:
+        data = self.table(value, "keys", {"overlap"})
+        overlap = data.get("overlap")
+        if overlap is None:
+            return None
+        if isinstance(overlap, bool) or not isinstance(overlap, int | float):
+            raise self.fail("keys.overlap", overlap, "must be a number of seconds")
+        if not 0 <= overlap <= 10 * 365 * 86_400:
+            raise self.fail("keys.overlap", overlap, "must be between 0 and 315360000 seconds")
+        return float(overlap)
 
     def array(self, data: dict[str, Any], name: str) -> list[Any]:
         value = data.get(name, [])
@@ -281,6 +314,9 @@ class _Validator:
                     claims[claim],
                     "is set by mockauth and cannot be overridden",
                 )
+        bad = _non_json(claims, f"{key}.claims")
+        if bad is not None:  # TOML dates/times and inf/nan cannot go into a JWT
+            raise self.fail(bad[0], bad[1], "must be a JSON value (no dates, times, inf or nan)")
         grants = self.grants(data.get("apis", {}), f"{key}.apis", apis)
         lifetimes = None
         if "lifetimes" in data:
@@ -314,6 +350,23 @@ class _Validator:
                     )
             out[audience] = granted
         return out
+
+
+def _non_json(value: object, key: str) -> tuple[str, object] | None:
+    """The key path and value of the first part of ``value`` JSON cannot carry, if any."""
+    if isinstance(value, dict):
+        items: list[tuple[str, object]] = [(f"{key}.{k}", v) for k, v in value.items()]
+    elif isinstance(value, list):
+        items = [(f"{key}[{i}]", v) for i, v in enumerate(value)]
+    elif isinstance(value, float):
+        return None if math.isfinite(value) else (key, value)
+    else:
+        return None if isinstance(value, str | int) else (key, value)
+    for where, item in items:
+        bad = _non_json(item, where)
+        if bad is not None:
+            return bad
+    return None
 
 
 def _is_scope(value: str) -> bool:

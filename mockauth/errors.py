@@ -118,6 +118,22 @@ class ServerError(OAuthError):
     """Anything unexpected: rendered without detail, never with a stack trace."""
 
 
+class InvalidTokenError(OAuthError):
+    """Missing or wrong bearer credentials (RFC 6750); the admin API's secret check."""
+
+    error = "invalid_token"
+    status_code = 401
+    default_description = "The bearer token is missing or wrong."
+
+
+class ConflictError(OAuthError):
+    """The request cannot be applied as the server runs (the admin API with --workers N)."""
+
+    error = "conflict"
+    status_code = 409
+    default_description = "The request conflicts with how the server is running."
+
+
 # --- token validation errors (the validator raises these) ---
 
 
@@ -193,3 +209,15 @@ class InsufficientScopeError(TokenValidationError):
         self.granted = granted
         self.missing = tuple(s for s in required if s not in granted)
         super().__init__(message)
+
+
+class KeySetUnavailableError(UnknownKeyError):
+    """The kid is not among the keys held and the key set could not be fetched.
+
+    A subclass of UnknownKeyError (the token cannot be checked either way), kept apart so
+    an API can answer 503 while its JWKS host is down instead of blaming the client's token.
+    """
+
+    def __init__(self, message: str, *, kid: str | None, source: str) -> None:
+        self.source = source
+        super().__init__(message, kid=kid)

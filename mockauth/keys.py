@@ -9,6 +9,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,9 @@ class KeyStore:
         self._active = ""
         self._stamp: tuple[int, int] | None = None
         self._jwks_bytes = b""
+        # Keys rotated out with an overlap: kid -> wall-clock time they leave the JWKS.
+        self._retire_at: dict[str, float] = {}
+        self._next_retire: float | None = None
         if self._dir is None:
             self._install([_generate()], None)
         else:
@@ -104,6 +108,11 @@ class KeyStore:
     @property
     def published_kids(self) -> tuple[str, ...]:
         return tuple(self._published)
+
+    @property
+    def retire_at(self) -> dict[str, float]:
+        """Scheduled retirements (``rotate(overlap=...)``): kid -> wall-clock time."""
+        return dict(self._retire_at)
 
     def sign(self, signing_input: bytes) -> tuple[str, bytes]:
         """Sign with the active key (RS256); return (kid, signature)."""
@@ -128,14 +137,22 @@ class KeyStore:
         """The public JWKS document, serialised once per key change."""
         return self._jwks_bytes
 
-    def rotate(self) -> str:
-        """Make a new key the signer; the old one stays published until retired. Returns its kid."""
+    def rotate(self, *, overlap: float | None = None) -> str:
+        """Make a new key the signer; return its kid.
+
+        The previous keys stay published until retired, or, with ``overlap``, until that
+        many seconds have passed (the next ``refresh()`` after that retires them).
+        """
         with self._mutex, self._locked():
             self._reload_locked()
             new = _generate()
             keys = [new, *(self._keys[k] for k in self._published)]
             if self._dir is not None:
                 self._write_key(new)
+            if overlap is not None:
+                due = time.time() + overlap
+                for kid in self._published:
+                    self._retire_at[kid] = min(due, self._retire_at.get(kid, due))
             self._install(keys, new.kid)
             self._save_keyset()
             return new.kid
@@ -152,12 +169,22 @@ class KeyStore:
             self._save_keyset()
 
     def refresh(self) -> bool:
-        """Pick up changes another process made to the keys dir; cheap when nothing changed."""
-        if self._dir is None or self._stamp == self._keyset_stamp():
+        """Pick up changes another process made to the keys dir and retire keys whose
+        overlap has passed; cheap (one stat, one comparison) when nothing changed."""
+        due = self._next_retire is not None and time.time() >= self._next_retire
+        if not due and (self._dir is None or self._stamp == self._keyset_stamp()):
             return False
         with self._mutex, self._locked():
             self._reload_locked()
+            self._retire_due()
         return True
+
+    def _retire_due(self) -> None:
+        now = time.time()
+        due = {k for k, at in self._retire_at.items() if at <= now and k != self._active}
+        if due:
+            self._install([self._keys[k] for k in self._published if k not in due], self._active)
+            self._save_keyset()
 
     # --- internals ---
 
@@ -165,6 +192,8 @@ class KeyStore:
         self._keys = {k.kid: k for k in keys}
         self._published = [k.kid for k in keys]
         self._active = active or keys[0].kid
+        self._retire_at = {k: at for k, at in self._retire_at.items() if k in self._keys}
+        self._next_retire = min(self._retire_at.values(), default=None)
         doc = {"keys": [public_jwk(k.public, k.kid) for k in keys]}
         self._jwks_bytes = json.dumps(doc, separators=(",", ":")).encode()
 
@@ -204,16 +233,18 @@ class KeyStore:
         try:
             doc = json.loads(path.read_text())
             active, published = doc["active"], list(doc["published"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            retire_at = {str(k): float(at) for k, at in doc.get("retire_at", {}).items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise KeyStoreError(f"{path}: unreadable key set: {exc}") from exc
         keys = [self._keys.get(kid) or self._read_key(self._key_path(kid)) for kid in published]
+        self._retire_at = retire_at
         self._install(keys, active)
         self._stamp = self._keyset_stamp()
 
     def _save_keyset(self) -> None:
         if self._dir is None:
             return
-        doc = {"active": self._active, "published": self._published}
+        doc = {"active": self._active, "published": self._published, "retire_at": self._retire_at}
         self._atomic_write(self._dir / KEYSET_FILE, json.dumps(doc, indent=2).encode(), 0o644)
         self._stamp = self._keyset_stamp()
 
@@ -249,11 +280,15 @@ class KeyStore:
     def _atomic_write(self, path: Path, data: bytes, mode: int) -> None:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)  # a stale temp file would keep its old, maybe wider, mode
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
             raise KeyStoreError(f"cannot write {path}: {exc.strerror}") from exc

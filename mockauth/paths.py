@@ -17,6 +17,14 @@ REVOKE = "/oauth2/revoke"
 LOGOUT = "/logout"
 ADMIN = "/_mockauth"
 HEALTH = ADMIN + "/health"
+ADMIN_OPENAPI = ADMIN + "/openapi.json"
+ADMIN_FAULTS = ADMIN + "/faults"
+ADMIN_KEYS = ADMIN + "/keys"
+ADMIN_CLOCK = ADMIN + "/clock"
+ADMIN_JOURNAL = ADMIN + "/journal"
+ADMIN_APPS = ADMIN + "/apps"
+ADMIN_APIS = ADMIN + "/apis"
+ADMIN_RESET = ADMIN + "/reset"
 
 
 def discovery_document(issuer: str, grant_types: Iterable[str]) -> dict[str, Any]:

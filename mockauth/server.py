@@ -6,6 +6,7 @@ import contextlib
 import http.client
 import ipaddress
 import os
+import secrets
 import socket
 import threading
 import time
@@ -15,12 +16,13 @@ from pathlib import Path
 from types import TracebackType
 
 import uvicorn
-from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.supervisors import Multiprocess
 
 from mockauth import paths
-from mockauth.app import create_app
+from mockauth.app import create_app, render_error
 from mockauth.config import ServerConfig, default_config, load_config
+from mockauth.errors import InvalidRequestError
 from mockauth.keys import KeyStore
 from mockauth.state import Tenant
 
@@ -29,6 +31,9 @@ DEFAULT_PORT = 8400
 DEFAULT_KEYS_DIR = "keys"
 # Worker processes rebuild the tenant from these (set by the parent before spawning).
 _ENV_CONFIG, _ENV_ISSUER, _ENV_KEYS = "MOCKAUTH_CONFIG", "MOCKAUTH_ISSUER", "MOCKAUTH_KEYS_DIR"
+_ENV_WORKERS, _ENV_ADMIN_SECRET = "MOCKAUTH_WORKERS", "MOCKAUTH_ADMIN_SECRET"
+# httptools buffers headers without any bound; answer oversize ones with an OAuth 431.
+MAX_HEADER_BYTES = 32 * 1024
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +47,25 @@ class ServeOptions:
     issuer: str | None = None
     workers: int = 1
     log_level: str = "warning"
+    # Bearer secret for the admin API; generated when None and the host is not loopback.
+    admin_secret: str | None = None
+
+
+def is_loopback(host: str) -> bool:
+    """True when only this machine can connect to ``host``."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def admin_secret_for(host: str, configured: str | None) -> str | None:
+    """The admin API's bearer secret: the configured one, else a fresh one beyond loopback."""
+    if configured is not None or is_loopback(host):
+        return configured
+    return secrets.token_urlsafe(32)
 
 
 def base_url(host: str, port: int) -> str:
@@ -71,12 +95,31 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _uvicorn_config(app: Starlette | str, *, log_level: str, workers: int = 1) -> uvicorn.Config:
+def limit_headers(app: ASGIApp) -> ASGIApp:
+    """Wrap an ASGI app so requests whose headers exceed MAX_HEADER_BYTES get a 431."""
+
+    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+        headers = scope.get("headers", ())
+        if scope["type"] == "http" and sum(len(k) + len(v) for k, v in headers) > MAX_HEADER_BYTES:
+            err = InvalidRequestError(
+                f"The request headers must total at most {MAX_HEADER_BYTES} bytes."
+            )
+            err.status_code = 431
+            await render_error(err)(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+def _uvicorn_config(app: ASGIApp | str, *, log_level: str, workers: int = 1) -> uvicorn.Config:
     # uvloop + httptools: the plain asyncio loop adds ~44 ms per request with workers (Nagle).
     return uvicorn.Config(
         app,
         loop="auto",
         http="auto",
+        # Without httptools, let h11 read headers up to our limit so the answer is the same 431.
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES + 16 * 1024,
         lifespan="off",
         log_level=log_level,
         access_log=False,
@@ -87,12 +130,18 @@ def _uvicorn_config(app: Starlette | str, *, log_level: str, workers: int = 1) -
     )
 
 
-def _worker_app() -> Starlette:
+def _worker_app() -> ASGIApp:
     """Factory each worker process calls: the same tenant as the parent, from the env."""
     path = os.environ.get(_ENV_CONFIG)
     config = load_config(path) if path else default_config()
-    tenant = Tenant(config, issuer=os.environ[_ENV_ISSUER], keys_dir=os.environ[_ENV_KEYS])
-    return create_app(tenant)
+    tenant = Tenant(
+        config,
+        issuer=os.environ[_ENV_ISSUER],
+        keys_dir=os.environ[_ENV_KEYS],
+        workers=int(os.environ.get(_ENV_WORKERS, "1")),
+        admin_secret=os.environ.get(_ENV_ADMIN_SECRET) or None,
+    )
+    return limit_headers(create_app(tenant))
 
 
 def wait_until_serving(url: str, timeout: float = 30.0) -> bool:
@@ -118,7 +167,13 @@ def serve(options: ServeOptions, *, on_ready: Callable[[Tenant, str], None]) -> 
     keys = KeyStore(options.keys_dir)  # creates the key once, under the dir lock
     sock = bind_socket(options.host, options.port)
     url = base_url(options.host, sock.getsockname()[1])
-    tenant = Tenant(config, issuer=options.issuer or config.issuer or url, keys=keys)
+    tenant = Tenant(
+        config,
+        issuer=options.issuer or config.issuer or url,
+        keys=keys,
+        workers=options.workers,
+        admin_secret=admin_secret_for(options.host, options.admin_secret),
+    )
 
     def announce() -> None:
         if wait_until_serving(url):
@@ -127,7 +182,12 @@ def serve(options: ServeOptions, *, on_ready: Callable[[Tenant, str], None]) -> 
     threading.Thread(target=announce, daemon=True).start()
     if options.workers > 1:
         os.environ.update(
-            {_ENV_ISSUER: tenant.issuer, _ENV_KEYS: str(Path(options.keys_dir).resolve())}
+            {
+                _ENV_ISSUER: tenant.issuer,
+                _ENV_KEYS: str(Path(options.keys_dir).resolve()),
+                _ENV_WORKERS: str(options.workers),
+                _ENV_ADMIN_SECRET: tenant.admin_secret or "",
+            }
         )
         if options.config_path:
             os.environ[_ENV_CONFIG] = str(Path(options.config_path).resolve())
@@ -136,9 +196,11 @@ def serve(options: ServeOptions, *, on_ready: Callable[[Tenant, str], None]) -> 
         )
         Multiprocess(uv, sockets=[sock]).run()
     else:
-        uvicorn.Server(_uvicorn_config(create_app(tenant), log_level=options.log_level)).run(
-            sockets=[sock]
-        )
+        app = limit_headers(create_app(tenant))
+        # uvicorn re-raises SIGINT after its graceful shutdown; Ctrl-C is how serve ends, not
+        # an abort (click would print "Aborted!" and exit 1).
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.Server(_uvicorn_config(app, log_level=options.log_level)).run(sockets=[sock])
 
 
 class ServerThread:
@@ -157,14 +219,24 @@ class ServerThread:
         keys: KeyStore | None = None,
         keys_dir: str | Path | None = None,
         issuer: str | None = None,
+        admin_secret: str | None = None,
     ) -> None:
         self._sock = bind_socket(host, port)
         self.url = base_url(host, self._sock.getsockname()[1])
-        self.tenant = Tenant(
-            config or default_config(), issuer=issuer or self.url, keys=keys, keys_dir=keys_dir
-        )
+        try:
+            self.tenant = Tenant(
+                config or default_config(),
+                issuer=issuer or self.url,
+                keys=keys,
+                keys_dir=keys_dir,
+                admin_secret=admin_secret_for(host, admin_secret),
+            )
+        except BaseException:
+            self._sock.close()  # a bad issuer or keys dir must not leak the bound socket
+            raise
         self.app = create_app(self.tenant)
-        self._server = uvicorn.Server(_uvicorn_config(self.app, log_level="warning"))
+        uv = _uvicorn_config(limit_headers(self.app), log_level="warning")
+        self._server = uvicorn.Server(uv)
         self._thread = threading.Thread(target=self._run, name="mockauth-server", daemon=True)
 
     @property
@@ -179,6 +251,7 @@ class ServerThread:
         deadline = time.monotonic() + 30
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()  # __exit__ will not run: release the thread and the socket here
                 raise RuntimeError("mockauth server did not start")
             time.sleep(0.01)
         return self

@@ -3,18 +3,39 @@
 from __future__ import annotations
 
 import json
+import threading
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from mockauth.clock import Clock
-from mockauth.config import App, ServerConfig, default_config
+from mockauth.config import (
+    ISSUER_PLACEHOLDER,
+    Api,
+    App,
+    ServerConfig,
+    default_config,
+    parse_api,
+    parse_app,
+)
+from mockauth.errors import ConfigError
+from mockauth.faultengine import FaultEngine
+from mockauth.faults import stateful_rules
 from mockauth.grants import GRANTS
+from mockauth.journal import DEFAULT_SIZE, Journal
 from mockauth.keys import KeyStore
 from mockauth.paths import discovery_document
 from mockauth.tokens import TokenFactory
 
 
 class Tenant:
-    """A mock Kinde business: config resolved for one issuer, keys, clock and token factory."""
+    """A mock Kinde business: config resolved for one issuer, keys, clock and token factory,
+    plus the runtime state tests change: fault rules, the request journal, runtime apps.
+
+    ``admin_secret``: bearer secret the admin API requires (None: no check).
+    ``workers``: how many processes serve this tenant; above 1 the admin API refuses
+    runtime changes that only the one process answering would see.
+    """
 
     def __init__(
         self,
@@ -24,6 +45,9 @@ class Tenant:
         keys: KeyStore | None = None,
         keys_dir: str | Path | None = None,
         clock: Clock | None = None,
+        admin_secret: str | None = None,
+        workers: int = 1,
+        journal_size: int = DEFAULT_SIZE,
     ) -> None:
         if issuer.endswith("/"):
             raise ValueError(f"issuer must not end with '/': {issuer!r}")
@@ -35,7 +59,102 @@ class Tenant:
         self.tokens = TokenFactory(issuer=self.issuer, keys=self.keys, clock=self.clock)
         self.discovery_bytes = json.dumps(discovery_document(self.issuer, GRANTS)).encode()
         self._apps = {app.client_id: app for app in self.config.apps}
+        self.admin_secret = admin_secret
+        self.workers = workers
+        if workers > 1:
+            _refuse_counted_faults(self.config)
+        self.faults = FaultEngine(self.config.faults)
+        self.journal = Journal(journal_size, enabled=workers == 1)
+        self._startup = self.config
+        self._mutex = threading.Lock()
 
     def app(self, client_id: str) -> App | None:
         """The configured app with this client id."""
         return self._apps.get(client_id)
+
+    def put_app(self, data: App | object, *, source: str = "app") -> tuple[App, bool]:
+        """Add or replace (by client_id) an app given as an App or as its config table.
+
+        Tables are validated as in the config file (ConfigError names the key and value);
+        ``{issuer}`` in audiences is expanded. Returns the app and whether it is new.
+        """
+        with self._mutex:
+            app = data if isinstance(data, App) else self._parse_app(data, source)
+            apps = [a for a in self.config.apps if a.client_id != app.client_id]
+            created = len(apps) == len(self.config.apps)
+            self._install(replace(self.config, apps=(*apps, app)))
+        return app, created
+
+    def remove_app(self, client_id: str) -> App:
+        """Remove an app; KeyError if there is none with this client id."""
+        with self._mutex:
+            app = self._apps[client_id]
+            apps = tuple(a for a in self.config.apps if a.client_id != client_id)
+            self._install(replace(self.config, apps=apps))
+        return app
+
+    def put_api(self, data: Api | object, *, source: str = "api") -> tuple[Api, bool]:
+        """Add or replace (by audience) an API; refused if an app would keep a scope the
+        new definition drops. Returns the API and whether it is new."""
+        with self._mutex:
+            api = data if isinstance(data, Api) else parse_api(self._expand(data), source=source)
+            _check_grants(self.config.apps, api, source)
+            apis = [a for a in self.config.apis if a.audience != api.audience]
+            created = len(apis) == len(self.config.apis)
+            self._install(replace(self.config, apis=(*apis, api)))
+        return api, created
+
+    def rotate_keys(self, *, overlap: float | None = None) -> str:
+        """Rotate the signing key; ``overlap`` defaults to the config's ``[keys] overlap``."""
+        return self.keys.rotate(overlap=self.config.key_overlap if overlap is None else overlap)
+
+    def reset(self) -> None:
+        """Back to the start-up state: config apps and faults, real time, empty journal.
+        Keys are not touched: they persist in the keys dir."""
+        with self._mutex:
+            self._install(self._startup)
+        self.faults.load(self._startup.faults)
+        self.clock.reset()
+        self.journal.clear()
+
+    def _install(self, config: ServerConfig) -> None:
+        # One assignment each, so request handlers see the old or the new config, never a mix.
+        self.config = config
+        self._apps = {app.client_id: app for app in config.apps}
+
+    def _parse_app(self, data: object, source: str) -> App:
+        return parse_app(self._expand(data), source=source, apis=self.config.apis)
+
+    def _expand(self, data: object) -> object:
+        """Runtime tables may write ``{issuer}`` in audiences, like the config file."""
+        if not isinstance(data, dict):
+            return data
+        out: dict[str, Any] = dict(data)
+        if isinstance(out.get("audience"), str):
+            out["audience"] = out["audience"].replace(ISSUER_PLACEHOLDER, self.issuer)
+        if isinstance(out.get("apis"), dict):
+            sub = self.issuer
+            out["apis"] = {k.replace(ISSUER_PLACEHOLDER, sub): v for k, v in out["apis"].items()}
+        return out
+
+
+def _check_grants(apps: tuple[App, ...], api: Api, source: str) -> None:
+    defined = set(api.scopes)
+    for app in apps:
+        for scope in app.apis.get(api.audience, ()):
+            if scope not in defined:
+                reason = f"app {app.name!r} is granted {scope!r}, which this API would drop"
+                raise ConfigError(source, "scopes", list(api.scopes), reason)
+
+
+def _refuse_counted_faults(config: ServerConfig) -> None:
+    counted = stateful_rules(config.faults)
+    if counted:
+        i = counted[0]
+        raise ConfigError(
+            config.source,
+            f"faults[{i}]",
+            config.faults[i].to_dict(),
+            "counts requests (times, every, probability or expires_in), but each worker "
+            "process would count on its own: use --workers 1, or a rule that always fires",
+        )

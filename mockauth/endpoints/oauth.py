@@ -10,6 +10,7 @@ from starlette.responses import Response
 from mockauth.errors import InvalidRequestError, UnsupportedGrantTypeError
 from mockauth.forms import read_form
 from mockauth.grants import GRANTS
+from mockauth.journal import remember_form
 from mockauth.state import Tenant
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -18,6 +19,8 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 async def token(request: Request) -> Response:
     tenant: Tenant = request.app.state.tenant
     form = await read_form(request)
+    remember_form(request.scope, form.fields)
+    tenant.keys.refresh()  # another worker may have rotated the keys (one stat when not)
     grant_type = form.one("grant_type")
     if not grant_type:
         raise InvalidRequestError("The request is missing the required 'grant_type' parameter.")

@@ -1,0 +1,396 @@
+"""The admin API under /_mockauth/: faults, keys, clock, journal, apps, APIs, reset.
+
+JSON in and out. Every handler runs behind one guard that checks the bearer secret (when
+the tenant has one), refuses per-process changes on a multi-worker server with 409, and
+turns a ConfigError (bad input, naming the field) into a 400 before anything is applied.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mockauth import paths
+from mockauth.config import Api, App
+from mockauth.errors import (
+    _MISSING,
+    ConfigError,
+    ConflictError,
+    InvalidRequestError,
+    InvalidTokenError,
+    NotFoundError,
+    RequestTooLargeError,
+)
+from mockauth.faults import parse_rule, parse_rules
+from mockauth.openapi import openapi_bytes
+from mockauth.state import Tenant
+
+SOURCE = "request body"
+MAX_BODY = 256 * 1024
+JOURNAL_FILTERS = ("path", "client_id", "status", "fault", "since", "limit")
+NO_STORE = {"Cache-Control": "no-store"}
+Handler = Callable[[Request, Tenant], Awaitable[Response]]
+
+
+def routes() -> list[Route]:
+    """The admin route table. ``per_process``: state each worker process holds on its own."""
+    return [
+        _route(paths.ADMIN_OPENAPI, "GET", openapi, open_access=True),
+        _route(paths.ADMIN_FAULTS, "GET", list_faults),
+        _route(paths.ADMIN_FAULTS, "POST", add_faults, per_process="fault rules"),
+        _route(paths.ADMIN_FAULTS, "DELETE", clear_faults, per_process="fault rules"),
+        _route(paths.ADMIN_FAULTS + "/{id}", "GET", get_fault),
+        _route(paths.ADMIN_FAULTS + "/{id}", "DELETE", delete_fault, per_process="fault rules"),
+        _route(paths.ADMIN_KEYS, "GET", list_keys),
+        _route(paths.ADMIN_KEYS + "/rotate", "POST", rotate_keys),
+        _route(paths.ADMIN_KEYS + "/retire", "POST", retire_keys),
+        _route(paths.ADMIN_CLOCK, "GET", get_clock),
+        _route(paths.ADMIN_CLOCK, "PUT", set_clock, per_process="the clock"),
+        _route(paths.ADMIN_CLOCK, "DELETE", reset_clock, per_process="the clock"),
+        _route(paths.ADMIN_JOURNAL, "GET", query_journal, per_process="the request journal"),
+        _route(paths.ADMIN_JOURNAL, "DELETE", clear_journal, per_process="the request journal"),
+        _route(paths.ADMIN_APPS, "GET", list_apps),
+        _route(paths.ADMIN_APPS, "POST", put_app, per_process="the apps"),
+        _route(paths.ADMIN_APPS + "/{client_id}", "DELETE", delete_app, per_process="the apps"),
+        _route(paths.ADMIN_APIS, "GET", list_apis),
+        _route(paths.ADMIN_APIS, "POST", put_api, per_process="the APIs"),
+        _route(paths.ADMIN_RESET, "POST", reset, per_process="runtime state"),
+    ]
+
+
+def _route(
+    path: str,
+    method: str,
+    handler: Handler,
+    *,
+    per_process: str | None = None,
+    open_access: bool = False,
+) -> Route:
+    async def guarded(request: Request) -> Response:
+        tenant: Tenant = request.app.state.tenant
+        if not open_access:
+            _authorize(tenant, request)
+        if per_process is not None and tenant.workers > 1:
+            raise ConflictError(_conflict(per_process, tenant.workers))
+        try:
+            return await handler(request, tenant)
+        except ConfigError as exc:
+            raise InvalidRequestError(str(exc)) from exc
+        except RecursionError as exc:  # absurdly nested JSON: bad input, not a server error
+            raise InvalidRequestError("The request body is nested too deeply.") from exc
+
+    return Route(path, guarded, methods=[method], name=handler.__name__)
+
+
+def _authorize(tenant: Tenant, request: Request) -> None:
+    secret = tenant.admin_secret
+    if secret is None:
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode("utf-8", "surrogateescape"), secret.encode()
+    ):
+        raise InvalidTokenError(
+            "The admin API needs the header 'Authorization: Bearer <admin secret>' "
+            "(printed when the server started).",
+            headers={"WWW-Authenticate": 'Bearer realm="mockauth-admin"'},
+        )
+
+
+def _conflict(what: str, workers: int) -> str:
+    return (
+        f"This server runs {workers} worker processes, each holding its own copy of {what}; "
+        "a change through this request would reach one worker only and the workers would "
+        f"disagree. Restart with --workers 1 to change {what} at runtime. (Keys can be "
+        "rotated and retired with any number of workers: they are shared through the keys dir.)"
+    )
+
+
+def _json(data: object, status: int = 200) -> Response:
+    return Response(json.dumps(data), status, media_type="application/json", headers=NO_STORE)
+
+
+async def _body(request: Request, *, optional: bool = False) -> Any:
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async for chunk in request.stream():  # capped while reading, not after
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise RequestTooLargeError(f"The request body must be at most {MAX_BODY} bytes.")
+            chunks.append(chunk)
+    except ClientDisconnect as exc:
+        raise InvalidRequestError("The connection closed before the whole body arrived.") from exc
+    raw = b"".join(chunks)
+    if not raw.strip():
+        if optional:
+            return {}
+        raise InvalidRequestError("The request body must be a JSON document.")
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise InvalidRequestError(f"The request body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise InvalidRequestError("The request body is nested too deeply.") from exc
+
+
+def _object(body: object) -> Mapping[str, Any]:
+    if not isinstance(body, dict):
+        raise ConfigError(SOURCE, "(body)", body, "must be a JSON object")
+    return body
+
+
+# --- faults --------------------------------------------------------------------------------
+
+
+async def openapi(request: Request, tenant: Tenant) -> Response:
+    return Response(openapi_bytes(), media_type="application/json")
+
+
+async def list_faults(request: Request, tenant: Tenant) -> Response:
+    return _json({"faults": tenant.faults.describe()})
+
+
+async def add_faults(request: Request, tenant: Tenant) -> Response:
+    """One rule object, or an array of them: all are added, or none."""
+    body = await _body(request)
+    if isinstance(body, list):
+        rules = parse_rules(body, source=SOURCE)
+    else:
+        rules = [parse_rule(body, source=SOURCE)]
+    added = tenant.faults.add(*rules)
+    described = {d["id"]: d for d in tenant.faults.describe()}
+    return _json({"faults": [described[rule.id] for rule in added]}, 201)
+
+
+async def clear_faults(request: Request, tenant: Tenant) -> Response:
+    return _json({"deleted": tenant.faults.clear()})
+
+
+async def get_fault(request: Request, tenant: Tenant) -> Response:
+    rule_id = request.path_params["id"]
+    try:
+        return _json(tenant.faults.describe(rule_id)[0])
+    except KeyError:
+        raise NotFoundError(f"No fault rule has the id {rule_id!r}.") from None
+
+
+async def delete_fault(request: Request, tenant: Tenant) -> Response:
+    rule_id = request.path_params["id"]
+    try:
+        rule = tenant.faults.remove(rule_id)
+    except KeyError:
+        raise NotFoundError(f"No fault rule has the id {rule_id!r}.") from None
+    return _json({"deleted": rule.to_dict()})
+
+
+# --- keys ----------------------------------------------------------------------------------
+
+
+def _keys_state(tenant: Tenant) -> dict[str, Any]:
+    keys = tenant.keys
+    return {
+        "active": keys.active_kid,
+        "published": list(keys.published_kids),
+        "retire_at": keys.retire_at,
+        "overlap": tenant.config.key_overlap,
+    }
+
+
+async def list_keys(request: Request, tenant: Tenant) -> Response:
+    tenant.keys.refresh()
+    return _json(_keys_state(tenant))
+
+
+async def rotate_keys(request: Request, tenant: Tenant) -> Response:
+    """Body (optional): {"overlap": seconds} before the previous keys leave the JWKS."""
+    body = _object(await _body(request, optional=True))
+    _only(body, {"overlap"})
+    overlap = _number(body, "overlap", low=0.0) if "overlap" in body else None
+    previous = tenant.keys.active_kid
+    tenant.rotate_keys(overlap=overlap)
+    return _json({**_keys_state(tenant), "previous": previous})
+
+
+async def retire_keys(request: Request, tenant: Tenant) -> Response:
+    """Body: {"kid": ...} retires one key; {} retires every key but the active one."""
+    body = _object(await _body(request, optional=True))
+    _only(body, {"kid"})
+    keys = tenant.keys
+    keys.refresh()
+    if "kid" not in body:
+        kids = [kid for kid in keys.published_kids if kid != keys.active_kid]
+    else:
+        kids = [body["kid"]]
+        if body["kid"] == keys.active_kid:
+            raise ConfigError(SOURCE, "kid", body["kid"], "is the active signing key; rotate first")
+        if body["kid"] not in keys.published_kids:
+            raise ConfigError(SOURCE, "kid", body["kid"], "no published key has this kid")
+    for kid in kids:
+        keys.retire(kid)
+    return _json({**_keys_state(tenant), "retired": kids})
+
+
+# --- clock ---------------------------------------------------------------------------------
+
+
+def _clock_state(tenant: Tenant) -> dict[str, Any]:
+    clock = tenant.clock
+    return {"now": clock.now(), "offset": clock.offset, "frozen_at": clock.frozen_at}
+
+
+async def get_clock(request: Request, tenant: Tenant) -> Response:
+    return _json(_clock_state(tenant))
+
+
+async def set_clock(request: Request, tenant: Tenant) -> Response:
+    """Exactly one of: offset (s), advance (s), frozen_at (epoch s), freeze (true: now)."""
+    body = _object(await _body(request))
+    _only(body, {"offset", "advance", "frozen_at", "freeze"})
+    if len(body) != 1:
+        raise ConfigError(
+            SOURCE, "(body)", body, "give exactly one of offset, advance, frozen_at, freeze"
+        )
+    clock = tenant.clock
+    if "freeze" in body:
+        if body["freeze"] is not True:
+            raise ConfigError(SOURCE, "freeze", body["freeze"], "must be true")
+        clock.freeze()
+    elif "frozen_at" in body:
+        clock.freeze(_number(body, "frozen_at", low=0.0))
+    elif "advance" in body:
+        step = _number(body, "advance")
+        if clock.frozen_at is not None:
+            clock.freeze(clock.frozen_at + step)
+        else:
+            clock.set_offset(clock.offset + step)
+    else:
+        clock.set_offset(_number(body, "offset"))
+    return _json(_clock_state(tenant))
+
+
+async def reset_clock(request: Request, tenant: Tenant) -> Response:
+    tenant.clock.reset()
+    return _json(_clock_state(tenant))
+
+
+# --- journal -------------------------------------------------------------------------------
+
+
+async def query_journal(request: Request, tenant: Tenant) -> Response:
+    """Filters as query parameters: path, client_id, status, fault, since, limit."""
+    params = request.query_params
+    for name in params:
+        if name not in JOURNAL_FILTERS:
+            raise InvalidRequestError(
+                f"Unknown journal filter {name!r} (allowed: {', '.join(JOURNAL_FILTERS)})."
+            )
+    ints = {name: _int_param(params.get(name), name) for name in ("status", "since", "limit")}
+    entries = tenant.journal.entries(
+        path=params.get("path"),
+        client_id=params.get("client_id"),
+        fault=params.get("fault"),
+        status=ints["status"],
+        since=ints["since"],
+        limit=ints["limit"],
+    )
+    return _json({"entries": [e.to_dict() for e in entries]})
+
+
+async def clear_journal(request: Request, tenant: Tenant) -> Response:
+    return _json({"deleted": tenant.journal.clear()})
+
+
+def _int_param(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+        raise InvalidRequestError(f"The journal filter {name!r} must be a non-negative integer.")
+    return int(value)
+
+
+# --- apps and APIs -------------------------------------------------------------------------
+
+
+def app_dict(app: App) -> dict[str, Any]:
+    """An app as its config table (JSON-ready): what POST /apps takes back."""
+    out: dict[str, Any] = {"name": app.name, "type": app.type, "client_id": app.client_id}
+    if app.client_secret is not None:
+        out["client_secret"] = app.client_secret
+    if app.org_code is not None:
+        out["org_code"] = app.org_code
+    out["claims"] = dict(app.claims)
+    out["apis"] = {aud: list(scopes) for aud, scopes in app.apis.items()}
+    if app.lifetimes is not None:
+        lt = app.lifetimes
+        out["lifetimes"] = {
+            "access_token": lt.access_token,
+            "id_token": lt.id_token,
+            "refresh_token": lt.refresh_token,
+        }
+    return out
+
+
+def api_dict(api: Api) -> dict[str, Any]:
+    return {"name": api.name, "audience": api.audience, "scopes": list(api.scopes)}
+
+
+async def list_apps(request: Request, tenant: Tenant) -> Response:
+    return _json({"apps": [app_dict(a) for a in tenant.config.apps]})
+
+
+async def put_app(request: Request, tenant: Tenant) -> Response:
+    """Add, or replace by client_id, one app given as its config table."""
+    app, created = tenant.put_app(await _body(request), source=SOURCE)
+    return _json({"app": app_dict(app), "created": created}, 201 if created else 200)
+
+
+async def delete_app(request: Request, tenant: Tenant) -> Response:
+    client_id = request.path_params["client_id"]
+    try:
+        app = tenant.remove_app(client_id)
+    except KeyError:
+        raise NotFoundError(f"No app has the client_id {client_id!r}.") from None
+    return _json({"deleted": app_dict(app)})
+
+
+async def list_apis(request: Request, tenant: Tenant) -> Response:
+    return _json({"apis": [api_dict(a) for a in tenant.config.apis]})
+
+
+async def put_api(request: Request, tenant: Tenant) -> Response:
+    """Add, or replace by audience, one API given as its config table."""
+    api, created = tenant.put_api(await _body(request), source=SOURCE)
+    return _json({"api": api_dict(api), "created": created}, 201 if created else 200)
+
+
+async def reset(request: Request, tenant: Tenant) -> Response:
+    """Back to the start-up state: config apps, APIs and faults; real time; empty journal."""
+    tenant.reset()
+    return _json({"status": "reset"})
+
+
+# --- body checks ---------------------------------------------------------------------------
+
+
+def _only(body: Mapping[str, Any], allowed: set[str]) -> None:
+    for name in body:
+        if name not in allowed:
+            reason = f"unknown key (allowed: {', '.join(sorted(allowed))})"
+            raise ConfigError(SOURCE, str(name), body[name], reason)
+
+
+def _number(body: Mapping[str, Any], name: str, *, low: float | None = None) -> float:
+    value = body.get(name, _MISSING)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(SOURCE, name, value, "must be a number of seconds")
+    limit = 100 * 365 * 86_400.0  # far beyond any token lifetime, within time_t
+    if not -limit <= value <= limit or (low is not None and value < low):
+        raise ConfigError(SOURCE, name, value, f"must be between {low or -limit:g} and {limit:g}")
+    return float(value)
