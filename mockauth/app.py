@@ -105,4 +105,6 @@ def create_app(tenant: Tenant) -> Starlette:
         },
     )
     app.state.tenant = tenant
+    # Kinde answers 404 for /oauth2/token/; a redirect would turn a POST into a GET.
+    app.router.redirect_slashes = False
     return app

@@ -61,18 +61,24 @@ def authenticate(tenant: Tenant, headers: Headers, form: Form, *, require_secret
 
 
 def _basic_credentials(headers: Headers) -> tuple[str, str] | None:
-    value = headers.get("authorization")
-    if value is None:
-        return None
+    try:
+        return parse_basic(headers.get("authorization", ""))
+    except ValueError as exc:
+        raise InvalidClientError(headers=BASIC_CHALLENGE) from exc
+
+
+def parse_basic(value: str) -> tuple[str, str] | None:
+    """(client_id, secret) from an Authorization header value; None when it is not Basic.
+
+    Raises ValueError when it is Basic but malformed.
+    """
     scheme, _, param = value.partition(" ")
     if scheme.lower() != "basic":
         return None
-    try:
-        decoded = base64.b64decode(param.strip(), validate=True).decode("utf-8")
-    except ValueError as exc:  # binascii.Error, UnicodeDecodeError, non-ASCII header text
-        raise InvalidClientError(headers=BASIC_CHALLENGE) from exc
+    # ValueError covers binascii.Error, UnicodeDecodeError and non-ASCII header text.
+    decoded = base64.b64decode(param.strip(), validate=True).decode("utf-8")
     user, sep, password = decoded.partition(":")
     if not sep:
-        raise InvalidClientError(headers=BASIC_CHALLENGE)
+        raise ValueError("Basic credentials without ':'")
     # RFC 6749 2.3.1: both parts are form-urlencoded before Basic encoding.
     return unquote_plus(user), unquote_plus(password)

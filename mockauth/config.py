@@ -337,7 +337,7 @@ class _Validator:
             raise self.fail(key, value, "must be a table of audience = [scopes]")
         out: dict[str, tuple[str, ...]] = {}
         for audience, scopes in value.items():
-            where = f'{key}."{audience}"'
+            where = f"{key}.'{audience}'"
             api = apis.get(audience)
             if api is None:
                 raise self.fail(where, scopes, f"audience {audience!r} is not defined in [[apis]]")

@@ -14,12 +14,13 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, unquote_plus
+from urllib.parse import parse_qsl
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockauth import paths
+from mockauth.clientauth import parse_basic
 from mockauth.errors import MockAuthError, OAuthError
 from mockauth.faults import Decision, Effect, RequestFacts
 from mockauth.forms import MAX_BODY
@@ -329,17 +330,12 @@ def _fields(pairs: Any, scope: Scope) -> RequestFields:
 
 
 def _basic_client_id(scope: Scope) -> str | None:
-    """The user part of HTTP Basic credentials; the password is never decoded into a field."""
     value = _header(scope.get("headers", []), b"authorization").decode("latin-1")
-    scheme, _, param = value.partition(" ")
-    if scheme.lower() != "basic":
-        return None
     try:
-        decoded = base64.b64decode(param.strip(), validate=True).decode("utf-8")
+        basic = parse_basic(value)
     except ValueError:
         return None
-    user, sep, _ = decoded.partition(":")
-    return unquote_plus(user) if sep else None
+    return basic[0] if basic else None
 
 
 def _header(headers: Any, name: bytes) -> bytes:

@@ -818,12 +818,12 @@ client_secret = "{CLIENT_SECRET}"
             GOOD_API
             + GOOD_APP
             + '[apps.apis]\n"https://api.example.com" = ["delete:everything"]\n',
-            'apps[0].apis."https://api.example.com"[0]',
+            "apps[0].apis.'https://api.example.com'[0]",
             "'delete:everything'",
         ),
         (
             GOOD_API + GOOD_APP + '[apps.apis]\n"https://nowhere.example.com" = []\n',
-            'apps[0].apis."https://nowhere.example.com"',
+            "apps[0].apis.'https://nowhere.example.com'",
             "[]",
         ),
         (

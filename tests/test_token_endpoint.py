@@ -674,10 +674,13 @@ def test_other_methods_on_the_token_endpoint_are_405(client: TestClient, method:
         ("POST", "/token"),
         ("GET", "/.well-known/jwks.json/x"),
         ("GET", "/%ff%fe"),
+        ("POST", TOKEN + "/"),
+        ("GET", "/.well-known/jwks/"),
     ],
 )
 def test_unknown_paths_are_404_json(client: TestClient, method: str, path: str) -> None:
-    response = client.request(method, path)
+    # A trailing slash is a different path, never a redirect (a 307 would lose the POST).
+    response = client.request(method, path, follow_redirects=False)
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/json"
     body = response.json()
