@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 
 import click
 
-from mockauth import server
+from mockauth import cli_admin, server
 from mockauth.config import ServerConfig, default_config, load_config
 from mockauth.errors import MockAuthError, OAuthError
 from mockauth.grants.client_credentials import issue_token, requested_audiences
@@ -94,6 +94,12 @@ def main() -> None:
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     help="uvicorn log level. [env: MOCKAUTH_LOG_LEVEL]",
 )
+@click.option(
+    "--admin-secret",
+    envvar="MOCKAUTH_ADMIN_SECRET",
+    help="Bearer secret the admin API requires (default: none on loopback, else generated "
+    "and printed). [env: MOCKAUTH_ADMIN_SECRET]",
+)
 def serve(
     config_path: str | None,
     host: str,
@@ -102,8 +108,11 @@ def serve(
     issuer: str | None,
     workers: int,
     log_level: str,
+    admin_secret: str | None,
 ) -> None:
     """Run the mock Kinde server (Ctrl-C to stop)."""
+    if admin_secret is not None and (not admin_secret or admin_secret != admin_secret.strip()):
+        _fail("--admin-secret: must be non-empty, without leading or trailing spaces")
     if issuer is not None and (
         not issuer.startswith(("http://", "https://")) or issuer.endswith("/")
     ):
@@ -117,6 +126,7 @@ def serve(
         issuer=issuer,
         workers=workers,
         log_level=log_level,
+        admin_secret=admin_secret,
     )
     try:
         server.serve(options, on_ready=_announce)
@@ -256,3 +266,7 @@ def _duration(seconds: int) -> str:
         if count:
             parts.append(f"{count} {unit}{'s' if count != 1 else ''}")
     return " ".join(parts[:2]) or "0 seconds"
+
+
+for _command in cli_admin.COMMANDS:  # fault, keys, clock, journal, reset: a running server
+    main.add_command(_command)

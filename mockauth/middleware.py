@@ -63,6 +63,10 @@ class RequestMiddleware:
             return
         exchange = _Exchange(scope, receive, send)
         decision: Decision | None = None
+        if tenant.journal.enabled:
+            # Recorded before the last body byte goes out, so a client that has its answer
+            # always finds its request in the journal.
+            exchange.on_complete = lambda: self._record(exchange, decision)
         try:
             if tenant.faults.live:
                 decision = await self._decide(exchange)
@@ -71,8 +75,7 @@ class RequestMiddleware:
             else:
                 await self._apply(decision, exchange)
         finally:
-            if tenant.journal.enabled:
-                self._record(exchange, decision)
+            exchange.complete()  # no full answer went out (dropped, hung, failed)
 
     async def _decide(self, exchange: _Exchange) -> Decision | None:
         scope = exchange.scope
@@ -184,6 +187,7 @@ class _Exchange:
         self.fields: RequestFields | None = None
         self._receive = receive
         self._replay: list[Message] = []
+        self.on_complete: Callable[[], None] | None = None
 
     async def receive(self) -> Message:
         if self._replay:
@@ -193,7 +197,15 @@ class _Exchange:
     async def send(self, message: Message) -> None:
         if message["type"] == "http.response.start":
             self.status = message["status"]
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            self.complete()
         await self.raw_send(message)
+
+    def complete(self) -> None:
+        """Run ``on_complete`` once."""
+        callback, self.on_complete = self.on_complete, None
+        if callback is not None:
+            callback()
 
     async def read_fields(self) -> None:
         """Parse the form body into ``fields`` (the app can still read the body)."""
