@@ -40,6 +40,13 @@ class Clock:
         """Stop the clock at ``at`` (default: now)."""
         self._frozen = float(self.now() if at is None else at)
 
+    def advance(self, seconds: float) -> None:
+        """Move time by ``seconds`` (negative: back); a frozen clock stays frozen."""
+        if self._frozen is not None:
+            self._frozen += seconds
+        else:
+            self._offset += seconds
+
     def reset(self) -> None:
         """Back to real time."""
         self._offset = 0.0

@@ -265,11 +265,7 @@ async def set_clock(request: Request, tenant: Tenant) -> Response:
     elif "frozen_at" in body:
         clock.freeze(_number(body, "frozen_at", low=0.0))
     elif "advance" in body:
-        step = _number(body, "advance")
-        if clock.frozen_at is not None:
-            clock.freeze(clock.frozen_at + step)
-        else:
-            clock.set_offset(clock.offset + step)
+        clock.advance(_number(body, "advance"))
     else:
         clock.set_offset(_number(body, "offset"))
     return _json(_clock_state(tenant))
