@@ -37,25 +37,30 @@ class Form:
         return value
 
 
-async def read_form(request: Request) -> Form:
-    """Parse an application/x-www-form-urlencoded body, or raise an OAuthError."""
+async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
+    """The whole request body, refused (413) past ``limit`` bytes before more is read."""
     length = request.headers.get("content-length")
     if length is not None and not (length.isascii() and length.isdigit()):
         raise InvalidRequestError("The Content-Length header is not a number.")
-    if length is not None and int(length) > MAX_BODY:
-        raise RequestTooLargeError(f"The request body must be at most {MAX_BODY} bytes.")
+    if length is not None and int(length) > limit:
+        raise RequestTooLargeError(f"The request body must be at most {limit} bytes.")
     chunks: list[bytes] = []
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
-            if size > MAX_BODY:
-                raise RequestTooLargeError(f"The request body must be at most {MAX_BODY} bytes.")
+            if size > limit:
+                raise RequestTooLargeError(f"The request body must be at most {limit} bytes.")
             chunks.append(chunk)
     except ClientDisconnect as exc:
         # The client hung up (or sent a broken chunked body): a client error, not a 500 to log.
         raise InvalidRequestError("The connection closed before the whole body arrived.") from exc
-    body = b"".join(chunks)
+    return b"".join(chunks)
+
+
+async def read_form(request: Request) -> Form:
+    """Parse an application/x-www-form-urlencoded body, or raise an OAuthError."""
+    body = await read_body(request)
     media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if media_type != FORM_TYPE and (body or media_type):
         raise InvalidRequestError(f"The request body must be sent as {FORM_TYPE}.")

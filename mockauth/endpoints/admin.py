@@ -12,7 +12,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -25,9 +25,9 @@ from mockauth.errors import (
     InvalidRequestError,
     InvalidTokenError,
     NotFoundError,
-    RequestTooLargeError,
 )
 from mockauth.faults import parse_rule, parse_rules
+from mockauth.forms import read_body
 from mockauth.openapi import openapi_bytes
 from mockauth.state import Tenant
 
@@ -117,17 +117,7 @@ def _json(data: object, status: int = 200) -> Response:
 
 
 async def _body(request: Request, *, optional: bool = False) -> Any:
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        async for chunk in request.stream():  # capped while reading, not after
-            size += len(chunk)
-            if size > MAX_BODY:
-                raise RequestTooLargeError(f"The request body must be at most {MAX_BODY} bytes.")
-            chunks.append(chunk)
-    except ClientDisconnect as exc:
-        raise InvalidRequestError("The connection closed before the whole body arrived.") from exc
-    raw = b"".join(chunks)
+    raw = await read_body(request, MAX_BODY)
     if not raw.strip():
         if optional:
             return {}
