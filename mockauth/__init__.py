@@ -6,11 +6,12 @@ from mockauth.config import Api, App, Lifetimes, ServerConfig, default_config, l
 from mockauth.errors import ConfigError, MockAuthError, OAuthError, TokenValidationError
 from mockauth.faultengine import FaultEngine
 from mockauth.faults import FaultRule, parse_rule
+from mockauth.guard import ScopeGuard, requires_scopes
 from mockauth.journal import Journal, JournalEntry
 from mockauth.keys import KeyStore
 from mockauth.state import Tenant
 from mockauth.tokens import TokenFactory
-from mockauth.validator import ScopeGuard, TokenClaims, TokenValidator, requires_scopes
+from mockauth.validator import TokenClaims, TokenValidator
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,233 @@
+"""The validator's key set: fetch a JWKS (over HTTP, bounded, or in process), parse it, keep it.
+
+``KeySet`` holds the usable keys by kid. A kid it does not hold triggers one refetch, and
+fetch attempts are at least ``refetch_interval`` seconds apart, so bogus kids cannot hammer
+the JWKS host; when a fetch fails the keys already held keep working.
+"""
+
+from __future__ import annotations
+
+import binascii
+import functools
+import http.client
+import json
+import logging
+import threading
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from mockauth.errors import (
+    KeySetUnavailableError,
+    KeyStoreError,
+    MalformedTokenError,
+    UnknownKeyError,
+)
+from mockauth.keys import KeyStore
+
+# The validator's logger: fetch failures are the validator's to report, under its name.
+log = logging.getLogger("mockauth.validator")
+
+ALGORITHM = "RS256"
+MIN_KEY_BITS = 2048
+MAX_JWKS_BYTES = 1 << 20
+# What a failed fetch can raise: network, HTTP, JSON and document errors, a bad keys dir.
+_FETCH_ERRORS = (OSError, ValueError, TypeError, KeyError, KeyStoreError, http.client.HTTPException)
+
+TimeSource = Callable[[], float]
+KeySource = KeyStore | Mapping[str, Any]
+
+
+class FetchNeeded(Exception):
+    """The async path must fetch keys in a thread before it can go on (``KeySet.defer_fetch``)."""
+
+    def __init__(self, kid: str) -> None:
+        self.kid = kid
+
+
+class KeySet:
+    """The RSA keys of one JWKS source by kid, fetched on first use and kept.
+
+    ``keys`` is read without the lock (a fetch replaces the whole dict); fetches hold it.
+    The ``fetch_key``, ``defer_fetch`` and ``held_key`` methods are the validator's answers
+    to a kid that ``keys`` does not hold: fetch now, ask for a fetch, or give up.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[], Any],
+        *,
+        source: str,
+        refetch_interval: float,
+        monotonic: TimeSource,
+    ) -> None:
+        self.source = source
+        self.refetch_interval = refetch_interval
+        self.keys: dict[str, rsa.RSAPublicKey] = {}
+        self._fetch = fetch
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._last_attempt: float | None = None
+        self._last_error: str | None = None
+
+    @classmethod
+    def over_http(
+        cls, url: str, *, timeout: float, refetch_interval: float, monotonic: TimeSource
+    ) -> KeySet:
+        """Keys from ``url``, each fetch bounded by ``timeout`` (see ``fetch_jwks``)."""
+        if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+            raise ValueError(f"jwks_url must be an http(s) URL: {url!r}")
+        fetch = functools.partial(fetch_jwks, url, timeout=timeout)
+        return cls(fetch, source=url, refetch_interval=refetch_interval, monotonic=monotonic)
+
+    @classmethod
+    def in_process(
+        cls, jwks: KeySource, *, refetch_interval: float, monotonic: TimeSource
+    ) -> KeySet:
+        """Keys from a ``KeyStore`` (read live) or a JWKS document (a dict)."""
+        fetch = _store_reader(jwks) if isinstance(jwks, KeyStore) else lambda: jwks
+        return cls(
+            fetch,
+            source="in-process key set",
+            refetch_interval=refetch_interval,
+            monotonic=monotonic,
+        )
+
+    @property
+    def kids(self) -> tuple[str, ...]:
+        """The kids of the keys currently held."""
+        return tuple(self.keys)
+
+    def refresh(self) -> tuple[str, ...]:
+        """Fetch now, regardless of the refetch interval; return the kids held.
+
+        Raises KeySetUnavailableError if the fetch fails (keys already held are kept).
+        """
+        with self._lock:
+            self._refetch()
+        if self._last_error is not None:
+            raise KeySetUnavailableError(self._unavailable(None), kid=None, source=self.source)
+        return self.kids
+
+    def fetch_key(self, kid: str) -> rsa.RSAPublicKey:
+        """The key for ``kid``, after one refetch if it is not held and the interval allows."""
+        with self._lock:
+            if kid not in self.keys and self._may_fetch():
+                self._refetch()
+        return self.keys.get(kid) or self.held_key(kid)
+
+    def defer_fetch(self, kid: str) -> rsa.RSAPublicKey:
+        """Raise FetchNeeded if a refetch is allowed; otherwise ``held_key``."""
+        if self._may_fetch():
+            raise FetchNeeded(kid)
+        return self.held_key(kid)
+
+    def held_key(self, kid: str) -> rsa.RSAPublicKey:
+        """The key for ``kid`` if held; else KeySetUnavailableError or UnknownKeyError."""
+        key = self.keys.get(kid)
+        if key is not None:
+            return key
+        if self._last_error is not None:
+            raise KeySetUnavailableError(self._unavailable(kid), kid=kid, source=self.source)
+        raise UnknownKeyError(f"no key with kid {kid!r} in {self.source}", kid=kid)
+
+    def _unavailable(self, kid: str | None) -> str:
+        return f"cannot check kid {kid!r}: fetching {self.source} failed: {self._last_error}"
+
+    def _may_fetch(self) -> bool:
+        last = self._last_attempt
+        return last is None or self._monotonic() - last >= self.refetch_interval
+
+    def _refetch(self) -> None:
+        """Replace the held keys with a fresh fetch; on failure keep them. Caller holds the lock."""
+        self._last_attempt = self._monotonic()
+        try:
+            keys = parse_jwks(self._fetch())
+        except _FETCH_ERRORS as exc:
+            self._last_error = f"{type(exc).__name__}: {exc}"
+            log.warning(
+                "JWKS fetch from %s failed, keeping %d keys: %s",
+                self.source,
+                len(self.keys),
+                self._last_error,
+            )
+            return
+        self.keys = keys
+        self._last_error = None
+
+
+def _store_reader(store: KeyStore) -> Callable[[], Mapping[str, Any]]:
+    def read() -> Mapping[str, Any]:
+        store.refresh()
+        return store.jwks()
+
+    return read
+
+
+def parse_jwks(document: object) -> dict[str, rsa.RSAPublicKey]:
+    """The usable keys of a JWKS document, by kid: RSA signing keys of 2048 bits or more.
+
+    Keys of any other type, use or algorithm are skipped, so no key can be used for an
+    algorithm it was not published for. A document without a ``keys`` list is a ValueError.
+    """
+    if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
+        raise ValueError("not a JWKS document (no 'keys' list)")
+    keys: dict[str, rsa.RSAPublicKey] = {}
+    for jwk in document["keys"]:
+        key = _rsa_key(jwk)
+        if key is not None and jwk["kid"] not in keys:
+            keys[jwk["kid"]] = key
+    return keys
+
+
+def _rsa_key(jwk: object) -> rsa.RSAPublicKey | None:
+    if not isinstance(jwk, Mapping) or not isinstance(jwk.get("kid"), str):
+        return None
+    if jwk.get("kty") != "RSA" or jwk.get("use", "sig") != "sig":
+        return None
+    if jwk.get("alg", ALGORITHM) != ALGORITHM:
+        return None
+    try:
+        n = int.from_bytes(_b64decode(jwk["n"], "n"), "big")
+        e = int.from_bytes(_b64decode(jwk["e"], "e"), "big")
+        key = rsa.RSAPublicNumbers(e, n).public_key()
+    except (KeyError, TypeError, ValueError, MalformedTokenError):
+        return None
+    return key if key.key_size >= MIN_KEY_BITS else None
+
+
+# '+', '/' and '=' become '!' so strict decoding rejects them: JWS segments are unpadded
+# base64url, and standard-alphabet characters are not part of it.
+_TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
+_PAD = (b"", b"=", b"==", b"=")  # len % 4 == 1 cannot be base64; strict decoding says so
+
+
+def _b64decode(segment: str, what: str) -> bytes:
+    """Strict unpadded base64url, for JWK members here and JWS segments in the validator."""
+    try:
+        data = segment.encode("ascii").translate(_TO_STANDARD)
+        return binascii.a2b_base64(data + _PAD[len(segment) % 4], strict_mode=True)
+    except (binascii.Error, UnicodeError):
+        raise MalformedTokenError(f"the {what} is not base64url") from None
+
+
+def fetch_jwks(url: str, *, timeout: float) -> Any:
+    """GET a JWKS document: connect and each read bounded by ``timeout``, the whole body by a
+    ``timeout`` deadline and MAX_JWKS_BYTES. Raises OSError or ValueError on failure."""
+    deadline = time.monotonic() + timeout
+    request = urllib.request.Request(
+        url, headers={"Accept": "application/json", "User-Agent": "mockauth-validator"}
+    )
+    body = bytearray()
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        while chunk := response.read1(65_536):
+            body += chunk
+            if len(body) > MAX_JWKS_BYTES:
+                raise ValueError(f"JWKS larger than {MAX_JWKS_BYTES} bytes")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"JWKS not received within {timeout} s")
+    return json.loads(body)
