@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockauth import paths
 from mockauth.endpoints import admin, oauth, wellknown
@@ -29,14 +29,15 @@ log = logging.getLogger("mockauth")
 # RFC 6749 5.2: error_description holds only %x20-21 / %x23-5B / %x5D-7E; descriptions may
 # quote what the client sent (an audience, a scope), so anything else becomes '?'.
 _NOT_DESCRIPTION_CHAR = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+_JWKS = frozenset({paths.JWKS, paths.JWKS_JSON})
 
 
-def routes() -> list[Route]:
+def routes(jwks: wellknown.JwksEndpoint) -> list[Route]:
     return [
         Route(paths.TOKEN, oauth.token, methods=["POST"]),
         Route(paths.DISCOVERY, wellknown.discovery, methods=["GET"]),
-        Route(paths.JWKS, wellknown.jwks, methods=["GET"]),
-        Route(paths.JWKS_JSON, wellknown.jwks, methods=["GET"]),
+        Route(paths.JWKS, jwks, methods=["GET"]),
+        Route(paths.JWKS_JSON, jwks, methods=["GET"]),
         Route(paths.HEALTH, wellknown.health, methods=["GET"]),
         *admin.routes(),
     ]
@@ -91,13 +92,24 @@ class _MockAuthApp(Starlette):
     """
 
     def build_middleware_stack(self) -> ASGIApp:
-        return RequestMiddleware(super().build_middleware_stack(), self.state.tenant, render_error)
+        stack = super().build_middleware_stack()
+        jwks: wellknown.JwksEndpoint = self.state.jwks
+
+        async def front(scope: Scope, receive: Receive, send: Send) -> None:
+            # JWKS is the most-fetched document and never fails: skip the router for it.
+            if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in _JWKS:
+                await jwks(scope, receive, send)
+            else:
+                await stack(scope, receive, send)
+
+        return RequestMiddleware(front, self.state.tenant, render_error)
 
 
 def create_app(tenant: Tenant) -> Starlette:
     """Build the ASGI app for one tenant; no module-level state, so many can coexist."""
+    jwks = wellknown.JwksEndpoint(tenant.keys)
     app = _MockAuthApp(
-        routes=routes(),
+        routes=routes(jwks),
         exception_handlers={
             OAuthError: _oauth_error,
             HTTPException: _http_error,
@@ -105,6 +117,7 @@ def create_app(tenant: Tenant) -> Starlette:
         },
     )
     app.state.tenant = tenant
+    app.state.jwks = jwks
     # Kinde answers 404 for /oauth2/token/; a redirect would turn a POST into a GET.
     app.router.redirect_slashes = False
     return app

@@ -81,6 +81,8 @@ class KeyStore:
 
     def __init__(self, keys_dir: str | Path | None = None) -> None:
         self._dir = Path(keys_dir) if keys_dir is not None else None
+        # A str, not a Path: refresh() stats it on every token and JWKS request.
+        self._keyset_path = str(self._dir / KEYSET_FILE) if self._dir is not None else ""
         self._mutex = threading.Lock()
         self._keys: dict[str, _Key] = {}
         self._published: list[str] = []
@@ -251,7 +253,7 @@ class KeyStore:
     def _keyset_stamp(self) -> tuple[int, int] | None:
         assert self._dir is not None
         try:
-            st = os.stat(self._dir / KEYSET_FILE)
+            st = os.stat(self._keyset_path)
         except OSError:
             return None
         return (st.st_mtime_ns, st.st_ino)

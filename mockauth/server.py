@@ -124,6 +124,7 @@ def _uvicorn_config(app: ASGIApp | str, *, log_level: str, workers: int = 1) -> 
         log_level=log_level,
         access_log=False,
         server_header=False,
+        proxy_headers=False,  # the issuer comes from config, never from forwarded headers
         workers=workers,
         factory=isinstance(app, str),
         timeout_graceful_shutdown=2,
