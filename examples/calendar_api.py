@@ -36,7 +36,10 @@ def create_api(validator: TokenValidator) -> Starlette:
 
     @update_event.protect
     async def add_event(request: Request, claims: TokenClaims) -> Response:
-        body = await request.json()
+        try:
+            body = await request.json()
+        except ValueError:  # not JSON (or not UTF-8): the client's mistake, not a 500
+            body = None
         title = body.get("title") if isinstance(body, dict) else None
         if not isinstance(title, str) or not title:
             return JSONResponse({"error": "a JSON body with a 'title' is required"}, 422)

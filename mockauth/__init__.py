@@ -3,7 +3,22 @@
 from mockauth.app import create_app
 from mockauth.clock import Clock
 from mockauth.config import Api, App, Lifetimes, ServerConfig, default_config, load_config
-from mockauth.errors import ConfigError, MockAuthError, OAuthError, TokenValidationError
+from mockauth.errors import (
+    ConfigError,
+    DisallowedAlgorithmError,
+    InsufficientScopeError,
+    InvalidAudienceError,
+    InvalidIssuerError,
+    InvalidSignatureError,
+    KeySetUnavailableError,
+    MalformedTokenError,
+    MockAuthError,
+    OAuthError,
+    TokenExpiredError,
+    TokenNotYetValidError,
+    TokenValidationError,
+    UnknownKeyError,
+)
 from mockauth.faultengine import FaultEngine
 from mockauth.faults import FaultRule, parse_rule
 from mockauth.guard import ScopeGuard, requires_scopes
@@ -20,21 +35,31 @@ __all__ = [
     "App",
     "Clock",
     "ConfigError",
+    "DisallowedAlgorithmError",
     "FaultEngine",
     "FaultRule",
+    "InsufficientScopeError",
+    "InvalidAudienceError",
+    "InvalidIssuerError",
+    "InvalidSignatureError",
     "Journal",
     "JournalEntry",
+    "KeySetUnavailableError",
     "KeyStore",
     "Lifetimes",
+    "MalformedTokenError",
     "MockAuthError",
     "OAuthError",
     "ScopeGuard",
     "ServerConfig",
     "Tenant",
     "TokenClaims",
+    "TokenExpiredError",
     "TokenFactory",
+    "TokenNotYetValidError",
     "TokenValidationError",
     "TokenValidator",
+    "UnknownKeyError",
     "__version__",
     "create_app",
     "default_config",

@@ -37,8 +37,11 @@ WRONG_AUDIENCE = "https://wrong-audience.example.invalid"
 WRONG_ISSUER = "https://wrong-issuer.kinde.com"
 
 
-def expired(factory: TokenFactory, claims: Claims, *, by: int = 60) -> str:
-    """Valid in every way but expired ``by`` seconds ago (lifetime kept)."""
+def expired(factory: TokenFactory, claims: Claims, *, by: int = 3600) -> str:
+    """Valid in every way but expired ``by`` seconds ago (lifetime kept).
+
+    The default hour is past any sane validator leeway, so an API must reject it.
+    """
     shift = claims["exp"] - factory.clock() + by
     return factory.sign({**claims, "iat": claims["iat"] - shift, "exp": claims["exp"] - shift})
 

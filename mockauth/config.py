@@ -124,6 +124,19 @@ class ServerConfig:
         return app.lifetimes or self.lifetimes
 
 
+def issuer_problem(issuer: str) -> str | None:
+    """Why ``issuer`` cannot be an issuer, or None.
+
+    Kinde issuers are bare origins (``https://acme.kinde.com``) and clients compare ``iss``
+    byte for byte, so no trailing slash and no path (mockauth serves at the root).
+    """
+    if not re.match(r"^https?://[^/\s?#]+$", issuer.rstrip("/")):
+        return "must be an http:// or https:// origin (scheme://host[:port]) with no path"
+    if issuer.endswith("/"):
+        return "must not end with '/' (clients compare iss byte for byte)"
+    return None
+
+
 def load_config(path: str | Path) -> ServerConfig:
     """Read and validate a TOML config file; raise ConfigError naming file, key and value."""
     source = str(path)
@@ -207,12 +220,9 @@ class _Validator:
     def config(self, data: dict[str, Any]) -> ServerConfig:
         self.table(data, "", {"issuer", "lifetimes", "apis", "apps", "faults", "keys"})
         issuer = self.typed(data, "issuer", "issuer", str, None)
-        if issuer is not None and not re.match(r"^https?://[^/\s]+(/\S*)?$", issuer):
-            raise self.fail("issuer", issuer, "must be an http:// or https:// URL")
-        if issuer is not None and issuer.endswith("/"):
-            raise self.fail(
-                "issuer", issuer, "must not end with '/' (clients compare iss byte for byte)"
-            )
+        problem = issuer_problem(issuer) if issuer is not None else None
+        if problem:
+            raise self.fail("issuer", issuer, problem)
         lifetimes = self.lifetimes(data.get("lifetimes", {}), "lifetimes", Lifetimes())
         apis = tuple(self.api(a, f"apis[{i}]") for i, a in enumerate(self.array(data, "apis")))
         self.unique([a.audience for a in apis], "apis", "audience")

@@ -134,6 +134,20 @@ class ConflictError(OAuthError):
     default_description = "The request conflicts with how the server is running."
 
 
+# The standard RFC 6749 errors by wire code (fault injection renders them with their texts).
+OAUTH_ERRORS: dict[str, type[OAuthError]] = {
+    cls.error: cls
+    for cls in (
+        InvalidRequestError,
+        InvalidClientError,
+        InvalidGrantError,
+        UnauthorizedClientError,
+        UnsupportedGrantTypeError,
+        InvalidScopeError,
+    )
+}
+
+
 # --- token validation errors (the validator raises these) ---
 
 

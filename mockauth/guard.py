@@ -6,7 +6,8 @@ Failures become starlette HTTPExceptions carrying RFC 6750 ``WWW-Authenticate`` 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Mapping
+import inspect
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -80,6 +81,8 @@ class ScopeGuard:
         self, endpoint: Callable[[Request, TokenClaims], Awaitable[Response]]
     ) -> Callable[[Request], Awaitable[Response]]:
         """Decorate ``endpoint(request, claims)`` into a Starlette endpoint ``(request)``."""
+        if not inspect.iscoroutinefunction(endpoint):
+            raise TypeError(f"{endpoint!r} must be an async def endpoint")
 
         @functools.wraps(endpoint)
         async def guarded(request: Request) -> Response:
@@ -88,11 +91,20 @@ class ScopeGuard:
         return guarded
 
 
-def requires_scopes(validator: TokenValidator, *scopes: str) -> ScopeGuard:
+def requires_scopes(validator: TokenValidator, *scopes: str | Iterable[str]) -> ScopeGuard:
     """Guard an endpoint: a valid bearer token granting every one of ``scopes``.
+
+    Scopes may be given as arguments, space-separated strings or lists, as ``validate``
+    takes them: ``requires_scopes(v, "read:calendar update:event")`` needs both.
 
     >>> read_calendar = requires_scopes(validator, "read:calendar")
     >>> @read_calendar.protect
     ... async def events(request: Request, claims: TokenClaims) -> Response: ...
     """
-    return ScopeGuard(validator, tuple(scopes))
+    flat: list[str] = []
+    for item in scopes:
+        parts = item.split() if isinstance(item, str) else list(item)
+        if not all(isinstance(p, str) for p in parts):
+            raise TypeError(f"scopes must be strings: {item!r}")
+        flat.extend(p for p in parts if p not in flat)
+    return ScopeGuard(validator, tuple(flat))

@@ -143,11 +143,17 @@ class KeySet:
         return last is None or self._monotonic() - last >= self.refetch_interval
 
     def _refetch(self) -> None:
-        """Replace the held keys with a fresh fetch; on failure keep them. Caller holds the lock."""
-        self._last_attempt = self._monotonic()
+        """Replace the held keys with a fresh fetch; on failure keep them. Caller holds the lock.
+
+        A first fetch that succeeds does not count toward the interval, so the first key
+        rotation after start-up is picked up at once; failures always count.
+        """
+        first = self._last_attempt is None and not self.keys
+        now = self._monotonic()
         try:
             keys = parse_jwks(self._fetch())
         except _FETCH_ERRORS as exc:
+            self._last_attempt = now
             self._last_error = f"{type(exc).__name__}: {exc}"
             log.warning(
                 "JWKS fetch from %s failed, keeping %d keys: %s",
@@ -158,6 +164,8 @@ class KeySet:
             return
         self.keys = keys
         self._last_error = None
+        if not first:
+            self._last_attempt = now
 
 
 def _store_reader(store: KeyStore) -> Callable[[], Mapping[str, Any]]:

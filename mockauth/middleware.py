@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockauth import paths
 from mockauth.clientauth import parse_basic
-from mockauth.errors import MockAuthError, OAuthError
+from mockauth.errors import OAUTH_ERRORS, MockAuthError, OAuthError
 from mockauth.faults import Decision, Effect, RequestFacts
 from mockauth.forms import MAX_BODY
 from mockauth.journal import RequestFields, remembered_form
@@ -296,7 +296,9 @@ def _oauth_error(effect: Effect) -> OAuthError:
         err = OAuthError(description, headers=headers)
         err.error, err.status_code = "too_many_requests", 429
         return err
-    err = OAuthError(effect.description or _DESCRIPTIONS.get(effect.status or 0))
+    standard = OAUTH_ERRORS.get(effect.error or "")
+    default = standard.default_description if standard else _DESCRIPTIONS.get(effect.status or 0)
+    err = OAuthError(effect.description or default)
     err.error = effect.error or "server_error"
     err.status_code = effect.status or 500
     return err

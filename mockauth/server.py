@@ -11,7 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 
@@ -135,9 +135,10 @@ def _worker_app() -> ASGIApp:
     """Factory each worker process calls: the same tenant as the parent, from the env."""
     path = os.environ.get(_ENV_CONFIG)
     config = load_config(path) if path else default_config()
+    issuer = os.environ[_ENV_ISSUER]  # resolved by the parent: --issuer, config, or its URL
     tenant = Tenant(
-        config,
-        issuer=os.environ[_ENV_ISSUER],
+        replace(config, issuer=issuer),
+        issuer=issuer,
         keys_dir=os.environ[_ENV_KEYS],
         workers=int(os.environ.get(_ENV_WORKERS, "1")),
         admin_secret=os.environ.get(_ENV_ADMIN_SECRET) or None,
@@ -168,9 +169,11 @@ def serve(options: ServeOptions, *, on_ready: Callable[[Tenant, str], None]) -> 
     keys = KeyStore(options.keys_dir)  # creates the key once, under the dir lock
     sock = bind_socket(options.host, options.port)
     url = base_url(options.host, sock.getsockname()[1])
+    if options.issuer:  # the flag wins over the file
+        config = replace(config, issuer=options.issuer)
     tenant = Tenant(
         config,
-        issuer=options.issuer or config.issuer or url,
+        issuer=url,
         keys=keys,
         workers=options.workers,
         admin_secret=admin_secret_for(options.host, options.admin_secret),

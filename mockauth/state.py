@@ -15,6 +15,7 @@ from mockauth.config import (
     App,
     ServerConfig,
     default_config,
+    issuer_problem,
     parse_api,
     parse_app,
 )
@@ -49,9 +50,11 @@ class Tenant:
         workers: int = 1,
         journal_size: int = DEFAULT_SIZE,
     ) -> None:
-        if issuer.endswith("/"):
-            raise ValueError(f"issuer must not end with '/': {issuer!r}")
         base = config or default_config()
+        for source, value in (("issuer", issuer), (base.source, base.issuer)):
+            problem = issuer_problem(value) if value is not None else None
+            if problem:
+                raise ConfigError(source, "issuer", value, problem)
         self.issuer = base.issuer or issuer
         self.config = base.with_issuer(self.issuer)
         self.keys = keys or KeyStore(keys_dir)

@@ -110,6 +110,10 @@ class TokenValidator:
             raise ValueError("give jwks_url or jwks, not both")
         if leeway < 0 or timeout <= 0 or (refetch_interval or 0) < 0:
             raise ValueError("leeway and refetch_interval must be >= 0, timeout > 0")
+        if issuer.endswith("/"):
+            # Kinde issuers have none, iss is compared byte for byte, and the JWKS URL is
+            # built from it: refuse early rather than fail every token later.
+            raise ValueError(f"issuer must not end with '/': {issuer!r}")
         self.issuer = issuer
         self.audience = audience
         self.leeway = leeway

@@ -83,6 +83,13 @@ def test_a_token_with_every_scope_reads_and_writes(api: TestClient, server: Serv
     assert {"title": "standup", "created_by": APP.client_id} in listed.json()["events"]
 
 
+@pytest.mark.parametrize("body", [b"notjson", b"\xff\xfe", b"[1, 2]", b'{"title": ""}'])
+def test_a_body_without_a_title_is_a_422(api: TestClient, server: ServerThread, body: bytes) -> None:
+    answer = api.post("/events", content=body, headers=bearer(fetch_token(server)))
+    assert answer.status_code == 422
+    assert "title" in answer.json()["error"]
+
+
 def test_whoami_reports_the_token_claims(api: TestClient, server: ServerThread) -> None:
     answer = api.get("/whoami", headers=bearer(fetch_token(server, "read:calendar")))
     assert answer.status_code == 200

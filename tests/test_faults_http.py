@@ -18,6 +18,7 @@ from mockauth import paths
 from mockauth.badtokens import BAD_TOKENS
 from mockauth.config import parse_config
 from mockauth.errors import UnknownKeyError
+from mockauth.errors import OAUTH_ERRORS
 from mockauth.server import ServerThread
 from mockauth.validator import TokenValidator
 
@@ -177,6 +178,8 @@ def test_error_status_with_oauth_body(
     assert set(body) == {"error", "error_description"}
     assert body["error"] == error
     assert body["error_description"] == rule.get("description", body["error_description"])
+    if "error" in rule and "description" not in rule:  # a standard error keeps its own text
+        assert body["error_description"] == OAUTH_ERRORS[rule["error"]].default_description
     assert fault_of_last(url)["fault"] == rule_id
     assert fault_of_last(url)["status"] == status
     assert_serving(server)

@@ -28,6 +28,7 @@ import jwt
 import pytest
 
 from mockauth.config import default_config
+from mockauth.errors import ConfigError
 from mockauth.keys import KeyStore
 from mockauth.server import MAX_HEADER_BYTES, ServerThread
 
@@ -221,7 +222,7 @@ def test_stopping_a_server_thread_releases_its_port_and_thread() -> None:
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
 def test_a_server_thread_that_fails_to_build_leaks_no_socket() -> None:
     before = len(os.listdir("/proc/self/fd"))
-    with pytest.raises(ValueError, match="must not end with '/'"):
+    with pytest.raises(ConfigError, match="must not end with '/'"):
         ServerThread(keys=KeyStore(), issuer="http://127.0.0.1:1/")
     assert len(os.listdir("/proc/self/fd")) == before
 

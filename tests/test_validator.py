@@ -538,6 +538,25 @@ def test_unknown_kid_triggers_one_refetch_and_rotation_works() -> None:
         host.close()
 
 
+def test_first_rotation_after_start_up_is_picked_up_at_once() -> None:
+    # The first fetch does not count toward the interval: a rotation right after a
+    # validator's first token must not cause 30 s of rejected good tokens.
+    store = KeyStore()
+    host = JwksHost(store.jwks_bytes)
+    try:
+        signer = TokenFactory(issuer=ISSUER, keys=store, clock=lambda: NOW)
+        validator = http_validator(host.url, MonotonicClock(), refetch_interval=30)
+        validator.validate(signer.sign(m2m(signer)))
+        store.rotate()
+        assert validator.validate(signer.sign(m2m(signer))).client_id == APP.client_id
+        assert host.requests == 2
+        store.rotate()  # a second rotation within the interval waits for it
+        assert type(raises(validator, signer.sign(m2m(signer)))) is UnknownKeyError
+        assert host.requests == 2
+    finally:
+        host.close()
+
+
 def test_refetches_are_rate_limited(
     host: JwksHost, keys: KeyStore, stranger: KeyStore, factory: TokenFactory
 ) -> None:
@@ -803,7 +822,7 @@ def test_validate_async_over_http_with_a_rate_limited_refetch(
                 await validator.validate_async(bogus)
 
     asyncio.run(main())
-    assert host.requests == 1
+    assert host.requests == 2  # the first fetch, then one refetch for the whole flood
 
 
 # --- requires_scopes: RFC 6750 answers ---
@@ -832,6 +851,32 @@ def test_guard_hands_the_claims_to_the_endpoint(guarded: TestClient, factory: To
     assert answer.status_code == 200
     assert answer.json() == {"client_id": APP.client_id, "scopes": list(SCOPES)}
     assert guarded.get("/dependency", headers=auth).json() == {"client_id": APP.client_id}
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [tuple(SCOPES), (" ".join(SCOPES),), (list(SCOPES),), (SCOPES[0], [*SCOPES[1:], SCOPES[0]])],
+)
+def test_guard_takes_scopes_as_validate_does(
+    keys: KeyStore, factory: TokenFactory, spelling: tuple[Any, ...]
+) -> None:
+    validator = TokenValidator(issuer=ISSUER, audience=AUDIENCE, jwks=keys, clock=lambda: NOW + 10)
+    guard = requires_scopes(validator, *spelling)
+    assert guard.scopes == tuple(SCOPES)
+
+
+def test_guard_refuses_what_is_not_scopes(keys: KeyStore) -> None:
+    validator = TokenValidator(issuer=ISSUER, audience=AUDIENCE, jwks=keys)
+    with pytest.raises(TypeError):
+        requires_scopes(validator, [1, 2])  # type: ignore[list-item]
+    guard = requires_scopes(validator, "read:calendar")
+    with pytest.raises(TypeError, match="async def"):
+        guard.protect(lambda request, claims: None)  # type: ignore[arg-type,return-value]
+
+
+def test_issuer_with_a_trailing_slash_is_refused_early(keys: KeyStore) -> None:
+    with pytest.raises(ValueError, match="must not end with '/'"):
+        TokenValidator(issuer=ISSUER + "/", audience=AUDIENCE, jwks=keys)
 
 
 @pytest.mark.parametrize("path", ["/decorated", "/dependency"])

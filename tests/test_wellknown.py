@@ -10,6 +10,7 @@ from starlette.testclient import TestClient
 
 from mockauth.app import create_app
 from mockauth.config import default_config, parse_config
+from mockauth.errors import ConfigError
 from mockauth.keys import KeyStore
 from mockauth.state import Tenant
 
@@ -77,7 +78,7 @@ def test_no_signing_algorithm_but_rs256_is_advertised(client: TestClient) -> Non
 
 @pytest.mark.parametrize(
     "issuer",
-    [ISSUER, "https://tenant.kinde.com", "http://[::1]:9000", "https://auth.example.com/tenant"],
+    [ISSUER, "https://tenant.kinde.com", "http://[::1]:9000", "https://auth.example.com"],
 )
 def test_every_url_is_built_from_the_issuer(issuer: str) -> None:
     client = TestClient(create_app(Tenant(issuer=issuer, keys=KeyStore())))
@@ -99,8 +100,15 @@ def test_configured_issuer_wins_over_the_server_url(keys: KeyStore) -> None:
 
 
 def test_issuer_with_a_trailing_slash_is_refused(keys: KeyStore) -> None:
-    with pytest.raises(ValueError, match="must not end with '/'"):
+    with pytest.raises(ConfigError, match="must not end with '/'"):
         Tenant(default_config(), issuer=ISSUER + "/", keys=keys)
+
+
+@pytest.mark.parametrize("issuer", ["https://auth.example.com/tenant", "ftp://x", "http://a b"])
+def test_issuer_must_be_a_bare_origin(keys: KeyStore, issuer: str) -> None:
+    # Every discovery URL is built from the issuer and served at the root.
+    with pytest.raises(ConfigError, match="origin"):
+        Tenant(default_config(), issuer=issuer, keys=keys)
 
 
 def test_both_jwks_paths_serve_the_same_body(client: TestClient, keys: KeyStore) -> None:
