@@ -15,11 +15,11 @@ from mockauth.errors import _MISSING, ConfigError
 from mockauth.faults import FaultRule, parse_rules
 
 ISSUER_PLACEHOLDER = "{issuer}"
-CLIENT_ID_RE = re.compile(r"^[0-9a-f]{32}$")
+CLIENT_ID_RE = re.compile(r"^[0-9a-f]{32}\Z")
 # The TypeScript SDK refuses any other secret before sending it.
-CLIENT_SECRET_RE = re.compile(r"^[A-Za-z0-9]{40,60}$")
-ORG_CODE_RE = re.compile(r"^org_[0-9a-z]{1,32}$")
-SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")  # RFC 6749 scope-token
+CLIENT_SECRET_RE = re.compile(r"^[A-Za-z0-9]{40,60}\Z")
+ORG_CODE_RE = re.compile(r"^org_[0-9a-z]{1,32}\Z")
+SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+\Z")  # RFC 6749 scope-token
 APP_TYPES = ("m2m", "regular", "spa")
 # Claims the token factory owns; config may not override them.
 RESERVED_CLAIMS = frozenset(
@@ -130,7 +130,7 @@ def issuer_problem(issuer: str) -> str | None:
     Kinde issuers are bare origins (``https://acme.kinde.com``) and clients compare ``iss``
     byte for byte, so no trailing slash and no path (mockauth serves at the root).
     """
-    if not re.match(r"^https?://[^/\s?#]+$", issuer.rstrip("/")):
+    if not re.match(r"^https?://[^/\s?#]+\Z", issuer.rstrip("/")):
         return "must be an http:// or https:// origin (scheme://host[:port]) with no path"
     if issuer.endswith("/"):
         return "must not end with '/' (clients compare iss byte for byte)"
@@ -326,7 +326,9 @@ class _Validator:
                 )
         bad = _non_json(claims, f"{key}.claims")
         if bad is not None:  # TOML dates/times and inf/nan cannot go into a JWT
-            raise self.fail(bad[0], bad[1], "must be a JSON value (no dates, times, inf or nan)")
+            raise self.fail(
+                bad[0], bad[1], "must be a JSON value (no dates, times, inf or nan; 32 levels)"
+            )
         grants = self.grants(data.get("apis", {}), f"{key}.apis", apis)
         lifetimes = None
         if "lifetimes" in data:
@@ -362,8 +364,16 @@ class _Validator:
         return out
 
 
-def _non_json(value: object, key: str) -> tuple[str, object] | None:
-    """The key path and value of the first part of ``value`` JSON cannot carry, if any."""
+MAX_CLAIM_DEPTH = 32
+
+
+def _non_json(value: object, key: str, depth: int = 0) -> tuple[str, object] | None:
+    """The key path and value of the first part of ``value`` JSON cannot carry, if any.
+
+    Nesting is capped: a claim nested hundreds deep would overflow the JSON encoder later.
+    """
+    if depth > MAX_CLAIM_DEPTH:
+        return (key, "(nested too deep)")
     if isinstance(value, dict):
         items: list[tuple[str, object]] = [(f"{key}.{k}", v) for k, v in value.items()]
     elif isinstance(value, list):
@@ -373,7 +383,7 @@ def _non_json(value: object, key: str) -> tuple[str, object] | None:
     else:
         return None if isinstance(value, str | int) else (key, value)
     for where, item in items:
-        bad = _non_json(item, where)
+        bad = _non_json(item, where, depth + 1)
         if bad is not None:
             return bad
     return None

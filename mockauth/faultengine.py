@@ -92,6 +92,7 @@ class FaultEngine:
             for rule_id in named:
                 if rule_id in taken or named.count(rule_id) > 1:
                     raise ConfigError("fault", "id", rule_id, "a fault with this id exists")
+            taken.update(named)  # generated ids must not take a name given later in the batch
             done = [self._complete(rule, taken) for rule in parsed]
             now = self._monotonic()
             self._slots.extend(_Slot(rule, now) for rule in done)
@@ -164,6 +165,15 @@ class FaultEngine:
             if self.live and all(slot.spent(now) for slot in self._slots):
                 self._update()
         return None
+
+    def refund(self, decision: Decision) -> None:
+        """Take back a firing whose effect could not apply, so ``times`` counts real ones."""
+        with self._lock:
+            for slot in self._slots:
+                if slot.rule is decision.rule:
+                    slot.fired -= 1
+                    self._update()
+                    return
 
     def _complete(self, rule: FaultRule, taken: set[str]) -> FaultRule:
         if not rule.id:

@@ -66,8 +66,8 @@ ERROR_STATUS = {
 MAX_DELAY = 120.0
 MAX_HANG = 600.0
 DEFAULT_HANG = 30.0
-RULE_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
-ERROR_CODE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,64}$")  # RFC 6749 error chars
+RULE_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
+ERROR_CODE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,64}\Z")  # RFC 6749 error chars
 
 
 @dataclass(frozen=True, kw_only=True)

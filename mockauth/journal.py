@@ -95,6 +95,9 @@ class Journal:
         self._rows: deque[_Row] = deque(maxlen=size)
         self._lock = threading.Lock()
         self._seq = 0
+        # Bumped by clear(): requests that started before it are not recorded after it, so a
+        # test never sees a straggler from the test before.
+        self.generation = 0
         # Off in multi-worker servers: each process would hold a partial journal nobody reads.
         self.enabled = enabled and size > 0
 
@@ -112,10 +115,14 @@ class Journal:
         started: float,
         fields: RequestFields | None = None,
         fault: str | None = None,
+        generation: int | None = None,
     ) -> None:
-        """Append an entry; ``started`` is the request's ``time.monotonic()`` start."""
+        """Append an entry; ``started`` is the request's ``time.monotonic()`` start and
+        ``generation`` the journal's when it started (stale entries are dropped)."""
         duration = round((time.monotonic() - started) * 1000, 3)
         with self._lock:
+            if generation is not None and generation != self.generation:
+                return
             self._seq += 1
             self._rows.append(
                 (self._seq, time.time(), method, path, status, duration, fields, fault)
@@ -153,6 +160,7 @@ class Journal:
         with self._lock:
             count = len(self._rows)
             self._rows.clear()
+            self.generation += 1
         return count
 
     def __len__(self) -> int:

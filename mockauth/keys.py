@@ -159,16 +159,25 @@ class KeyStore:
             self._save_keyset()
             return new.kid
 
-    def retire(self, kid: str) -> None:
-        """Remove a published key from the JWKS. The active key cannot be retired."""
+    def retire(self, kid: str | None = None) -> list[str]:
+        """Remove a published key (``None``: every key but the active one) from the JWKS
+        and delete its private key file; return the kids retired.
+
+        KeyError if ``kid`` is not published; ValueError if it is the active key. Runs under
+        the dir lock after a reload, so processes retiring at once do not trip each other.
+        """
         with self._mutex, self._locked():
             self._reload_locked()
-            if kid not in self._published:
+            if kid is None:
+                gone = [k for k in self._published if k != self._active]
+            elif kid not in self._published:
                 raise KeyError(kid)
-            if kid == self._active:
+            elif kid == self._active:
                 raise ValueError("the active signing key cannot be retired; rotate first")
-            self._install([self._keys[k] for k in self._published if k != kid], self._active)
-            self._save_keyset()
+            else:
+                gone = [kid]
+            self._drop(gone)
+            return gone
 
     def refresh(self) -> bool:
         """Pick up changes another process made to the keys dir and retire keys whose
@@ -183,10 +192,20 @@ class KeyStore:
 
     def _retire_due(self) -> None:
         now = time.time()
-        due = {k for k, at in self._retire_at.items() if at <= now and k != self._active}
+        due = [k for k, at in self._retire_at.items() if at <= now and k != self._active]
         if due:
-            self._install([self._keys[k] for k in self._published if k not in due], self._active)
-            self._save_keyset()
+            self._drop(due)
+
+    def _drop(self, kids: list[str]) -> None:
+        """Unpublish ``kids`` and delete their key files (a retired key must not come back)."""
+        if not kids:
+            return
+        self._install([self._keys[k] for k in self._published if k not in kids], self._active)
+        self._save_keyset()
+        if self._dir is not None:
+            for kid in kids:
+                with contextlib.suppress(FileNotFoundError):
+                    self._key_path(kid).unlink()
 
     # --- internals ---
 
@@ -204,7 +223,10 @@ class KeyStore:
         if self._dir is None:
             yield
             return
-        fd = os.open(self._dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(self._dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise KeyStoreError(f"cannot lock keys dir {self._dir}: {exc.strerror}") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield

@@ -62,14 +62,15 @@ class RequestMiddleware:
             await self.app(scope, receive, send)
             return
         exchange = _Exchange(scope, receive, send)
-        decision: Decision | None = None
         if tenant.journal.enabled:
             # Recorded before the last body byte goes out, so a client that has its answer
             # always finds its request in the journal.
-            exchange.on_complete = lambda: self._record(exchange, decision)
+            generation = tenant.journal.generation
+            exchange.on_complete = lambda: self._record(exchange, generation)
         try:
             if tenant.faults.live:
-                decision = await self._decide(exchange)
+                exchange.decision = await self._decide(exchange)
+            decision = exchange.decision
             if decision is None:
                 await self.app(scope, exchange.receive, exchange.send)
             else:
@@ -95,7 +96,8 @@ class RequestMiddleware:
             await exchange.read_fields()  # the endpoint may never run: the journal names the client
         return decision
 
-    def _record(self, exchange: _Exchange, decision: Decision | None) -> None:
+    def _record(self, exchange: _Exchange, generation: int) -> None:
+        decision = exchange.decision
         scope = exchange.scope
         fields = exchange.fields
         if fields is None:
@@ -105,6 +107,7 @@ class RequestMiddleware:
             elif scope.get("query_string"):
                 fields = _fields(parse_qsl(scope["query_string"].decode("latin-1")), scope)
         self.tenant.journal.record(
+            generation=generation,
             method=scope["method"],
             path=scope["path"],
             status=exchange.status,
@@ -151,6 +154,10 @@ class RequestMiddleware:
             content_type = b"text/plain; charset=utf-8"
         elif kind == "bad_token" and status == 200 and effect.token:
             body = self._bad_token_body(body, effect.token)
+        elif kind == "bad_token" and exchange.decision is not None:
+            # No token to spoil (the request failed anyway): the rule did not fire.
+            self.tenant.faults.refund(exchange.decision)
+            exchange.decision = None
         extra = [(k, v) for k, v in headers if k not in (b"content-type", b"content-length")]
         await exchange.respond(status, body, content_type.decode("latin-1"), extra)
 
@@ -188,6 +195,7 @@ class _Exchange:
         self._receive = receive
         self._replay: list[Message] = []
         self.on_complete: Callable[[], None] | None = None
+        self.decision: Decision | None = None
 
     async def receive(self) -> Message:
         if self._replay:

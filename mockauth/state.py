@@ -62,6 +62,14 @@ class Tenant:
         self.tokens = TokenFactory(issuer=self.issuer, keys=self.keys, clock=self.clock)
         self.discovery_bytes = json.dumps(discovery_document(self.issuer, GRANTS)).encode()
         self._apps = {app.client_id: app for app in self.config.apps}
+        if admin_secret is not None and (not admin_secret or admin_secret.strip() != admin_secret):
+            # An empty secret would let "Authorization: Bearer" through.
+            raise ConfigError(
+                "admin_secret",
+                "admin_secret",
+                "(hidden)",
+                "must be non-empty, no spaces at the ends",
+            )
         self.admin_secret = admin_secret
         self.workers = workers
         if workers > 1:

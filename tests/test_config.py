@@ -501,3 +501,20 @@ def test_secret_lengths_at_the_bounds_are_accepted(tmp_path: Path, length: int) 
     assert CLIENT_SECRET_RE.match(secret)
     (app,) = load_config(write(tmp_path, VALID.replace(SECRET, secret))).apps
     assert app.client_secret == secret
+
+
+def test_claims_nested_too_deep_are_refused() -> None:
+    deep = "{a = " * 40 + "1" + "}" * 40
+    toml = f'[[apps]]\nname = "x"\nclient_id = "{"a" * 32}"\nclient_secret = "{"A" * 40}"\n'
+    with pytest.raises(ConfigError, match="nested too deep"):
+        parse_config((toml + f"claims = {deep}\n").encode(), source="deep.toml")
+
+
+@pytest.mark.parametrize("field", ["client_id", "client_secret"])
+def test_a_trailing_newline_is_not_part_of_a_valid_value(field: str) -> None:
+    values = {"client_id": "a" * 32, "client_secret": "A" * 40}
+    values[field] += "\n"
+    toml = f'[[apps]]\nname = "x"\nclient_id = "{values["client_id"]}"\n'
+    toml += f'client_secret = "{values["client_secret"]}"\n'
+    with pytest.raises(ConfigError, match=field):
+        parse_config(toml.replace("\n\"", '\\n"').encode(), source="nl.toml")

@@ -84,7 +84,9 @@ def test_a_token_with_every_scope_reads_and_writes(api: TestClient, server: Serv
 
 
 @pytest.mark.parametrize("body", [b"notjson", b"\xff\xfe", b"[1, 2]", b'{"title": ""}'])
-def test_a_body_without_a_title_is_a_422(api: TestClient, server: ServerThread, body: bytes) -> None:
+def test_a_body_without_a_title_is_a_422(
+    api: TestClient, server: ServerThread, body: bytes
+) -> None:
     answer = api.post("/events", content=body, headers=bearer(fetch_token(server)))
     assert answer.status_code == 422
     assert "title" in answer.json()["error"]

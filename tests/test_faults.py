@@ -271,6 +271,21 @@ def test_times_fires_on_the_next_n_matching_requests_then_goes_quiet() -> None:
     assert (status["seen"], status["fired"], status["state"]) == (2, 2, "exhausted")
 
 
+def test_generated_ids_never_take_a_name_given_in_the_same_batch() -> None:
+    engine = FaultEngine()
+    added = engine.add({"effect": "close"}, {"id": "fault-1", "effect": "empty"})
+    ids = [rule.id for rule in added]
+    assert len(set(ids)) == 2 and "fault-1" in ids
+    assert sorted(r.id for r in engine.rules()) == sorted(ids)
+
+
+def test_trailing_newlines_are_not_valid_ids_or_codes() -> None:
+    with pytest.raises(ConfigError):
+        parse_rule({"id": "x\n", "effect": "close"})
+    with pytest.raises(ConfigError):
+        parse_rule({"effect": "error", "error": "server_error\n"})
+
+
 def test_every_nth() -> None:
     engine = FaultEngine([{"id": "x", "effect": "close", "every": 3}])
     assert fired(engine, TOKEN, 7) == [None, None, "x", None, None, "x", None]

@@ -17,8 +17,7 @@ import pytest
 from mockauth import paths
 from mockauth.badtokens import BAD_TOKENS
 from mockauth.config import parse_config
-from mockauth.errors import UnknownKeyError
-from mockauth.errors import OAUTH_ERRORS
+from mockauth.errors import OAUTH_ERRORS, TokenExpiredError, UnknownKeyError
 from mockauth.server import ServerThread
 from mockauth.validator import TokenValidator
 
@@ -326,6 +325,19 @@ def test_bad_token_in_a_200(server: ServerThread, url: str, name: str) -> None:
     validator = TokenValidator(issuer=server.issuer, audience=AUDIENCE, jwks=server.tenant.keys)
     with pytest.raises(BAD_TOKENS[name].error):
         validator.validate(body["access_token"], SCOPES)
+    assert_serving(server)
+
+
+def test_a_bad_token_rule_counts_only_answers_it_spoiled(server: ServerThread, url: str) -> None:
+    rule_id = add_fault(url, client_id=VICTIM, effect="bad_token", token="expired", times=1)
+    refused = httpx.post(url + paths.TOKEN, data={**form(VICTIM), "client_secret": "wrong"})
+    assert refused.status_code == 401  # no token to spoil: the rule is not used up
+    assert fault_of_last(url)["fault"] is None
+    token = victim(url).json()["access_token"]
+    validator = TokenValidator(issuer=server.issuer, audience=AUDIENCE, jwks=server.tenant.keys)
+    with pytest.raises(TokenExpiredError):
+        validator.validate(token)
+    assert fault_of_last(url)["fault"] == rule_id
     assert_serving(server)
 
 

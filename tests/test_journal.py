@@ -206,3 +206,15 @@ def test_a_fault_that_answers_for_the_endpoint_still_records_the_client(
     assert (entry.client_id, entry.audiences, entry.status) == (APP.client_id, (AUDIENCE,), 500)
     assert entry.fault == "boom"
     assert SECRET not in repr(tenant.journal.entries())
+
+
+def test_a_request_that_started_before_a_clear_is_not_recorded_after_it() -> None:
+    journal = Journal()
+    before = journal.generation
+    journal.clear()  # what reset() does between two tests
+    journal.record(method="GET", path="/x", status=200, started=time.monotonic(), generation=before)
+    assert len(journal) == 0
+    journal.record(
+        method="GET", path="/y", status=200, started=time.monotonic(), generation=journal.generation
+    )
+    assert [e.path for e in journal.entries()] == ["/y"]

@@ -493,3 +493,16 @@ def test_token_signed_before_rotation_and_restart_still_verifies(tmp_path: Path)
     token = token_for(ks)
     ks.rotate()
     assert verify(token, KeyStore(tmp_path))["sub"] == "x"
+
+
+def test_retiring_every_old_key_from_two_processes_views_is_safe(tmp_path: Path) -> None:
+    one, two = KeyStore(tmp_path), KeyStore(tmp_path)
+    old = one.active_kid
+    one.rotate()
+    one.rotate()
+    two.refresh()
+    retired = one.retire()  # None: every key but the active one
+    assert old in retired and one.active_kid not in retired
+    assert two.retire() == []  # reloads under the lock: nothing left, no KeyError
+    assert one.published_kids == two.published_kids == (one.active_kid,)
+    assert [p.stem for p in tmp_path.glob("*.pem")] == [one.active_kid.replace(":", "")]

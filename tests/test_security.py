@@ -22,7 +22,8 @@ from starlette.types import Message
 from mockauth import clientauth, server
 from mockauth.app import create_app
 from mockauth.cli import serve
-from mockauth.config import App
+from mockauth.config import App, default_config
+from mockauth.errors import ConfigError
 from mockauth.keys import KeyStore
 from mockauth.state import Tenant
 
@@ -306,3 +307,10 @@ def test_tokens_are_never_hmac_signed(client: TestClient, app: App, tenant: Tena
     assert app.client_secret is not None
     with pytest.raises(jwt.InvalidTokenError):
         jwt.decode(token, key=app.client_secret, algorithms=["HS256"], audience=CAL)
+
+
+@pytest.mark.parametrize("secret", ["", " ", " padded "])
+def test_an_empty_or_padded_admin_secret_is_refused(secret: str) -> None:
+    # "Authorization: Bearer" with nothing after it must never pass the admin check.
+    with pytest.raises(ConfigError, match="admin_secret"):
+        Tenant(default_config(), issuer="http://127.0.0.1:1", keys=KeyStore(), admin_secret=secret)
