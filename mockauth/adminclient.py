@@ -28,10 +28,20 @@ class AdminClientError(MockAuthError):
 class AdminUnreachableError(AdminClientError):
     """No HTTP answer at all: refused, unknown host, timed out, or not an admin API answer."""
 
-    def __init__(self, url: str, reason: str) -> None:
-        super().__init__(f"cannot reach the mockauth server at {url}: {reason}")
+    def __init__(self, url: str, reason: str, *, message: str | None = None) -> None:
+        super().__init__(message or f"cannot reach the mockauth server at {url}: {reason}")
         self.url = url
         self.reason = reason
+
+
+class NotMockAuthError(AdminUnreachableError):
+    """An HTTP answer, but not from a mockauth admin API: its body is not JSON (an HTML 404
+    from another server, a proxy's error page), whatever its status. ``status``: that status."""
+
+    def __init__(self, url: str, status: int) -> None:
+        message = f"the answer from {url} is not JSON (is this a mockauth server?)"
+        super().__init__(url, f"HTTP {status}, not JSON", message=message)
+        self.status = status
 
 
 class AdminResponseError(AdminClientError):
@@ -84,7 +94,7 @@ class AdminClient:
         req = urllib.request.Request(target, data=data, headers=headers, method=method)
         try:
             with self._opener.open(req, timeout=self.timeout) as resp:
-                return self._decode(resp.read())
+                return self._decode(resp.status, resp.read())
         except urllib.error.HTTPError as exc:
             with exc:
                 raise self._refusal(exc.code, exc.read()) from None
@@ -95,19 +105,19 @@ class AdminClient:
         except (OSError, ValueError) as exc:  # reset mid-answer, malformed status line, ...
             raise AdminUnreachableError(self.url, _reason(exc)) from None
 
-    def _decode(self, raw: bytes) -> Any:
+    def _decode(self, status: int, raw: bytes) -> Any:
         try:
             return json.loads(raw)
         except ValueError:
-            raise AdminUnreachableError(
-                self.url, "the answer is not JSON (is this a mockauth server?)"
-            ) from None
+            raise NotMockAuthError(self.url, status) from None
 
     def _refusal(self, status: int, raw: bytes) -> AdminClientError:
+        # Every answer of the admin API is JSON, errors included: a page that is not is from
+        # something else at that URL, and its status (an HTML 404) says nothing of ours.
         try:
             doc = json.loads(raw)
         except ValueError:
-            doc = None
+            return NotMockAuthError(self.url, status)
         if not isinstance(doc, dict) or not isinstance(doc.get("error"), str):
             text = raw.decode("utf-8", "replace").strip()[:200]
             return AdminResponseError(status, "http_error", text or f"HTTP {status}")

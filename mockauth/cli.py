@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import functools
 import json
+import signal
 import sys
+import threading
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import FrameType
 from typing import Any, NoReturn
 
 import click
@@ -15,8 +22,10 @@ from mockauth import cli_admin, server
 from mockauth.config import ServerConfig, default_config, load_config
 from mockauth.errors import MockAuthError, OAuthError
 from mockauth.grants.client_credentials import issue_token, requested_audiences
-from mockauth.keys import KeyStore
+from mockauth.keys import KEYSET_FILE, KeyStore
 from mockauth.state import Tenant
+
+Command = Callable[..., Any]
 
 
 def _fail(message: str) -> NoReturn:
@@ -45,12 +54,15 @@ keys_option = click.option(
     show_default=True,
     help="Directory holding the RSA signing keys. [env: MOCKAUTH_KEYS_DIR]",
 )
-issuer_option = click.option(
-    "--issuer",
-    envvar="MOCKAUTH_ISSUER",
-    help="Issuer URL, no trailing slash (default: config, else the server's own URL). "
-    "[env: MOCKAUTH_ISSUER]",
-)
+
+
+def issuer_option(default: str) -> Callable[[Command], Command]:
+    """--issuer; ``default`` says where the issuer comes from when it is not given."""
+    return click.option(
+        "--issuer",
+        envvar="MOCKAUTH_ISSUER",
+        help=f"Issuer URL, no trailing slash (default: {default}). [env: MOCKAUTH_ISSUER]",
+    )
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -77,7 +89,7 @@ def main() -> None:
     help="Port to bind; 0 picks a free one. [env: MOCKAUTH_PORT]",
 )
 @keys_option
-@issuer_option
+@issuer_option("the config's issuer, else the server's own URL")
 @click.option(
     "--workers",
     envvar="MOCKAUTH_WORKERS",
@@ -128,15 +140,41 @@ def serve(
         log_level=log_level,
         admin_secret=admin_secret,
     )
+    # Only a secret the server generated is printed: a given one is known to whoever gave
+    # it, and start-up output ends up in logs and CI transcripts.
+    announce = functools.partial(_announce, secret_given=admin_secret is not None)
     try:
-        server.serve(options, on_ready=_announce)
+        with _sigterm_stops():
+            server.serve(options, on_ready=announce)
     except OSError as exc:
         _fail(f"cannot listen on {host}:{port}: {exc.strerror}")
     except MockAuthError as exc:
         _fail(str(exc))
 
 
-def _announce(tenant: Tenant, url: str) -> None:
+@contextlib.contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    """SIGTERM stops the server as Ctrl-C does: exit 0.
+
+    uvicorn shuts down gracefully on SIGTERM, then raises the signal again under the handler
+    it found: the default one kills the process, and `docker stop`, systemd or a CI step see
+    exit 143. With workers, uvicorn's supervisor handles SIGTERM itself and returns.
+    """
+    if threading.current_thread() is not threading.main_thread():  # signals: main thread only
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _exit_cleanly)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL if previous is None else previous)
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> NoReturn:
+    raise SystemExit(0)
+
+
+def _announce(tenant: Tenant, url: str, *, secret_given: bool = False) -> None:
     lines = [
         f"mockauth serving on {url}",
         f"  issuer:    {tenant.issuer}",
@@ -147,7 +185,8 @@ def _announce(tenant: Tenant, url: str) -> None:
         f"  admin API: {tenant.issuer}/_mockauth/openapi.json",
     ]
     if tenant.admin_secret:
-        lines.append(f"  admin secret (Authorization: Bearer): {tenant.admin_secret}")
+        shown = "(as given)" if secret_given else tenant.admin_secret
+        lines.append(f"  admin secret (Authorization: Bearer): {shown}")
     for app in tenant.config.apps:
         if app.type != "m2m":
             continue
@@ -164,7 +203,10 @@ def _announce(tenant: Tenant, url: str) -> None:
 @main.command()
 @config_option
 @keys_option
-@issuer_option
+# No server here: the issuer is the one `mockauth serve` has with default options.
+@issuer_option(
+    "the config's issuer, else " + server.base_url(server.DEFAULT_HOST, server.DEFAULT_PORT)
+)
 @click.option("--client-id", help="M2M app to mint for (default: the only M2M app).")
 @click.option(
     "--audience",
@@ -213,6 +255,13 @@ def token(
 @keys_option
 def jwks(keys_dir: str) -> None:
     """Print the public JWKS of the key store."""
+    # Printing must not create: a mistyped --keys-dir would print a fresh key's JWKS that
+    # nothing signs with, and leave a new keys dir behind.
+    where = Path(keys_dir)
+    if not where.is_dir():
+        _fail(f"no keys dir at {keys_dir}; start the server once or pass --keys-dir")
+    if not (where / KEYSET_FILE).exists() and not any(where.glob("*.pem")):
+        _fail(f"no keys in {keys_dir}; start the server once or pass --keys-dir")
     try:
         click.echo(json.dumps(KeyStore(keys_dir).jwks(), indent=2))
     except MockAuthError as exc:

@@ -1,6 +1,7 @@
 """CLI commands that act on a running server through its admin API: fault, keys, clock,
 journal, reset. Exit 0 on success; 2 on usage errors and refusals (4xx, the server's
-error_description printed); 1 when the server cannot be reached or fails (5xx)."""
+error_description printed); 1 when the server cannot be reached, answers with something other
+than JSON (not a mockauth server), or fails (5xx)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from mockauth.adminclient import (
     AdminClient,
     AdminResponseError,
     AdminUnreachableError,
+    NotMockAuthError,
 )
 from mockauth.badtokens import BAD_TOKENS
 from mockauth.faults import EFFECTS, ENDPOINTS, FORM_MATCHERS, FREQUENCY_KEYS
@@ -151,12 +153,18 @@ def _client(ctx: click.Context, url: str, secret: str | None) -> AdminClient:
 def _answers(client: AdminClient) -> Iterator[None]:
     try:
         yield
+    except NotMockAuthError as exc:  # something answered: "is it running?" would mislead
+        _exit(1, str(exc))
     except AdminUnreachableError as exc:
         _exit(1, f"{exc} (is `mockauth serve` running there? set --url or MOCKAUTH_URL)")
     except AdminResponseError as exc:
         message = str(exc)
+        # Keyed on what we sent, not on the server's wording: without a secret the fix is
+        # to give one; with one, that it is the wrong one.
         if exc.status == 401 and not client.secret:
             message += " (give it with --admin-secret or MOCKAUTH_ADMIN_SECRET)"
+        elif exc.status == 401:
+            message += " (the secret given is wrong: check --admin-secret or MOCKAUTH_ADMIN_SECRET)"
         _exit(2 if 400 <= exc.status < 500 else 1, message)
 
 
@@ -487,13 +495,13 @@ def clock_set(
     as_json: bool,
 ) -> None:
     """Change the clock: exactly one of --offset, --advance, --freeze [--at T]."""
+    if at is not None and not freeze:  # first: `--at T` alone is a freeze missing its flag
+        raise _usage("--at needs --freeze")
     chosen = [name for name, v in (("offset", offset), ("advance", advance)) if v is not None]
     if freeze:
         chosen.append("freeze")
     if len(chosen) != 1:
         raise _usage("give exactly one of --offset, --advance, --freeze")
-    if at is not None and not freeze:
-        raise _usage("--at only goes with --freeze")
     if offset is not None:
         change: dict[str, Any] = {"offset": offset}
     elif advance is not None:

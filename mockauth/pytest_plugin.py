@@ -9,8 +9,8 @@ Registered through the ``pytest11`` entry point, so installing mockauth is enoug
 
 Fixtures, each overridable in a ``conftest.py``:
 
-- ``mockauth_config`` (session): the ServerConfig, or a TOML path, both servers start from
-  (default: the embedded default config);
+- ``mockauth_config`` (session): the ServerConfig both servers start from (the embedded
+  default config); an override may return a ServerConfig, a TOML path, or None (the default);
 - ``mockauth_server`` (session): a real server (``ServerThread``) on a free 127.0.0.1 port,
   keys in a temporary dir, stopped at the end of the session;
 - ``mockauth`` (function): a ``mockauth.testing.MockAuth`` helper bound to ``mockauth_server``;
@@ -61,9 +61,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.fixture(scope="session")
 def mockauth_config() -> ConfigSource:
-    """The config the servers start from: a ServerConfig, a TOML path, or None (default).
+    """The config the servers start from: the embedded default config.
 
-    Override it in a ``conftest.py`` (keep it session-scoped)::
+    Override it in a ``conftest.py`` (keep it session-scoped) to return a ServerConfig, a
+    TOML path, or None (the default config too)::
 
         @pytest.fixture(scope="session")
         def mockauth_config():

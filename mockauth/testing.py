@@ -363,6 +363,9 @@ class MockAuthASGI(MockAuth):
 
     def client(self, **options: Any) -> TestClient:
         """A Starlette TestClient on the app, its base URL the issuer."""
+        # TestClient runs on httpx (or httpx2) too; without either, starlette's own
+        # RuntimeError would not say what mockauth needs: ours, as for async_client().
+        httpx_module()
         with warnings.catch_warnings():
             # Starlette prefers httpx2 and warns when it falls back to httpx: not our user's
             # problem, and fatal under filterwarnings = error.
@@ -399,9 +402,7 @@ def httpx_module() -> ModuleType:
         except ModuleNotFoundError as exc:
             if exc.name != name:  # installed, but something it imports is missing
                 raise
-    raise ImportError(
-        "mockauth's in-process async client needs httpx: pip install httpx (or httpx2)"
-    )
+    raise ImportError("mockauth's in-process clients need httpx: pip install httpx (or httpx2)")
 
 
 def _claims(token: str) -> dict[str, Any]:

@@ -244,6 +244,21 @@ def test_bad_clock_changes_get_400(client: TestClient, body: Any, field: str) ->
     assert client.get(paths.ADMIN_CLOCK).json()["offset"] == 0.0
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "body", "words"),
+    [
+        ("POST", f"{paths.ADMIN_KEYS}/rotate", {"overlap": -5}, "overlap = -5: "),
+        ("PUT", paths.ADMIN_CLOCK, {"frozen_at": -1}, "frozen_at = -1: "),
+    ],
+)
+def test_a_negative_value_is_told_its_lower_bound_zero(
+    client: TestClient, method: str, path: str, body: Any, words: str
+) -> None:
+    # A lower bound of 0 once read as "no bound", printing a range that held the value.
+    response = client.request(method, path, json=body)
+    assert_oauth_error(response, 400, "invalid_request", words, "must be between 0 and 3.1536e+09")
+
+
 # --- journal -------------------------------------------------------------------------------
 
 
@@ -377,6 +392,32 @@ def test_admin_secret_is_required_when_configured() -> None:
     assert token_response(client).status_code == 200  # Kinde endpoints stay open
 
 
+MISSING = "needs the header 'Authorization: Bearer <admin secret>'"
+WRONG = "The admin secret in the 'Authorization: Bearer' header is wrong."
+
+
+@pytest.mark.parametrize(
+    ("authorization", "told"),
+    [
+        (None, MISSING),
+        ("Basic s3cr3t", MISSING),
+        ("Bearer ", MISSING),
+        ("Bearer nope", WRONG),
+        ("bearer s3cr3t-and-more", WRONG),
+    ],
+)
+def test_a_missing_header_and_a_wrong_secret_are_told_apart(
+    authorization: str | None, told: str
+) -> None:
+    client = make_client(admin_secret="s3cr3t")
+    headers = {} if authorization is None else {"Authorization": authorization}
+    refused = client.get(paths.ADMIN_FAULTS, headers=headers)
+    assert_oauth_error(refused, 401, "invalid_token", told)
+    other = WRONG if told == MISSING else MISSING
+    assert other not in refused.json()["error_description"]
+    assert refused.headers["www-authenticate"] == 'Bearer realm="mockauth-admin"'
+
+
 # --- several workers -----------------------------------------------------------------------
 
 
@@ -406,6 +447,25 @@ def test_per_process_changes_are_refused_with_several_workers(
     assert tenant.faults.rules() == []
     assert tenant.clock.offset == 0.0
     assert [a.client_id for a in tenant.config.apps] == [APP.client_id]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "words"),
+    [
+        ("GET", paths.ADMIN_JOURNAL, ["lives in each of them", "one worker's requests only"]),
+        ("DELETE", paths.ADMIN_JOURNAL, ["a change through this request", "request journal"]),
+        ("POST", paths.ADMIN_RESET, ["a change through this request", "fault rules, clock"]),
+    ],
+)
+def test_the_409_says_what_several_workers_would_do_to_the_request(
+    method: str, path: str, words: list[str]
+) -> None:
+    # A read is not a change; "runtime state at runtime" said nothing.
+    response = make_client(workers=2).request(method, path)
+    assert_oauth_error(response, 409, "conflict", "--workers 1", *words)
+    description = response.json()["error_description"]
+    assert "at runtime" not in description
+    assert ("a change" in description) is (method != "GET")
 
 
 def test_keys_and_reads_work_with_several_workers() -> None:

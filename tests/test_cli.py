@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,11 @@ import jwt
 import pytest
 from click.testing import CliRunner, Result
 
+from mockauth import server
 from mockauth.cli import main
 from mockauth.config import default_config
 from mockauth.keys import KeyStore
+from mockauth.state import Tenant
 
 ISSUER = "http://127.0.0.1:8400"  # the CLI's default: the default server URL
 CAL = "https://api.example.com"
@@ -28,6 +31,7 @@ ENV_NAMES = [
     "MOCKAUTH_PORT",
     "MOCKAUTH_WORKERS",
     "MOCKAUTH_LOG_LEVEL",
+    "MOCKAUTH_ADMIN_SECRET",
 ]
 APP_A = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 APP_B = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -122,6 +126,19 @@ def test_serve_help_names_each_environment_variable(command: str, variable: str)
     assert variable in run(command, "--help").stdout
 
 
+@pytest.mark.parametrize(
+    ("command", "default"),
+    [
+        ("serve", "(default: the config's issuer, else the server's own URL)"),
+        ("token", f"(default: the config's issuer, else {ISSUER})"),
+    ],
+)
+def test_issuer_help_says_each_commands_default(command: str, default: str) -> None:
+    # `token` runs no server: "the server's own URL" meant nothing there.
+    help_text = " ".join(run(command, "--help").stdout.split())  # unwrap click's lines
+    assert default in help_text
+
+
 # --- config errors exit 2 with the file, key and value ---
 
 
@@ -170,6 +187,40 @@ def test_serve_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
     result = run("serve", "--keys-dir", str(tmp_path), *args)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "shown"),
+    [
+        (["--host", "0.0.0.0"], {}, None),  # generated: printed, the only way to learn it
+        (["--admin-secret", "given-by-me"], {}, "(as given)"),
+        ([], {"MOCKAUTH_ADMIN_SECRET": "given-by-me"}, "(as given)"),
+    ],
+)
+def test_serve_prints_only_a_generated_admin_secret(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    args: list[str],
+    env: dict[str, str],
+    shown: str | None,
+) -> None:
+    secrets: list[str | None] = []
+
+    def fake_serve(options: server.ServeOptions, *, on_ready: Any) -> None:
+        secret = server.admin_secret_for(options.host, options.admin_secret)
+        secrets.append(secret)
+        on_ready(Tenant(issuer=ISSUER, admin_secret=secret), ISSUER)
+
+    monkeypatch.setattr(server, "serve", fake_serve)
+    sigterm = signal.getsignal(signal.SIGTERM)
+    result = run("serve", "--keys-dir", str(tmp_path), *args, env=env)
+    assert result.exit_code == 0, result.output
+    assert signal.getsignal(signal.SIGTERM) is sigterm  # serve's SIGTERM handler is undone
+    (secret,) = secrets
+    assert secret is not None
+    line = f"  admin secret (Authorization: Bearer): {shown or secret}"
+    assert line in result.stdout.splitlines()
+    assert shown is None or secret not in result.stdout
 
 
 # --- token ---
@@ -296,6 +347,7 @@ def test_token_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> N
 
 
 def test_jwks_prints_the_public_key_set(tmp_path: Path) -> None:
+    KeyStore(tmp_path)  # as the server leaves it
     result = run("jwks", "--keys-dir", str(tmp_path))
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
@@ -309,6 +361,25 @@ def test_jwks_holds_the_kid_that_token_signs_with(tmp_path: Path) -> None:
     token = mint(tmp_path, "--audience", CAL).stdout.strip()
     doc = json.loads(run("jwks", "--keys-dir", str(tmp_path)).stdout)
     assert [k["kid"] for k in doc["keys"]] == [jwt.get_unverified_header(token)["kid"]]
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("typo", "no keys dir at {}; start the server once or pass --keys-dir"),
+        ("", "no keys in {}"),
+    ],
+)
+def test_jwks_refuses_a_keys_dir_without_keys_and_creates_nothing(
+    tmp_path: Path, where: str, message: str
+) -> None:
+    # A print-only command: a mistyped --keys-dir must not get a new key made and shown.
+    keys = tmp_path / where if where else tmp_path
+    result = run("jwks", "--keys-dir", str(keys))
+    assert result.exit_code == 2
+    assert f"mockauth: {message.format(keys)}" in result.stderr
+    assert result.stdout == ""
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_jwks_on_an_unusable_keys_dir_exits_2(tmp_path: Path) -> None:

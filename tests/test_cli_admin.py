@@ -25,7 +25,12 @@ import pytest
 from click.testing import CliRunner, Result
 
 from mockauth import paths
-from mockauth.adminclient import AdminClient, AdminResponseError, AdminUnreachableError
+from mockauth.adminclient import (
+    AdminClient,
+    AdminResponseError,
+    AdminUnreachableError,
+    NotMockAuthError,
+)
 from mockauth.cli import main
 from mockauth.config import default_config
 from mockauth.keys import KeyStore
@@ -494,7 +499,8 @@ def test_clock_show_and_reset(server: ServerThread) -> None:
         ([], "exactly one of"),
         (["--offset", "1", "--advance", "1"], "exactly one of"),
         (["--offset", "1", "--freeze"], "exactly one of"),
-        (["--offset", "1", "--at", "5"], "--at only goes with --freeze"),
+        (["--offset", "1", "--at", "5"], "--at needs --freeze"),
+        (["--at", "5"], "--at needs --freeze"),
         (["--offset", "soon"], "not a duration"),
         (["--freeze", "--at", "tomorrow"], "neither epoch seconds nor an ISO 8601"),
         (["--freeze", "--at", "nan"], "not a finite number"),
@@ -635,11 +641,24 @@ def test_every_command_needs_the_secret_when_the_server_has_one(
     assert guarded.tenant.faults.describe() == []
 
 
-def test_a_wrong_secret_is_refused_without_the_hint(guarded: ServerThread) -> None:
-    result = run("fault", "list", "--admin-secret", "wrong", url=guarded.url)
+def test_an_empty_secret_is_no_secret_and_gets_the_hint(guarded: ServerThread) -> None:
+    result = run("fault", "list", url=guarded.url, env={"MOCKAUTH_ADMIN_SECRET": ""})
     assert result.exit_code == 2
+    assert "needs the header" in result.stderr
+    assert "(give it with --admin-secret or MOCKAUTH_ADMIN_SECRET)" in result.stderr
+
+
+@pytest.mark.parametrize("how", ["option", "env"])
+def test_a_wrong_secret_is_told_it_is_wrong(guarded: ServerThread, how: str) -> None:
+    if how == "option":
+        result = run("fault", "list", "--admin-secret", "wrong", url=guarded.url)
+    else:
+        result = run("fault", "list", url=guarded.url, env={"MOCKAUTH_ADMIN_SECRET": "wrong"})
+    assert result.exit_code == 2
+    assert "admin secret in the 'Authorization: Bearer' header is wrong" in result.stderr
     assert "[HTTP 401 invalid_token]" in result.stderr
-    assert "--admin-secret or" not in result.stderr
+    assert "(the secret given is wrong" in result.stderr
+    assert "give it with" not in result.stderr and "needs the header" not in result.stderr
 
 
 @pytest.mark.parametrize("how", ["option", "env"])
@@ -720,9 +739,7 @@ def stub_server(status: int, ctype: str, body: bytes) -> Iterator[str]:
             1,
             "boom [HTTP 500 server_error]",
         ),
-        (503, "text/html", b"<h1>down</h1>", 1, "<h1>down</h1> [HTTP 503 http_error]"),
-        (404, "text/html", b"<h1>no such page</h1>", 2, "[HTTP 404 http_error]"),
-        (200, "text/html", b"<html>hello</html>", 1, "the answer is not JSON"),
+        (404, "application/json", b'{"detail": "Not Found"}', 2, '{"detail": "Not Found"}'),
     ],
 )
 def test_answers_from_something_else_are_reported(
@@ -732,6 +749,28 @@ def test_answers_from_something_else_are_reported(
         result = run("fault", "list", url=url)
     assert result.exit_code == code
     assert message in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (404, b"<h1>no such page</h1>"),
+        (503, b"<h1>down</h1>"),
+        (200, b"<html>hi</html>"),
+        (404, b""),
+    ],
+)
+def test_an_answer_that_is_not_json_is_not_a_mockauth_server(status: int, body: bytes) -> None:
+    # e.g. --url at `python -m http.server` or at one's own API: exit 1, as for no server.
+    with stub_server(status, "text/html", body) as url:
+        result = run("fault", "list", url=url)
+    assert result.exit_code == 1, result.stderr
+    expected = f"the answer from {url} is not JSON (is this a mockauth server?)"
+    assert result.stderr == f"mockauth: {expected}\n"
+    with stub_server(status, "text/html", body) as url, pytest.raises(NotMockAuthError) as caught:
+        AdminClient(url).faults()
+    assert isinstance(caught.value, AdminUnreachableError)  # what callers already catch
+    assert caught.value.status == status
 
 
 # --- the Python client ---------------------------------------------------------------------
@@ -840,7 +879,8 @@ def test_commands_as_processes_against_mockauth_serve_with_a_secret(tmp_path: Pa
     try:
         url = serve.line().removeprefix("mockauth serving on ")
         banner = [serve.line() for _ in range(7)]
-        assert f"  admin secret (Authorization: Bearer): {SECRET}" in banner
+        assert "  admin secret (Authorization: Bearer): (as given)" in banner
+        assert not any(SECRET in line for line in banner)  # a given secret is not echoed
         env = {"MOCKAUTH_URL": url}
 
         refused = mockauth("fault", "list", env=env)
@@ -888,6 +928,19 @@ def test_commands_as_processes_against_mockauth_serve_with_a_secret(tmp_path: Pa
     gone = mockauth("clock", "show", env=env)
     assert gone.returncode == 1
     assert f"cannot reach the mockauth server at {url}" in gone.stderr
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_sigterm_stops_serve_cleanly_like_ctrl_c(tmp_path: Path, workers: str) -> None:
+    # docker stop, systemd and CI send SIGTERM: a stop, not a crash (uvicorn re-raised it
+    # after its graceful shutdown and the process died with 143).
+    serve = Serve("--workers", workers, cwd=tmp_path)
+    try:
+        assert serve.line().startswith("mockauth serving on ")
+        serve.proc.send_signal(signal.SIGTERM)
+        assert serve.proc.wait(WAIT) == 0
+    finally:
+        serve.stop()
 
 
 def test_frozen_clock_shows_in_issued_tokens(server: ServerThread) -> None:

@@ -517,4 +517,4 @@ def test_a_trailing_newline_is_not_part_of_a_valid_value(field: str) -> None:
     toml = f'[[apps]]\nname = "x"\nclient_id = "{values["client_id"]}"\n'
     toml += f'client_secret = "{values["client_secret"]}"\n'
     with pytest.raises(ConfigError, match=field):
-        parse_config(toml.replace("\n\"", '\\n"').encode(), source="nl.toml")
+        parse_config(toml.replace('\n"', '\\n"').encode(), source="nl.toml")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -668,6 +669,81 @@ def test_in_process_mode(project: pytest.Pytester) -> None:
     project.runpytest().assert_outcomes(passed=6)
 
 
+# --- the documented hypothesis pattern -----------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "pytest-plugin.md"
+# The user's API, stood in for by a validator on the server, session-scoped as the doc asks.
+HYPOTHESIS_CONFTEST = """
+import pytest
+from hypothesis import settings
+
+from mockauth import paths
+from mockauth.errors import InsufficientScopeError, TokenValidationError
+from mockauth.validator import TokenValidator
+
+settings.register_profile("doc", max_examples=30, deadline=None)
+settings.load_profile("doc")
+
+
+class Answer:
+    def __init__(self, status_code):
+        self.status_code = status_code
+
+
+class EventsApi:
+    def __init__(self, server):
+        self.validator = TokenValidator(
+            issuer=server.issuer,
+            audience="https://api.example.com",
+            jwks_url=server.url + paths.JWKS,
+            refetch_interval=0,
+        )
+
+    def get(self, path, headers):
+        token = headers["Authorization"].removeprefix("Bearer ")
+        try:
+            self.validator.validate(token, required_scopes=["read:calendar"])
+        except InsufficientScopeError:
+            return Answer(403)
+        except TokenValidationError:
+            return Answer(401)
+        return Answer(200)
+
+
+@pytest.fixture(scope="session")
+def api_client(mockauth_server):
+    return EventsApi(mockauth_server)
+"""
+
+
+def _doc_snippet(heading: str) -> str:
+    """The first ```python block after ``heading`` in docs/pytest-plugin.md."""
+    section = DOCS.read_text(encoding="utf-8").split(heading, 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_documented_hypothesis_pattern_runs(project: pytest.Pytester) -> None:
+    snippet = _doc_snippet("### With hypothesis")
+    assert "mockauth_server" in snippet and "Target.for_tenant" in snippet
+    project.makeconftest(HYPOTHESIS_CONFTEST)
+    project.makepyfile(test_doc=snippet)
+    # A subprocess: the conftest's hypothesis profile must not leak into this session.
+    project.runpytest_subprocess().assert_outcomes(passed=1)
+
+
+def test_hypothesis_refuses_the_function_scoped_fixture_as_the_doc_says(
+    project: pytest.Pytester,
+) -> None:
+    snippet = _doc_snippet("### With hypothesis")
+    project.makeconftest(HYPOTHESIS_CONFTEST)
+    # The same test on the function-scoped helper: what a user would try first.
+    with_helper = snippet.replace("mockauth_server.tenant", "mockauth.tenant")
+    project.makepyfile(test_doc=with_helper.replace("(mockauth_server,", "(mockauth,"))
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*function_scoped_fixture*"])
+
+
 # --- direct tests of the helpers (this session's own fixtures) -----------------------------
 
 SECOND_APP = {
@@ -733,6 +809,19 @@ def test_httpx_preferred_then_httpx2(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "httpx2", None)
     with pytest.raises(ImportError, match="pip install httpx"):
         httpx_module()
+
+
+@pytest.mark.parametrize("make", ["client", "async_client", "transport"])
+def test_every_in_process_client_without_httpx_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, mockauth_asgi: MockAuthASGI, make: str
+) -> None:
+    monkeypatch.setitem(sys.modules, "httpx", None)
+    monkeypatch.setitem(sys.modules, "httpx2", None)
+    # As in a fresh interpreter: starlette's TestClient module fails on import there, with
+    # its own RuntimeError, not the documented ImportError.
+    monkeypatch.delitem(sys.modules, "starlette.testclient", raising=False)
+    with pytest.raises(ImportError, match=r"pip install httpx \(or httpx2\)"):
+        getattr(mockauth_asgi, make)()
 
 
 def _importable(name: str) -> bool:

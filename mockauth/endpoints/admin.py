@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -60,7 +60,12 @@ def routes() -> list[Route]:
         _route(paths.ADMIN_APPS + "/{client_id}", "DELETE", delete_app, per_process="the apps"),
         _route(paths.ADMIN_APIS, "GET", list_apis),
         _route(paths.ADMIN_APIS, "POST", put_api, per_process="the APIs"),
-        _route(paths.ADMIN_RESET, "POST", reset, per_process="runtime state"),
+        _route(
+            paths.ADMIN_RESET,
+            "POST",
+            reset,
+            per_process="the apps, APIs, fault rules, clock and request journal",
+        ),
     ]
 
 
@@ -77,7 +82,7 @@ def _route(
         if not open_access:
             _authorize(tenant, request)
         if per_process is not None and tenant.workers > 1:
-            raise ConflictError(_conflict(per_process, tenant.workers))
+            raise ConflictError(_conflict(per_process, tenant.workers, read=method == "GET"))
         try:
             return await handler(request, tenant)
         except ConfigError as exc:
@@ -93,22 +98,35 @@ def _authorize(tenant: Tenant, request: Request) -> None:
     if secret is None:
         return
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode("utf-8", "surrogateescape"), secret.encode()
-    ):
-        raise InvalidTokenError(
-            "The admin API needs the header 'Authorization: Bearer <admin secret>' "
-            "(printed when the server started).",
-            headers={"WWW-Authenticate": 'Bearer realm="mockauth-admin"'},
+    if scheme.lower() != "bearer" or not given.strip():
+        _refuse(
+            "The admin API needs the header 'Authorization: Bearer <admin secret>' (the "
+            "secret the server was started with, or the one it printed when it generated one)."
         )
+    # Constant time: how much of a wrong secret matched must not show in the timing.
+    if not hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"), secret.encode()):
+        _refuse("The admin secret in the 'Authorization: Bearer' header is wrong.")
 
 
-def _conflict(what: str, workers: int) -> str:
+def _refuse(description: str) -> NoReturn:
+    raise InvalidTokenError(
+        description, headers={"WWW-Authenticate": 'Bearer realm="mockauth-admin"'}
+    )
+
+
+def _conflict(what: str, workers: int, *, read: bool) -> str:
+    if read:  # the journal, the one per-process state read: each worker records its own
+        return (
+            f"This server runs {workers} worker processes and {what} lives in each of them, "
+            "holding the requests that process answered: a read would show one worker's "
+            f"requests only. Restart with --workers 1 to read {what}."
+        )
     return (
         f"This server runs {workers} worker processes, each holding its own copy of {what}; "
         "a change through this request would reach one worker only and the workers would "
-        f"disagree. Restart with --workers 1 to change {what} at runtime. (Keys can be "
-        "rotated and retired with any number of workers: they are shared through the keys dir.)"
+        f"disagree. Restart with --workers 1 to change {what} through the admin API. (Keys "
+        "can be rotated and retired with any number of workers: they are shared through the "
+        "keys dir.)"
     )
 
 
@@ -378,5 +396,6 @@ def _number(body: Mapping[str, Any], name: str, *, low: float | None = None) -> 
         raise ConfigError(SOURCE, name, value, "must be a number of seconds")
     limit = 100 * 365 * 86_400.0  # far beyond any token lifetime, within time_t
     if not -limit <= value <= limit or (low is not None and value < low):
-        raise ConfigError(SOURCE, name, value, f"must be between {low or -limit:g} and {limit:g}")
+        floor = low if low is not None else -limit  # low=0.0 is a bound, not "no bound"
+        raise ConfigError(SOURCE, name, value, f"must be between {floor:g} and {limit:g}")
     return float(value)
