@@ -15,7 +15,8 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from mockauth import paths
 from mockauth.errors import MockAuthError
-from mockauth.server import DEFAULT_HOST, DEFAULT_PORT, base_url, is_loopback
+from mockauth.net import opener_for
+from mockauth.server import DEFAULT_HOST, DEFAULT_PORT, base_url
 
 DEFAULT_URL = base_url(DEFAULT_HOST, DEFAULT_PORT)
 DEFAULT_TIMEOUT = 30.0
@@ -66,10 +67,8 @@ class AdminClient:
         self.url = url.rstrip("/")
         self.secret = secret
         self.timeout = timeout
-        handlers: list[urllib.request.BaseHandler] = []
-        if is_loopback(parts.hostname):
-            handlers.append(urllib.request.ProxyHandler({}))  # a proxy cannot reach our loopback
-        self._opener = urllib.request.build_opener(*handlers)
+        # No redirects: the admin secret must never be sent on to another host.
+        self._opener = opener_for(url)
 
     def request(
         self,

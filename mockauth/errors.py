@@ -126,6 +126,14 @@ class InvalidTokenError(OAuthError):
     default_description = "The bearer token is missing or wrong."
 
 
+class AccessDeniedError(OAuthError):
+    """The request came from where the admin API does not answer (a web page, a foreign Host)."""
+
+    error = "access_denied"
+    status_code = 403
+    default_description = "The request is not allowed from here."
+
+
 class ConflictError(OAuthError):
     """The request cannot be applied as the server runs (the admin API with --workers N)."""
 

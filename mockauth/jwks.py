@@ -8,12 +8,14 @@ the JWKS host; when a fetch fails the keys already held keep working.
 from __future__ import annotations
 
 import binascii
+import contextlib
 import functools
 import http.client
 import json
 import logging
+import socket
 import threading
-import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -28,15 +30,29 @@ from mockauth.errors import (
     UnknownKeyError,
 )
 from mockauth.keys import KeyStore
+from mockauth.net import opener_for
 
 # The validator's logger: fetch failures are the validator's to report, under its name.
 log = logging.getLogger("mockauth.validator")
 
 ALGORITHM = "RS256"
 MIN_KEY_BITS = 2048
+# Larger moduli only make each verification slower (a DoS lever, not security).
+MAX_KEY_BITS = 4096
+# The only exponent real keys use; a huge one costs milliseconds per verification.
+RSA_EXPONENT = 65537
 MAX_JWKS_BYTES = 1 << 20
-# What a failed fetch can raise: network, HTTP, JSON and document errors, a bad keys dir.
-_FETCH_ERRORS = (OSError, ValueError, TypeError, KeyError, KeyStoreError, http.client.HTTPException)
+# What a failed fetch can raise: network, HTTP, JSON and document errors, a bad keys dir;
+# RecursionError is how json reports a hostile body nested too deeply.
+_FETCH_ERRORS = (
+    OSError,
+    ValueError,
+    TypeError,
+    KeyError,
+    RecursionError,
+    KeyStoreError,
+    http.client.HTTPException,
+)
 
 TimeSource = Callable[[], float]
 KeySource = KeyStore | Mapping[str, Any]
@@ -177,10 +193,12 @@ def _store_reader(store: KeyStore) -> Callable[[], Mapping[str, Any]]:
 
 
 def parse_jwks(document: object) -> dict[str, rsa.RSAPublicKey]:
-    """The usable keys of a JWKS document, by kid: RSA signing keys of 2048 bits or more.
+    """The usable keys of a JWKS document, by kid: RSA signing keys of 2048 to 4096 bits
+    with exponent 65537.
 
-    Keys of any other type, use or algorithm are skipped, so no key can be used for an
-    algorithm it was not published for. A document without a ``keys`` list is a ValueError.
+    Keys of any other type, use, algorithm or size, and malformed entries, are skipped, so no
+    key can be used for an algorithm it was not published for and one bad entry does not
+    spoil the rest. A document without a ``keys`` list is a ValueError.
     """
     if not isinstance(document, Mapping) or not isinstance(document.get("keys"), list):
         raise ValueError("not a JWKS document (no 'keys' list)")
@@ -202,10 +220,12 @@ def _rsa_key(jwk: object) -> rsa.RSAPublicKey | None:
     try:
         n = int.from_bytes(_b64decode(jwk["n"], "n"), "big")
         e = int.from_bytes(_b64decode(jwk["e"], "e"), "big")
-        key = rsa.RSAPublicNumbers(e, n).public_key()
-    except (KeyError, TypeError, ValueError, MalformedTokenError):
+        if e != RSA_EXPONENT or not MIN_KEY_BITS <= n.bit_length() <= MAX_KEY_BITS:
+            return None
+        return rsa.RSAPublicNumbers(e, n).public_key()
+    # Any member of any JSON type may arrive here: a bad entry is skipped, never raised.
+    except (KeyError, TypeError, ValueError, AttributeError, MalformedTokenError):
         return None
-    return key if key.key_size >= MIN_KEY_BITS else None
 
 
 # '+', '/' and '=' become '!' so strict decoding rejects them: JWS segments are unpadded
@@ -216,6 +236,8 @@ _PAD = (b"", b"=", b"==", b"=")  # len % 4 == 1 cannot be base64; strict decodin
 
 def _b64decode(segment: str, what: str) -> bytes:
     """Strict unpadded base64url, for JWK members here and JWS segments in the validator."""
+    if not isinstance(segment, str):  # a JWK member can be any JSON value
+        raise MalformedTokenError(f"the {what} is not a base64url string")
     try:
         data = segment.encode("ascii").translate(_TO_STANDARD)
         return binascii.a2b_base64(data + _PAD[len(segment) % 4], strict_mode=True)
@@ -224,18 +246,114 @@ def _b64decode(segment: str, what: str) -> bytes:
 
 
 def fetch_jwks(url: str, *, timeout: float) -> Any:
-    """GET a JWKS document: connect and each read bounded by ``timeout``, the whole body by a
-    ``timeout`` deadline and MAX_JWKS_BYTES. Raises OSError or ValueError on failure."""
-    deadline = time.monotonic() + timeout
-    request = urllib.request.Request(
-        url, headers={"Accept": "application/json", "User-Agent": "mockauth-validator"}
-    )
-    body = bytearray()
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        while chunk := response.read1(65_536):
-            body += chunk
-            if len(body) > MAX_JWKS_BYTES:
-                raise ValueError(f"JWKS larger than {MAX_JWKS_BYTES} bytes")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"JWKS not received within {timeout} s")
-    return json.loads(body)
+    """GET a JWKS document within ``timeout`` seconds all told (name lookup, connect,
+    headers, body) and MAX_JWKS_BYTES. Redirects are refused; a loopback host is reached
+    without any proxy. Raises OSError (TimeoutError at the deadline) or ValueError."""
+    fetch = _Fetch(url, timeout)
+    worker = threading.Thread(target=fetch.run, name="mockauth-jwks-fetch", daemon=True)
+    worker.start()
+    # urllib bounds each socket operation, not the exchange: a host that sends a header
+    # line now and then would hold us (and the key-set lock) for as long as it likes.
+    worker.join(timeout)
+    if worker.is_alive():
+        fetch.abandon()
+        raise TimeoutError(f"JWKS fetch timed out: not received within {timeout} s")
+    error, fetch.error = fetch.error, None  # its traceback refers back to the fetch
+    if error is not None:
+        raise error
+    if len(fetch.body) > MAX_JWKS_BYTES:
+        raise ValueError(f"JWKS larger than {MAX_JWKS_BYTES} bytes")
+    return json.loads(fetch.body)
+
+
+class _Fetch:
+    """One GET, run in a worker thread that the caller can stop waiting for.
+
+    At the deadline the caller abandons it: the sockets of its connections are shut down,
+    which ends a blocked read, and a connection that finishes connecting afterwards goes no
+    further. (Name lookup and a TLS handshake cannot be cut short; each is still bounded,
+    by the resolver and by the per-read ``timeout``.)
+    """
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self._opener = opener_for(url, _Handler(self))  # no redirects; no proxy for loopback
+        self._request = urllib.request.Request(
+            url, headers={"Accept": "application/json", "User-Agent": "mockauth-validator"}
+        )
+        self.timeout = timeout
+        self.body = b""
+        self.error: Exception | None = None
+        self._lock = threading.Lock()
+        self._connections: list[http.client.HTTPConnection] = []
+        self._abandoned = False
+
+    def run(self) -> None:
+        try:
+            with self._opener.open(self._request, timeout=self.timeout) as response:
+                self.body = response.read(MAX_JWKS_BYTES + 1)
+        except Exception as exc:  # handed to the caller, whose _FETCH_ERRORS decide
+            if isinstance(exc, urllib.error.HTTPError):
+                exc.close()  # it holds the answer open, and so the connection
+            self.error = exc
+        finally:
+            with self._lock:
+                self._connections.clear()  # each refers back to this fetch
+
+    def connecting(self, connection: http.client.HTTPConnection) -> None:
+        with self._lock:
+            self._connections.append(connection)
+
+    def connected(self, connection: http.client.HTTPConnection) -> None:
+        with self._lock:
+            abandoned = self._abandoned
+        if abandoned:  # connected after the deadline, while abandon() saw no socket yet
+            connection.close()
+            raise TimeoutError("JWKS fetch abandoned at the deadline")
+
+    def abandon(self) -> None:
+        with self._lock:
+            self._abandoned = True
+            connections = list(self._connections)
+        for connection in connections:
+            sock = connection.sock
+            if sock is not None:
+                # Plain socket.shutdown: on a TLS socket it must not touch the TLS state
+                # another thread is reading with; it only wakes that read up.
+                with contextlib.suppress(OSError):
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+class _HTTPConnection(http.client.HTTPConnection):
+    def __init__(self, host: str, *, fetch: _Fetch, **kwargs: Any) -> None:
+        super().__init__(host, **kwargs)
+        self._fetch = fetch
+
+    def connect(self) -> None:
+        self._fetch.connecting(self)
+        super().connect()
+        self._fetch.connected(self)
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    def __init__(self, host: str, *, fetch: _Fetch, **kwargs: Any) -> None:
+        super().__init__(host, **kwargs)
+        self._fetch = fetch
+
+    def connect(self) -> None:
+        self._fetch.connecting(self)
+        super().connect()
+        self._fetch.connected(self)
+
+
+class _Handler(urllib.request.HTTPHandler, urllib.request.HTTPSHandler):
+    """urllib's HTTP and HTTPS handlers (replacing both), with connections a fetch can cut off."""
+
+    def __init__(self, fetch: _Fetch) -> None:
+        super().__init__()
+        self._fetch = fetch
+
+    def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_HTTPConnection, fetch=self._fetch), req)
+
+    def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+        return self.do_open(functools.partial(_HTTPSConnection, fetch=self._fetch), req)

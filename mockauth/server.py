@@ -24,6 +24,7 @@ from mockauth.app import create_app, render_error
 from mockauth.config import ServerConfig, default_config, load_config
 from mockauth.errors import InvalidRequestError
 from mockauth.keys import KeyStore
+from mockauth.net import is_loopback
 from mockauth.state import Tenant
 
 DEFAULT_HOST = "127.0.0.1"
@@ -49,16 +50,6 @@ class ServeOptions:
     log_level: str = "warning"
     # Bearer secret for the admin API; generated when None and the host is not loopback.
     admin_secret: str | None = None
-
-
-def is_loopback(host: str) -> bool:
-    """True when only this machine can connect to ``host``."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def admin_secret_for(host: str, configured: str | None) -> str | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -87,8 +88,9 @@ class TokenValidator:
     is fetched on first use and kept; a token whose ``kid`` is not held triggers one refetch,
     and fetch attempts are at least ``refetch_interval`` seconds apart (default 30 for a URL,
     0 in process), so bogus kids cannot hammer the JWKS host. When a fetch fails the keys
-    already held keep working. Each HTTP fetch is bounded by about ``timeout`` seconds
-    (connect and every read) and 1 MiB. ``clock`` gives the time for ``exp``/``nbf``/``iat``;
+    already held keep working. Each HTTP fetch is bounded by ``timeout`` seconds in all
+    (connect, headers and body) and 1 MiB; redirects are refused, and a loopback JWKS host is
+    reached without any proxy. ``clock`` gives the time for ``exp``/``nbf``/``iat``;
     ``monotonic`` paces refetches. Safe to share between threads; ``validate_async`` is the
     form for asyncio event loops (fetches run in a worker thread, ``asyncio.to_thread``).
     """
@@ -247,7 +249,8 @@ class TokenValidator:
         exp = _numeric(claims, "exp")
         if exp is None:
             raise MalformedTokenError("the token has no exp claim")
-        if now >= exp + leeway:
+        # now - leeway, not exp + leeway: an int exp beyond float range must not overflow.
+        if now - leeway >= exp:
             raise TokenExpiredError(f"expired at {exp}, now {now}", expired_at=int(exp))
         iat = _numeric(claims, "iat")
         for start in (_numeric(claims, "nbf"), iat):
@@ -283,7 +286,7 @@ def _json_object(segment: str, what: str) -> dict[str, Any]:
     raw = _b64decode(segment, what)
     try:
         value = _JSON.decode(raw.decode("utf-8"))
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deeply, before any key
         raise MalformedTokenError(f"the {what} is not JSON") from None
     if not isinstance(value, dict):
         raise MalformedTokenError(f"the {what} is not a JSON object")
@@ -317,6 +320,8 @@ def _numeric(claims: dict[str, Any], name: str) -> float | None:
         return value
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise MalformedTokenError(f"{name} must be a number, not {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):  # JSON 1e999 is inf
+        raise MalformedTokenError(f"{name} must be a finite number, not {value!r}")
     return value
 
 

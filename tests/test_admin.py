@@ -606,3 +606,39 @@ def test_openapi_document_is_valid_and_describes_real_answers(client: TestClient
     check(paths.ADMIN_APIS, "get", client.get(paths.ADMIN_APIS))
     check(paths.ADMIN_RESET, "post", client.post(paths.ADMIN_RESET))
     check(faults, "delete", client.delete(faults))
+
+
+# --- what a browser page cannot do (no secret on loopback) ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"host": "rebind.evil.example:8400"},  # DNS rebinding: the page's own name
+        {"origin": "https://evil.example"},  # a cross-site form or fetch
+        {"origin": "null"},  # a sandboxed page or a file:// one
+    ],
+)
+def test_a_page_in_a_browser_cannot_use_the_admin_api(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    for method, path in (("POST", paths.ADMIN_FAULTS), ("GET", paths.ADMIN + "/apps")):
+        body = {"effect": "close"} if method == "POST" else None
+        answer = client.request(method, path, json=body, headers=headers)
+        assert answer.status_code == 403
+        assert answer.json()["error"] == "access_denied"
+    assert client.get(paths.ADMIN_FAULTS).json()["faults"] == []  # nothing was added
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"host": "127.0.0.1:8400"},
+        {"host": "localhost"},
+        {"host": "[::1]:1"},
+        {"origin": "http://127.0.0.1:3000"},
+    ],
+)
+def test_tools_on_this_machine_still_can(client: TestClient, headers: dict[str, str]) -> None:
+    assert client.get(paths.ADMIN_FAULTS, headers=headers).status_code == 200

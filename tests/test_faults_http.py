@@ -250,7 +250,8 @@ def test_empty_200(server: ServerThread, url: str) -> None:
 
 def test_truncated_body_then_closed_connection(server: ServerThread, url: str) -> None:
     add_fault(url, client_id=VICTIM, effect="truncated")
-    with pytest.raises(httpx.RemoteProtocolError, match="complete message body"):
+    # Cut mid-body: httpx says so, or (when the close overtakes the read) reports a reset.
+    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
         victim(url)
     raw = raw_exchange(url, paths.TOKEN, urlencode(form(VICTIM)).encode())
     head, _, body = raw.partition(b"\r\n\r\n")

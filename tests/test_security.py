@@ -314,3 +314,51 @@ def test_an_empty_or_padded_admin_secret_is_refused(secret: str) -> None:
     # "Authorization: Bearer" with nothing after it must never pass the admin check.
     with pytest.raises(ConfigError, match="admin_secret"):
         Tenant(default_config(), issuer="http://127.0.0.1:1", keys=KeyStore(), admin_secret=secret)
+
+
+def test_the_admin_client_never_carries_its_secret_through_a_redirect() -> None:
+    import http.server
+    import threading
+
+    from mockauth.adminclient import AdminClient, AdminClientError
+
+    seen: list[str | None] = []
+
+    class Elsewhere(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("authorization"))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    elsewhere = http.server.HTTPServer(("127.0.0.1", 0), Elsewhere)
+    target = f"http://127.0.0.1:{elsewhere.server_address[1]}/steal"
+
+    class Redirector(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302)
+            self.send_header("Location", target)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    redirector = http.server.HTTPServer(("127.0.0.1", 0), Redirector)
+    threads = [
+        threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        for s in (elsewhere, redirector)
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        client = AdminClient(f"http://127.0.0.1:{redirector.server_address[1]}", secret="s3cret")
+        with pytest.raises(AdminClientError):
+            client.faults()
+        assert seen == []
+    finally:
+        for s in (elsewhere, redirector):
+            s.shutdown()
+            s.server_close()

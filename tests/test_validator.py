@@ -9,6 +9,8 @@ import http.server
 import json
 import socket
 import threading
+import time
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -307,6 +309,15 @@ MALFORMED_PAYLOADS: dict[str, str] = {
     "scp a string": _segment({"iss": ISSUER, "aud": [AUDIENCE], "exp": NOW + 9, "scp": "a"}),
     "scp with a number": _segment({"iss": ISSUER, "aud": [AUDIENCE], "exp": NOW + 9, "scp": [1]}),
     "scope a list": _segment({"iss": ISSUER, "aud": [AUDIENCE], "exp": NOW + 9, "scope": ["a"]}),
+    # JSON's 1e999 is inf, which int() cannot take.
+    "exp infinite": b64url(f'{{"iss": "{ISSUER}", "aud": "{AUDIENCE}", "exp": 1e999}}'.encode()),
+    "nbf infinite": b64url(
+        f'{{"iss": "{ISSUER}", "aud": "{AUDIENCE}", "exp": {NOW + 9}, "nbf": 1e999}}'.encode()
+    ),
+    "iat minus infinite": b64url(
+        f'{{"iss": "{ISSUER}", "aud": "{AUDIENCE}", "exp": {NOW + 9}, "iat": -1e999}}'.encode()
+    ),
+    "payload nested too deeply": b64url(b'{"a": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"),
 }
 
 
@@ -324,6 +335,19 @@ def test_signed_but_malformed_payloads_are_malformed(payload: str, keys: KeyStor
 def test_malformed_headers_are_malformed(header: dict[str, Any], keys: KeyStore) -> None:
     token = raw_token(header, _segment({"exp": NOW + 9}), keys)
     assert type(raises(validator_for(keys), token)) is MalformedTokenError
+
+
+def test_a_header_nested_too_deeply_is_malformed(keys: KeyStore) -> None:
+    # json raises RecursionError, not ValueError; unsigned tokens reach this too.
+    head = b64url(b'{"alg": "RS256", "kid": ' + b"[" * 20_000 + b"]" * 20_000 + b"}")
+    token = f"{head}.{_segment({'exp': NOW + 9})}.AAAA"
+    assert type(raises(validator_for(keys), token)) is MalformedTokenError
+
+
+def test_an_exp_beyond_float_range_does_not_overflow(keys: KeyStore, factory: TokenFactory) -> None:
+    # exp + 0.5 would be an OverflowError; the claim is a valid (if silly) JSON number.
+    token = factory.sign(m2m(factory, exp=10**400))
+    assert validator_for(keys, leeway=0.5).validate(token).expires_at == 10**400
 
 
 def _variants(good: str) -> dict[str, object]:
@@ -392,6 +416,7 @@ class JwksHost:
     def __init__(self, document: Callable[[], bytes]) -> None:
         self.document = document
         self.status = 200
+        self.location: str | None = None  # sent with any status, for redirects
         self.requests = 0
         self.paths: list[str] = []
         host = self
@@ -402,6 +427,8 @@ class JwksHost:
                 host.paths.append(self.path)
                 body = host.document() if host.status == 200 else b"{}"
                 self.send_response(host.status)
+                if host.location is not None:
+                    self.send_header("Location", host.location)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -476,6 +503,69 @@ def test_jwks_keeps_only_rsa_signing_keys_of_2048_bits(keys: KeyStore) -> None:
 def test_a_document_without_a_keys_list_is_not_a_jwks(document: Any) -> None:
     with pytest.raises(ValueError):
         parse_jwks(document)
+
+
+def _rsa_jwk(kid: str, n: int, e: int = 65537) -> dict[str, str]:
+    """A JWK of any modulus and exponent (no key is generated; parsing does not factor)."""
+
+    def member(value: int) -> str:
+        return b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
+
+    return {"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256", "n": member(n), "e": member(e)}
+
+
+def test_jwks_keeps_only_moduli_of_2048_to_4096_bits_with_exponent_65537() -> None:
+    modulus = {bits: (1 << (bits - 1)) | 1 for bits in (2047, 2048, 3072, 4096, 4097, 20_000)}
+    document = {
+        "keys": [_rsa_jwk(f"bits-{bits}", n) for bits, n in modulus.items()]
+        + [
+            _rsa_jwk("e-3", modulus[3072], 3),
+            _rsa_jwk("e-huge", modulus[3072], modulus[3072] - 2),  # 4.8 ms a verification
+        ]
+    }
+    assert sorted(parse_jwks(document)) == ["bits-2048", "bits-3072", "bits-4096"]
+
+
+BAD_MEMBERS: dict[str, dict[str, Any]] = {
+    "n a number": {"n": 123},
+    "n null": {"n": None},
+    "n an object": {"n": {"a": "AQAB"}},
+    "e a list": {"e": [1]},
+    "e a boolean": {"e": True},
+    "kty a list": {"kty": ["RSA"]},
+    "use an object": {"use": {}},
+}
+
+
+@pytest.mark.parametrize("bad", list(BAD_MEMBERS.values()), ids=list(BAD_MEMBERS))
+def test_one_malformed_jwk_does_not_spoil_the_key_set(
+    bad: dict[str, Any], keys: KeyStore, factory: TokenFactory
+) -> None:
+    good = keys.jwks()["keys"][0]
+    document = {"keys": [good, {**good, "kid": "other", **bad}]}
+    assert list(parse_jwks(document)) == [good["kid"]]
+    assert validator_for(document).validate(factory.sign(m2m(factory))).client_id == APP.client_id
+
+
+def test_a_malformed_jwk_over_http_is_skipped(keys: KeyStore, factory: TokenFactory) -> None:
+    good = keys.jwks()["keys"][0]
+    body = json.dumps({"keys": [{**good, "kid": "other", "n": 123}, good]}).encode()
+    host = JwksHost(lambda: body)
+    try:
+        assert http_validator(host.url).validate(factory.sign(m2m(factory)))
+    finally:
+        host.close()
+
+
+def test_a_jwks_nested_too_deeply_is_unavailable(factory: TokenFactory) -> None:
+    body = b'{"keys": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    host = JwksHost(lambda: body)
+    try:
+        error = raises(http_validator(host.url), factory.sign(m2m(factory)))
+        assert isinstance(error, KeySetUnavailableError)
+        assert "RecursionError" in str(error)
+    finally:
+        host.close()
 
 
 def test_hs256_under_a_kid_of_a_symmetric_jwk_is_still_refused(
@@ -680,6 +770,106 @@ def test_a_dripping_host_is_cut_off_by_the_deadline(keys: KeyStore, factory: Tok
         error = raises(http_validator(url, timeout=0.3), factory.sign(m2m(factory)))
     assert isinstance(error, KeySetUnavailableError)
     assert "not received within 0.3 s" in str(error)
+
+
+@contextlib.contextmanager
+def trickling_headers_host(interval: float) -> Iterator[tuple[str, threading.Event]]:
+    """Sends a status line, then a header line every ``interval`` s, never ending them; the
+    event is set once the client hangs up."""
+    hung_up, stop = threading.Event(), threading.Event()
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(10)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError), listener.accept()[0] as conn:
+            conn.recv(65_536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\n")
+            try:
+                while not stop.wait(interval):
+                    conn.sendall(b"X-Drip: 1\r\n")
+            except OSError:
+                hung_up.set()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/jwks", hung_up
+    finally:
+        stop.set()
+        thread.join()
+        listener.close()
+
+
+def test_trickling_headers_are_cut_off_by_the_deadline(factory: TokenFactory) -> None:
+    # Each header line comes well within the read timeout; urllib alone would wait for 100
+    # of them (5 s here), holding the key-set lock all along.
+    with trickling_headers_host(0.05) as (url, hung_up):
+        validator = http_validator(url, timeout=0.3)
+        start = time.monotonic()
+        error = raises(validator, factory.sign(m2m(factory)))
+        elapsed = time.monotonic() - start
+        assert hung_up.wait(2)  # the abandoned fetch let go of the connection
+    assert isinstance(error, KeySetUnavailableError)
+    assert "not received within 0.3 s" in str(error)
+    assert elapsed < 1.0
+
+
+@pytest.mark.parametrize("target", ["another host", "ftp"])
+def test_redirects_are_refused(target: str, host: JwksHost, factory: TokenFactory) -> None:
+    # Keys come from the configured URL only: not another host, not another scheme.
+    with socket.socket() as ftp:
+        ftp.bind(("127.0.0.1", 0))
+        ftp.listen(1)
+        ftp.setblocking(False)
+        redirecting = JwksHost(lambda: b"{}")
+        redirecting.status = 302
+        redirecting.location = {
+            "another host": host.url,
+            "ftp": f"ftp://127.0.0.1:{ftp.getsockname()[1]}/jwks",
+        }[target]
+        try:
+            error = raises(http_validator(redirecting.url), factory.sign(m2m(factory)))
+        finally:
+            redirecting.close()
+        assert isinstance(error, KeySetUnavailableError)
+        assert "302" in str(error)
+        assert host.requests == 0
+        with pytest.raises(BlockingIOError):
+            ftp.accept()  # nobody connected
+
+
+@pytest.fixture
+def unreachable_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("no_proxy", "NO_PROXY", "https_proxy", "HTTPS_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(name, "http://127.0.0.1:9")
+    # urlopen's opener reads the proxy settings once; make it (if used) read these.
+    monkeypatch.setattr(urllib.request, "_opener", None)
+
+
+@pytest.mark.usefixtures("unreachable_proxy")
+@pytest.mark.parametrize("hostname", ["127.0.0.1", "localhost"])
+def test_a_loopback_jwks_bypasses_the_proxy(
+    hostname: str, host: JwksHost, factory: TokenFactory
+) -> None:
+    validator = http_validator(host.url.replace("127.0.0.1", hostname))
+    assert validator.validate(factory.sign(m2m(factory))).client_id == APP.client_id
+    assert host.requests == 1
+
+
+def test_a_remote_jwks_still_goes_through_the_proxy(
+    host: JwksHost, factory: TokenFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("no_proxy", "NO_PROXY", "HTTP_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("http_proxy", host.url.rsplit("/", 1)[0])  # the host plays the proxy
+    monkeypatch.setattr(urllib.request, "_opener", None)
+    validator = http_validator("http://jwks.example.test/jwks")
+    assert validator.validate(factory.sign(m2m(factory))).client_id == APP.client_id
+    assert host.paths == ["http://jwks.example.test/jwks"]
 
 
 def test_refresh_keys_fetches_now_and_lists_the_kids(

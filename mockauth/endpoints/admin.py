@@ -11,6 +11,7 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NoReturn
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,6 +21,7 @@ from mockauth import paths
 from mockauth.config import Api, App
 from mockauth.errors import (
     _MISSING,
+    AccessDeniedError,
     ConfigError,
     ConflictError,
     InvalidRequestError,
@@ -28,6 +30,7 @@ from mockauth.errors import (
 )
 from mockauth.faults import parse_rule, parse_rules
 from mockauth.forms import read_body
+from mockauth.net import is_loopback
 from mockauth.openapi import openapi_bytes
 from mockauth.state import Tenant
 
@@ -80,6 +83,7 @@ def _route(
     async def guarded(request: Request) -> Response:
         tenant: Tenant = request.app.state.tenant
         if not open_access:
+            _same_machine(tenant, request)
             _authorize(tenant, request)
         if per_process is not None and tenant.workers > 1:
             raise ConflictError(_conflict(per_process, tenant.workers, read=method == "GET"))
@@ -91,6 +95,27 @@ def _route(
             raise InvalidRequestError("The request body is nested too deeply.") from exc
 
     return Route(path, guarded, methods=[method], name=handler.__name__)
+
+
+def _same_machine(tenant: Tenant, request: Request) -> None:
+    """Without a secret, answer only what a page in a browser cannot send.
+
+    A cross-site page's request carries its Origin; a DNS-rebinding page's carries its own
+    Host. Tools (curl, SDKs, the CLI) send neither a foreign Origin nor a foreign Host.
+    """
+    if tenant.admin_secret is not None:
+        return
+    allowed = {urlsplit(tenant.issuer).hostname}
+    host = urlsplit("//" + request.headers.get("host", "")).hostname
+    if not _local(host, allowed):
+        raise AccessDeniedError(f"The admin API does not answer for the host {host!r}.")
+    origin = request.headers.get("origin")
+    if origin is not None and not _local(urlsplit(origin).hostname, allowed):
+        raise AccessDeniedError(f"The admin API does not answer requests from {origin!r}.")
+
+
+def _local(host: str | None, allowed: set[str | None]) -> bool:
+    return host is not None and (host in allowed or is_loopback(host))
 
 
 def _authorize(tenant: Tenant, request: Request) -> None:
@@ -230,18 +255,15 @@ async def retire_keys(request: Request, tenant: Tenant) -> Response:
     """Body: {"kid": ...} retires one key; {} retires every key but the active one."""
     body = _object(await _body(request, optional=True))
     _only(body, {"kid"})
-    keys = tenant.keys
-    keys.refresh()
-    if "kid" not in body:
-        kids = [kid for kid in keys.published_kids if kid != keys.active_kid]
-    else:
-        kids = [body["kid"]]
-        if body["kid"] == keys.active_kid:
-            raise ConfigError(SOURCE, "kid", body["kid"], "is the active signing key; rotate first")
-        if body["kid"] not in keys.published_kids:
-            raise ConfigError(SOURCE, "kid", body["kid"], "no published key has this kid")
-    for kid in kids:
-        keys.retire(kid)
+    kid = body.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise ConfigError(SOURCE, "kid", kid, "must be a string")
+    try:  # one locked step, so servers sharing the keys dir cannot trip each other
+        kids = tenant.keys.retire(kid)
+    except KeyError as exc:
+        raise ConfigError(SOURCE, "kid", kid, "no published key has this kid") from exc
+    except ValueError as exc:
+        raise ConfigError(SOURCE, "kid", kid, "is the active signing key; rotate first") from exc
     return _json({**_keys_state(tenant), "retired": kids})
 
 
