@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 import click
 
-from mockauth import cli_admin, server
+from mockauth import cli_admin, paths, server
 from mockauth.config import ServerConfig, default_config, load_config
 from mockauth.errors import MockAuthError, OAuthError
 from mockauth.grants.client_credentials import issue_token, requested_audiences
@@ -178,11 +178,12 @@ def _announce(tenant: Tenant, url: str, *, secret_given: bool = False) -> None:
     lines = [
         f"mockauth serving on {url}",
         f"  issuer:    {tenant.issuer}",
-        f"  discovery: {tenant.issuer}/.well-known/openid-configuration",
-        f"  jwks:      {tenant.issuer}/.well-known/jwks",
-        f"  token:     {tenant.issuer}/oauth2/token",
+        # Where this server answers; the issuer may name another host (a proxy, a tenant).
+        f"  discovery: {url}{paths.DISCOVERY}",
+        f"  jwks:      {url}{paths.JWKS}",
+        f"  token:     {url}{paths.TOKEN}",
         f"  keys dir:  {tenant.keys.keys_dir}",
-        f"  admin API: {tenant.issuer}/_mockauth/openapi.json",
+        f"  admin API: {url}{paths.ADMIN_OPENAPI}",
     ]
     if tenant.admin_secret:
         shown = "(as given)" if secret_given else tenant.admin_secret

@@ -458,3 +458,19 @@ def test_decode_bad_tokens_exit_2(token: str) -> None:
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("mockauth: ")
     assert "Traceback" not in result.output
+
+
+def test_the_start_up_block_points_at_where_the_server_answers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mockauth.cli import _announce
+    from mockauth.keys import KeyStore
+    from mockauth.state import Tenant
+
+    tenant = Tenant(issuer="https://acme.kinde.com", keys=KeyStore())
+    _announce(tenant, "http://127.0.0.1:9999")
+    out = capsys.readouterr().out
+    assert "issuer:    https://acme.kinde.com" in out
+    assert "jwks:      http://127.0.0.1:9999/.well-known/jwks" in out
+    assert "token:     http://127.0.0.1:9999/oauth2/token" in out
+    assert "acme.kinde.com/oauth2" not in out

@@ -130,13 +130,13 @@ def _authorize(tenant: Tenant, request: Request) -> None:
         )
     # Constant time: how much of a wrong secret matched must not show in the timing.
     if not hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"), secret.encode()):
-        _refuse("The admin secret in the 'Authorization: Bearer' header is wrong.")
+        _refuse("The admin secret in the 'Authorization: Bearer' header is wrong.", wrong=True)
 
 
-def _refuse(description: str) -> NoReturn:
-    raise InvalidTokenError(
-        description, headers={"WWW-Authenticate": 'Bearer realm="mockauth-admin"'}
-    )
+def _refuse(description: str, *, wrong: bool = False) -> NoReturn:
+    # RFC 6750 3.1: no error code when no credentials came, invalid_token when they were wrong.
+    challenge = 'Bearer realm="mockauth-admin"' + (', error="invalid_token"' if wrong else "")
+    raise InvalidTokenError(description, headers={"WWW-Authenticate": challenge})
 
 
 def _conflict(what: str, workers: int, *, read: bool) -> str:
