@@ -323,7 +323,9 @@ class _Fetch:
                     socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
-class _HTTPConnection(http.client.HTTPConnection):
+class _Tracked(http.client.HTTPConnection):
+    """A connection its fetch can cut off at the deadline (HTTP and, below, HTTPS)."""
+
     def __init__(self, host: str, *, fetch: _Fetch, **kwargs: Any) -> None:
         super().__init__(host, **kwargs)
         self._fetch = fetch
@@ -334,15 +336,12 @@ class _HTTPConnection(http.client.HTTPConnection):
         self._fetch.connected(self)
 
 
-class _HTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, host: str, *, fetch: _Fetch, **kwargs: Any) -> None:
-        super().__init__(host, **kwargs)
-        self._fetch = fetch
+class _HTTPConnection(_Tracked):
+    pass
 
-    def connect(self) -> None:
-        self._fetch.connecting(self)
-        super().connect()
-        self._fetch.connected(self)
+
+class _HTTPSConnection(_Tracked, http.client.HTTPSConnection):
+    pass
 
 
 class _Handler(urllib.request.HTTPHandler, urllib.request.HTTPSHandler):
