@@ -17,16 +17,18 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.types import Message
 
+from mockauth import paths
 from mockauth.app import create_app
 from mockauth.clock import Clock
 from mockauth.config import parse_config
-from mockauth.forms import MAX_BODY
+from mockauth.errors import OAUTH_ERRORS as STANDARD_ERRORS
+from mockauth.forms import FORM_TYPE, MAX_BODY
 from mockauth.state import Tenant
 
 ISSUER = "http://127.0.0.1:8400"
 NOW = 1_700_000_000
-TOKEN = "/oauth2/token"
-FORM = "application/x-www-form-urlencoded"
+TOKEN = paths.TOKEN
+FORM = FORM_TYPE
 CAL = "https://api.example.com"
 BILL = "https://billing.example.com"
 EMPTY = "https://empty.example.com"
@@ -42,14 +44,7 @@ KINDE_INVALID_CLIENT = (
     "Client authentication failed (e.g., unknown client, no client authentication included, "
     "or unsupported authentication method)."
 )
-OAUTH_ERRORS = {
-    "invalid_request",
-    "invalid_client",
-    "invalid_grant",
-    "unauthorized_client",
-    "unsupported_grant_type",
-    "invalid_scope",
-}
+OAUTH_ERRORS = set(STANDARD_ERRORS)  # the RFC 6749 codes, as mockauth defines them
 
 CONFIG = f"""
 [[apis]]

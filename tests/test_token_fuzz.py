@@ -18,15 +18,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
+from mockauth import paths
 from mockauth.app import create_app
 from mockauth.clock import Clock
 from mockauth.config import parse_config
+from mockauth.errors import OAUTH_ERRORS as STANDARD_ERRORS
+from mockauth.forms import FORM_TYPE
 from mockauth.state import Tenant
 
 ISSUER = "http://127.0.0.1:8400"
 NOW = 1_700_000_000
-TOKEN = "/oauth2/token"
-FORM = "application/x-www-form-urlencoded"
+TOKEN = paths.TOKEN
+FORM = FORM_TYPE
 CAL = "https://api.example.com"
 BILL = "https://billing.example.com"
 EMPTY = "https://empty.example.com"
@@ -43,14 +46,7 @@ GRANTED = {
     MGMT: ["read:users"],
 }
 ALL_SCOPES = ["read:calendar", "update:event", "delete:event", "read:invoices", "read:users"]
-OAUTH_ERRORS = {
-    "invalid_request",
-    "invalid_client",
-    "invalid_grant",
-    "unauthorized_client",
-    "unsupported_grant_type",
-    "invalid_scope",
-}
+OAUTH_ERRORS = set(STANDARD_ERRORS)  # the RFC 6749 codes, as mockauth defines them
 DESCRIPTION_RE = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]+")  # RFC 6749 5.2
 
 CONFIG = f"""
