@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -22,13 +20,11 @@ from mockauth.errors import (
     RequestTooLargeError,
     ServerError,
 )
+from mockauth.fastpath import FastPath
 from mockauth.middleware import RequestMiddleware
 from mockauth.state import Tenant
 
 log = logging.getLogger("mockauth")
-# RFC 6749 5.2: error_description holds only %x20-21 / %x23-5B / %x5D-7E; descriptions may
-# quote what the client sent (an audience, a scope), so anything else becomes '?'.
-_NOT_DESCRIPTION_CHAR = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 _JWKS = frozenset({paths.JWKS, paths.JWKS_JSON})
 
 
@@ -45,14 +41,11 @@ def routes(jwks: wellknown.JwksEndpoint) -> list[Route]:
 
 def render_error(exc: OAuthError) -> Response:
     """The only place an OAuth error body is built."""
-    description = _NOT_DESCRIPTION_CHAR.sub("?", exc.description)
-    body = {"error": exc.error, "error_description": description}
-    headers = {"Cache-Control": "no-store", "Pragma": "no-cache", **exc.headers}
     return Response(
-        json.dumps(body),
+        exc.body(),
         status_code=exc.status_code,
         media_type="application/json",
-        headers=headers,
+        headers=exc.response_headers(),
     )
 
 
@@ -89,7 +82,10 @@ class _MockAuthApp(Starlette):
 
     Outside Starlette's own error middleware it gets the server's ``send`` unwrapped (so a
     fault can close the connection) and records the status the client really got.
+    ``fast_path`` answers the hot requests inside the HTTP protocol (fastpath.py).
     """
+
+    fast_path: FastPath
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
@@ -118,6 +114,7 @@ def create_app(tenant: Tenant) -> Starlette:
     )
     app.state.tenant = tenant
     app.state.jwks = jwks
+    app.fast_path = FastPath(tenant, jwks)
     # Kinde answers 404 for /oauth2/token/; a redirect would turn a POST into a GET.
     app.router.redirect_slashes = False
     return app

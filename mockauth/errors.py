@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import re
+
+# RFC 6749 5.2: error_description holds only %x20-21 / %x23-5B / %x5D-7E; descriptions may
+# quote what the client sent (an audience, a scope), so anything else becomes '?'.
+_NOT_DESCRIPTION_CHAR = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
 
 class MockAuthError(Exception):
     """Root of every error mockauth raises on purpose."""
@@ -45,6 +53,15 @@ class OAuthError(MockAuthError):
         self.description = description or self.default_description
         self.headers = dict(headers or {})
         super().__init__(f"{self.error}: {self.description}")
+
+    def body(self) -> bytes:
+        """The wire body: exactly ``{"error", "error_description"}``."""
+        description = _NOT_DESCRIPTION_CHAR.sub("?", self.description)
+        return json.dumps({"error": self.error, "error_description": description}).encode()
+
+    def response_headers(self) -> dict[str, str]:
+        """Headers of the error answer besides its content type and length."""
+        return {**NO_STORE, **self.headers}
 
 
 class InvalidRequestError(OAuthError):

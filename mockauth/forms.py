@@ -10,6 +10,8 @@ from starlette.requests import ClientDisconnect, Request
 from mockauth.errors import InvalidRequestError, RequestTooLargeError
 
 MAX_BODY = 64 * 1024
+# httptools buffers headers without any bound; oversize ones get an OAuth 431 (server.py).
+MAX_HEADER_BYTES = 32 * 1024
 MAX_FIELDS = 100
 FORM_TYPE = "application/x-www-form-urlencoded"
 
@@ -59,9 +61,14 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
 
 
 async def read_form(request: Request) -> Form:
-    """Parse an application/x-www-form-urlencoded body, or raise an OAuthError."""
+    """Read and parse an application/x-www-form-urlencoded body, or raise an OAuthError."""
     body = await read_body(request)
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return parse_form(body, request.headers.get("content-type", ""))
+
+
+def parse_form(body: bytes, content_type: str) -> Form:
+    """Parse a whole form body sent with ``content_type``, or raise an OAuthError."""
+    media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type != FORM_TYPE and (body or media_type):
         raise InvalidRequestError(f"The request body must be sent as {FORM_TYPE}.")
     try:

@@ -103,9 +103,11 @@ class RequestMiddleware:
         if fields is None:
             form = remembered_form(scope)
             if form is not None:
-                fields = _fields(form, scope)
+                fields = request_fields(form, scope["headers"])
             elif scope.get("query_string"):
-                fields = _fields(parse_qsl(scope["query_string"].decode("latin-1")), scope)
+                fields = request_fields(
+                    parse_qsl(scope["query_string"].decode("latin-1")), scope["headers"]
+                )
         self.tenant.journal.record(
             generation=generation,
             method=scope["method"],
@@ -217,7 +219,9 @@ class _Exchange:
 
     async def read_fields(self) -> None:
         """Parse the form body into ``fields`` (the app can still read the body)."""
-        self.fields = _fields(_pairs(await self.buffer_body(MAX_BODY)), self.scope)
+        self.fields = request_fields(
+            _pairs(await self.buffer_body(MAX_BODY)), self.scope["headers"]
+        )
 
     async def buffer_body(self, limit: int) -> bytes:
         """Read the body (up to ``limit`` bytes) and keep it for the app to read again."""
@@ -342,17 +346,19 @@ def _pairs(body: bytes) -> list[tuple[str, str]]:
         return []  # the endpoint will reject the body; the rule just does not match
 
 
-def _fields(pairs: Any, scope: Scope) -> RequestFields:
+def request_fields(pairs: Any, headers: Any) -> RequestFields:
+    """What the journal and fault rules may know of a request: its form or query pairs,
+    and the HTTP Basic client id when the body names none."""
     fields = RequestFields.from_pairs(pairs)
     if fields.client_id is None:
-        basic = _basic_client_id(scope)
+        basic = _basic_client_id(headers)
         if basic is not None:
             return RequestFields(fields.grant_type, basic, fields.audiences, fields.scopes)
     return fields
 
 
-def _basic_client_id(scope: Scope) -> str | None:
-    value = _header(scope.get("headers", []), b"authorization").decode("latin-1")
+def _basic_client_id(headers: Any) -> str | None:
+    value = _header(headers, b"authorization").decode("latin-1")
     try:
         basic = parse_basic(value)
     except ValueError:

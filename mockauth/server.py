@@ -23,6 +23,8 @@ from mockauth import paths
 from mockauth.app import create_app, render_error
 from mockauth.config import ServerConfig, default_config, load_config
 from mockauth.errors import InvalidRequestError
+from mockauth.fastpath import protocol_class
+from mockauth.forms import MAX_HEADER_BYTES
 from mockauth.keys import KeyStore
 from mockauth.net import is_loopback
 from mockauth.state import Tenant
@@ -33,8 +35,6 @@ DEFAULT_KEYS_DIR = "keys"
 # Worker processes rebuild the tenant from these (set by the parent before spawning).
 _ENV_CONFIG, _ENV_ISSUER, _ENV_KEYS = "MOCKAUTH_CONFIG", "MOCKAUTH_ISSUER", "MOCKAUTH_KEYS_DIR"
 _ENV_WORKERS, _ENV_ADMIN_SECRET = "MOCKAUTH_WORKERS", "MOCKAUTH_ADMIN_SECRET"
-# httptools buffers headers without any bound; answer oversize ones with an OAuth 431.
-MAX_HEADER_BYTES = 32 * 1024
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,10 +86,17 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def limit_headers(app: ASGIApp) -> ASGIApp:
-    """Wrap an ASGI app so requests whose headers exceed MAX_HEADER_BYTES get a 431."""
+class HeaderLimit:
+    """Wrap an ASGI app so requests whose headers exceed MAX_HEADER_BYTES get a 431.
 
-    async def guarded(scope: Scope, receive: Receive, send: Send) -> None:
+    ``fast_path`` is the wrapped app's, for the protocol (fastpath.py) to find.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.fast_path = getattr(app, "fast_path", None)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = scope.get("headers", ())
         if scope["type"] == "http" and sum(len(k) + len(v) for k, v in headers) > MAX_HEADER_BYTES:
             err = InvalidRequestError(
@@ -98,17 +105,16 @@ def limit_headers(app: ASGIApp) -> ASGIApp:
             err.status_code = 431
             await render_error(err)(scope, receive, send)
             return
-        await app(scope, receive, send)
-
-    return guarded
+        await self.app(scope, receive, send)
 
 
 def _uvicorn_config(app: ASGIApp | str, *, log_level: str, workers: int = 1) -> uvicorn.Config:
-    # uvloop + httptools: the plain asyncio loop adds ~44 ms per request with workers (Nagle).
+    # uvloop + httptools: the plain asyncio loop adds ~44 ms per request with workers (Nagle);
+    # the protocol answers JWKS and token requests without ASGI (fastpath.py).
     return uvicorn.Config(
         app,
         loop="auto",
-        http="auto",
+        http=protocol_class(),
         # Without httptools, let h11 read headers up to our limit so the answer is the same 431.
         h11_max_incomplete_event_size=MAX_HEADER_BYTES + 16 * 1024,
         lifespan="off",
@@ -134,7 +140,7 @@ def _worker_app() -> ASGIApp:
         workers=int(os.environ.get(_ENV_WORKERS, "1")),
         admin_secret=os.environ.get(_ENV_ADMIN_SECRET) or None,
     )
-    return limit_headers(create_app(tenant))
+    return HeaderLimit(create_app(tenant))
 
 
 def wait_until_serving(url: str, timeout: float = 30.0) -> bool:
@@ -191,7 +197,7 @@ def serve(options: ServeOptions, *, on_ready: Callable[[Tenant, str], None]) -> 
         )
         Multiprocess(uv, sockets=[sock]).run()
     else:
-        app = limit_headers(create_app(tenant))
+        app = HeaderLimit(create_app(tenant))
         # uvicorn re-raises SIGINT after its graceful shutdown; Ctrl-C is how serve ends, not
         # an abort (click would print "Aborted!" and exit 1).
         with contextlib.suppress(KeyboardInterrupt):
@@ -230,7 +236,7 @@ class ServerThread:
             self._sock.close()  # a bad issuer or keys dir must not leak the bound socket
             raise
         self.app = create_app(self.tenant)
-        uv = _uvicorn_config(limit_headers(self.app), log_level="warning")
+        uv = _uvicorn_config(HeaderLimit(self.app), log_level="warning")
         self._server = uvicorn.Server(uv)
         self._thread = threading.Thread(target=self._run, name="mockauth-server", daemon=True)
 

@@ -234,7 +234,7 @@ def test_server_thread_runs_on_uvloop_and_httptools(server: ServerThread) -> Non
 
     uv = server._server  # the uvicorn.Server: the loop and protocol it actually runs
     assert isinstance(uv.servers[0].get_loop(), uvloop.Loop)
-    assert uv.config.http_protocol_class is HttpToolsProtocol
+    assert issubclass(uv.config.http_protocol_class, HttpToolsProtocol)
 
 
 # --- hostile wire input over a raw socket ---

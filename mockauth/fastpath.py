@@ -1,0 +1,222 @@
+"""The hot path: JWKS GETs and token POSTs answered inside uvicorn's HTTP protocol.
+
+Through ASGI every request costs a task, a request cycle, Starlette's stack and two socket
+writes: several times the work of a JWKS answer and a third of a token's (bench/README.md).
+``HttpProtocol`` subclasses uvicorn's httptools protocol and answers these two requests as
+they complete, in one write, with the bytes the ASGI app would send: the answers come from
+the same functions (``token_body``, ``JwksEndpoint.current``, ``OAuthError.body``) and
+tests/test_fastpath.py holds both paths to the same status, headers and body. Anything
+else goes through ASGI unchanged: fault rules live, a request queued behind a slower one,
+HTTP/1.0 or ``Connection: close``, ``Expect``, chunked bodies, query strings, oversized
+headers, access logging.
+
+It leans on uvicorn internals (``cycle``, ``pipeline``, ``flow``, ``on_response_complete``)
+that have been stable for years; ``protocol_class()`` checks them and falls back to
+uvicorn's own protocol, and a test fails if the fast path is not in use.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from starlette.datastructures import Headers
+
+from mockauth.endpoints.oauth import token_body
+from mockauth.endpoints.wellknown import JwksEndpoint
+from mockauth.errors import NO_STORE, OAuthError, ServerError
+from mockauth.forms import MAX_BODY, MAX_HEADER_BYTES, parse_form
+from mockauth.journal import RequestFields
+from mockauth.middleware import request_fields
+from mockauth.state import Tenant
+
+log = logging.getLogger("mockauth")
+
+RawHeaders = list[tuple[bytes, bytes]]
+Answer = tuple[int, RawHeaders, bytes]
+_JSON = b"application/json"
+_HOT = {
+    b"/.well-known/jwks": "jwks",
+    b"/.well-known/jwks.json": "jwks",
+    b"/oauth2/token": "token",
+}
+
+
+def json_headers(headers: dict[str, str], body: bytes) -> RawHeaders:
+    """The header list Starlette's ``Response(body, media_type="application/json",
+    headers=headers)`` sends: the given headers lowercased, then length and type."""
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    raw.append((b"content-length", str(len(body)).encode()))
+    raw.append((b"content-type", _JSON))
+    return raw
+
+
+class FastPath:
+    """Answers the hot requests of one tenant without ASGI; ``served`` counts them."""
+
+    def __init__(self, tenant: Tenant, jwks: JwksEndpoint) -> None:
+        self.tenant = tenant
+        self._jwks = jwks
+        self.served = 0
+
+    @property
+    def open(self) -> bool:
+        """False while a fault rule may fire: the middleware must see every request."""
+        return not self.tenant.faults.live
+
+    def jwks(self) -> Answer:
+        headers, body = self._jwks.current()
+        return 200, headers, body
+
+    def token(self, headers: RawHeaders, body: bytes) -> tuple[Answer, RequestFields | None]:
+        """The token endpoint's answer, and what the journal keeps of the request."""
+        fields = None
+        try:
+            form = parse_form(body, _header(headers, b"content-type"))
+            fields = request_fields(form.fields, headers)
+            payload = token_body(self.tenant, form, Headers(raw=headers))
+        except OAuthError as exc:
+            return _error(exc), fields
+        except Exception as exc:  # what the app's last-resort handler does
+            log.error("unhandled error on POST /oauth2/token: %r", exc)
+            return _error(ServerError()), fields
+        return (200, json_headers(NO_STORE, payload), payload), fields
+
+    def record(
+        self,
+        path: str,
+        method: str,
+        status: int,
+        started: float,
+        generation: int,
+        fields: RequestFields | None,
+    ) -> None:
+        journal = self.tenant.journal
+        if journal.enabled:
+            journal.record(
+                generation=generation,
+                method=method,
+                path=path,
+                status=status,
+                started=started,
+                fields=fields,
+            )
+
+
+def _error(exc: OAuthError) -> Answer:
+    body = exc.body()
+    return exc.status_code, json_headers(exc.response_headers(), body), body
+
+
+def _header(headers: RawHeaders, name: bytes) -> str:
+    for key, value in headers:
+        if key == name:
+            return value.decode("latin-1")
+    return ""
+
+
+try:
+    from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+except ImportError:  # uvicorn without httptools: h11 only, no fast path
+    HttpToolsProtocol = None  # type: ignore[assignment,misc]
+
+_NEEDED = ("on_headers_complete", "on_body", "on_message_complete", "on_response_complete")
+
+
+def protocol_class() -> type[Any] | str:
+    """The uvicorn ``http`` setting: our protocol where uvicorn's internals are as
+    expected, else uvicorn's own choice."""
+    if HttpToolsProtocol is None or not all(hasattr(HttpToolsProtocol, n) for n in _NEEDED):
+        return "auto"
+    return HttpProtocol
+
+
+if HttpToolsProtocol is not None:
+
+    class HttpProtocol(HttpToolsProtocol):
+        """uvicorn's httptools protocol, answering JWKS and token requests itself."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            fast = getattr(self.app, "fast_path", None)
+            usable = isinstance(fast, FastPath) and not self.access_log
+            self._fast = fast if usable and self.limit_concurrency is None else None
+            self._hot: str | None = None
+            self._hot_body: list[bytes] = []
+            self._hot_started = 0.0
+            self._hot_generation = 0
+
+        def on_headers_complete(self) -> None:
+            if self._fast is None or not self._claim(self._fast):
+                super().on_headers_complete()
+
+        def on_body(self, body: bytes) -> None:
+            if self._hot is None:
+                super().on_body(body)
+            else:
+                self._hot_body.append(body)
+
+        def on_message_complete(self) -> None:
+            if self._hot is None:
+                super().on_message_complete()
+            else:
+                self._answer()
+
+        def _claim(self, fast: FastPath) -> bool:
+            """Take the request if the fast path answers it exactly as ASGI would."""
+            kind = _HOT.get(self.url)
+            if kind is None:
+                return False
+            parser = self.parser
+            cycle = self.cycle
+            if (
+                (cycle is not None and not cycle.response_complete)
+                or self.pipeline
+                or self.flow.write_paused
+                or parser.get_method() != (b"GET" if kind == "jwks" else b"POST")
+                or parser.get_http_version() != "1.1"
+                or not parser.should_keep_alive()
+                or parser.should_upgrade()
+                or self.expect_100_continue
+                or not fast.open
+            ):
+                return False
+            size = 0
+            length = b"0"
+            for name, value in self.headers:
+                size += len(name) + len(value)
+                if name == b"content-length":
+                    length = value
+                elif name == b"transfer-encoding":
+                    return False
+            if size > MAX_HEADER_BYTES or not length.isdigit():
+                return False
+            if int(length) > (MAX_BODY if kind == "token" else 0):
+                return False
+            self._hot = kind
+            self._hot_started = time.monotonic()
+            self._hot_generation = fast.tenant.journal.generation
+            return True
+
+        def _answer(self) -> None:
+            fast = self._fast
+            assert fast is not None
+            kind, self._hot = self._hot, None
+            fields = None
+            if kind == "token":
+                body, self._hot_body = b"".join(self._hot_body), []
+                (status, headers, payload), fields = fast.token(self.headers, body)
+                method, path = "POST", "/oauth2/token"
+            else:
+                status, headers, payload = fast.jwks()
+                method, path = "GET", self.url.decode("ascii")
+            fast.record(path, method, status, self._hot_started, self._hot_generation, fields)
+            fast.served += 1
+            parts = [STATUS_LINE[status]]
+            for name, value in (*self.server_state.default_headers, *headers):
+                parts += (name, b": ", value, b"\r\n")
+            parts += (b"\r\n", payload)
+            if not self.transport.is_closing():
+                self.transport.write(b"".join(parts))
+            self.on_response_complete()

@@ -1,0 +1,458 @@
+"""The protocol's fast path (mockauth/fastpath.py) answers exactly as the ASGI app does.
+
+Every request here goes over a real socket to a real uvicorn server; the same request sent
+through the app in process (TestClient, never the fast path) is the reference. ``served``
+counts fast answers, so each test also proves which path it went through.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from starlette.testclient import TestClient
+
+from mockauth import paths
+from mockauth.config import parse_config
+from mockauth.errors import NO_STORE
+from mockauth.fastpath import FastPath, HttpProtocol, json_headers, protocol_class
+from mockauth.forms import FORM_TYPE, MAX_BODY
+from mockauth.server import ServerThread
+
+NOW = 1_700_000_000
+API = "https://api.example.com"
+OTHER = "https://other.example.com"
+APP_ID = "0123456789abcdef0123456789abcdef"
+APP_SECRET = "S3cr3t" * 8
+SPA_ID = "11111111111111111111111111111111"
+CONFIG = f"""
+[[apis]]
+audience = "{API}"
+scopes = ["read:calendar", "update:event", "delete:event"]
+
+[[apis]]
+audience = "{OTHER}"
+scopes = ["read:other"]
+
+[[apps]]
+name = "Backend"
+client_id = "{APP_ID}"
+client_secret = "{APP_SECRET}"
+org_code = "org_123"
+claims = {{ tenant = "acme" }}
+[apps.apis]
+"{API}" = ["read:calendar", "update:event"]
+"{OTHER}" = ["read:other"]
+
+[[apps]]
+name = "SPA"
+type = "spa"
+client_id = "{SPA_ID}"
+[apps.apis]
+"{API}" = ["read:calendar"]
+"""
+WAIT = 30.0
+GOOD = {
+    "grant_type": "client_credentials",
+    "client_id": APP_ID,
+    "client_secret": APP_SECRET,
+    "audience": API,
+    "scope": "read:calendar",
+}
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ServerThread]:
+    with ServerThread(parse_config(CONFIG.encode(), source="fast.toml")) as running:
+        running.tenant.clock.freeze(NOW)
+        yield running
+
+
+@pytest.fixture(scope="module")
+def client(server: ServerThread) -> TestClient:
+    return TestClient(server.app, raise_server_exceptions=True)
+
+
+@pytest.fixture(autouse=True)
+def _clean(server: ServerThread) -> None:
+    server.tenant.faults.clear()
+    server.tenant.journal.clear()
+
+
+def fast(server: ServerThread) -> FastPath:
+    path: FastPath = server.app.fast_path  # type: ignore[attr-defined]
+    return path
+
+
+# --- raw HTTP over one socket ---
+
+
+def request_bytes(
+    method: str,
+    target: str,
+    body: bytes = b"",
+    headers: list[tuple[str, bytes]] | None = None,
+    *,
+    version: str = "1.1",
+    length: bool = True,
+) -> bytes:
+    lines = [f"{method} {target} HTTP/{version}".encode(), b"Host: 127.0.0.1"]
+    lines += [name.encode() + b": " + value for name, value in headers or []]
+    if length and (body or method == "POST"):
+        lines.append(b"Content-Length: %d" % len(body))
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def form_request(fields: dict[str, str] | None = None, **kwargs: Any) -> bytes:
+    headers = [("Content-Type", FORM_TYPE.encode())]
+    return request_bytes("POST", paths.TOKEN, urlencode(fields or GOOD).encode(), headers, **kwargs)
+
+
+@contextlib.contextmanager
+def connect(server: ServerThread) -> Iterator[socket.socket]:
+    parts = urlsplit(server.url)
+    assert parts.hostname is not None and parts.port is not None
+    with socket.create_connection((parts.hostname, parts.port), timeout=WAIT) as sock:
+        yield sock
+
+
+class Reader:
+    """Reads HTTP/1.1 responses one at a time off a socket (Content-Length framing)."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = b""
+
+    def _fill(self) -> None:
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("closed")
+        self.buffer += chunk
+
+    def response(self, *, head: bool = False) -> tuple[int, list[tuple[str, str]], bytes]:
+        while b"\r\n\r\n" not in self.buffer:
+            self._fill()
+        top, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        status_line, *lines = top.decode("latin-1").split("\r\n")
+        headers = [(k.lower(), v.strip()) for k, v in (line.split(":", 1) for line in lines)]
+        length = 0 if head else int(dict(headers).get("content-length", "0"))
+        while len(self.buffer) < length:
+            self._fill()
+        body, self.buffer = self.buffer[:length], self.buffer[length:]
+        return int(status_line.split()[1]), headers, body
+
+
+def exchange(server: ServerThread, data: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+    with connect(server) as sock:
+        sock.sendall(data)
+        return Reader(sock).response()
+
+
+def without_date(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    assert [k for k, _ in headers].count("date") == 1  # uvicorn's default header, kept
+    return [(k, v) for k, v in headers if k != "date"]
+
+
+def comparable(body: bytes) -> Any:
+    """A token answer with its access token decoded, minus the per-token jti."""
+    doc = json.loads(body)
+    if isinstance(doc, dict) and "access_token" in doc:
+        head, claims, signature = doc["access_token"].split(".")
+        pad = "=" * (-len(claims) % 4)
+        decoded = json.loads(base64.urlsafe_b64decode(claims + pad))
+        assert decoded.pop("jti")
+        doc["access_token"] = (json.loads(base64.urlsafe_b64decode(head + "==")), decoded)
+        assert signature
+    return doc
+
+
+# --- it is in use ---
+
+
+def test_the_server_runs_the_fast_path_protocol(server: ServerThread) -> None:
+    assert protocol_class() is HttpProtocol
+    assert server._server.config.http_protocol_class is HttpProtocol
+    before = fast(server).served
+    for target in ("/.well-known/jwks", "/.well-known/jwks.json"):
+        status, _, body = exchange(server, request_bytes("GET", target))
+        assert status == 200 and json.loads(body)["keys"]
+    status, _, body = exchange(server, form_request())
+    assert status == 200, body
+    assert fast(server).served == before + 3
+
+
+def test_json_headers_are_the_ones_starlette_sends() -> None:
+    from starlette.responses import Response
+
+    for headers in (NO_STORE, {**NO_STORE, "WWW-Authenticate": 'Basic realm="x"'}, {}):
+        body = b'{"a": 1}'
+        response = Response(body, media_type="application/json", headers=headers)
+        assert json_headers(headers, body) == response.raw_headers
+
+
+# --- the same answers as the ASGI app ---
+
+header_text = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=40).map(
+    str.encode
+)
+values = st.one_of(
+    st.sampled_from(
+        [APP_ID, APP_SECRET, SPA_ID, API, OTHER, "client_credentials", "read:calendar", ""]
+    ),
+    st.sampled_from(["read:calendar update:event", f"{API} {OTHER}", "read:other delete:event"]),
+    st.text(max_size=12),
+)
+names = st.sampled_from(["grant_type", "client_id", "client_secret", "audience", "scope", "extra"])
+forms = st.lists(st.tuples(names, values), max_size=8)
+authorizations = st.one_of(
+    st.none(),
+    st.sampled_from([(APP_ID, APP_SECRET), (APP_ID, "wrong"), (SPA_ID, ""), ("x", "y")]).map(
+        lambda p: b"Basic " + base64.b64encode(f"{p[0]}:{p[1]}".encode())
+    ),
+    header_text,
+)
+content_types = st.sampled_from(
+    [FORM_TYPE, FORM_TYPE + "; charset=utf-8", "application/json", "text/plain", ""]
+)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    form=forms,
+    authorization=authorizations,
+    content_type=content_types,
+    raw=st.one_of(st.none(), st.binary(max_size=40)),
+)
+@example(form=list(GOOD.items()), authorization=None, content_type=FORM_TYPE, raw=None)
+@example(
+    form=[("grant_type", "client_credentials"), ("audience", f"{API} {OTHER}")],
+    authorization=b"Basic " + base64.b64encode(f"{APP_ID}:{APP_SECRET}".encode()),
+    content_type=FORM_TYPE,
+    raw=None,
+)
+@example(
+    form=[("grant_type", "client_credentials"), ("audience", API)],
+    authorization=b"Basic " + base64.b64encode(f"{APP_ID}:wrong".encode()),
+    content_type=FORM_TYPE,
+    raw=None,
+)
+def test_token_answers_match_the_asgi_app(
+    server: ServerThread,
+    client: TestClient,
+    form: list[tuple[str, str]],
+    authorization: bytes | None,
+    content_type: str,
+    raw: bytes | None,
+) -> None:
+    body = urlencode(form).encode() if raw is None else raw
+    headers: list[tuple[str, bytes]] = []
+    if content_type:
+        headers.append(("Content-Type", content_type.encode()))
+    if authorization is not None:
+        headers.append(("Authorization", authorization))
+    before = fast(server).served
+    status, got_headers, got_body = exchange(
+        server, request_bytes("POST", paths.TOKEN, body, headers)
+    )
+    assert fast(server).served == before + 1
+    reference = client.post(paths.TOKEN, content=body, headers={k.encode(): v for k, v in headers})
+    assert status == reference.status_code
+    assert without_date(got_headers) == [(k.decode(), v.decode()) for k, v in reference.headers.raw]
+    assert comparable(got_body) == comparable(reference.content)
+
+
+def test_jwks_answers_match_the_asgi_app(server: ServerThread, client: TestClient) -> None:
+    for target in ("/.well-known/jwks", "/.well-known/jwks.json"):
+        status, headers, body = exchange(server, request_bytes("GET", target))
+        reference = client.get(target)
+        assert (status, body) == (reference.status_code, reference.content)
+        assert without_date(headers) == [(k.decode(), v.decode()) for k, v in reference.headers.raw]
+
+
+def test_a_rotated_key_is_served_and_signs_at_once(server: ServerThread) -> None:
+    old = server.tenant.keys.active_kid
+    new = server.tenant.rotate_keys()
+    try:
+        _, _, body = exchange(server, request_bytes("GET", paths.JWKS))
+        assert [k["kid"] for k in json.loads(body)["keys"]] == [new, old]
+        _, _, body = exchange(server, form_request())
+        assert comparable(body)["access_token"][0]["kid"] == new
+    finally:
+        server.tenant.keys.retire(old)
+
+
+def test_an_unexpected_error_is_an_oauth_500_and_is_logged(
+    server: ServerThread, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(server.tenant.tokens, "sign", broken)
+    before = fast(server).served
+    with caplog.at_level("ERROR", logger="mockauth"):
+        status, headers, body = exchange(server, form_request())
+    assert fast(server).served == before + 1
+    assert status == 500
+    assert json.loads(body)["error"] == "server_error"
+    assert "boom" not in body.decode()
+    assert dict(headers)["cache-control"] == "no-store"
+    assert any("boom" in r.getMessage() for r in caplog.records)
+
+
+# --- the journal ---
+
+
+def test_fast_answers_are_journaled(server: ServerThread) -> None:
+    basic = b"Basic " + base64.b64encode(f"{APP_ID}:{APP_SECRET}".encode())
+    fields = {"grant_type": "client_credentials", "audience": f"{API} {OTHER}"}
+    headers = [("Content-Type", FORM_TYPE.encode()), ("Authorization", basic)]
+    exchange(server, request_bytes("POST", paths.TOKEN, urlencode(fields).encode(), headers))
+    exchange(server, form_request({**GOOD, "client_secret": "wrong"}))
+    exchange(server, request_bytes("GET", paths.JWKS_JSON))
+    entries = server.tenant.journal.entries()
+    assert [(e.method, e.path, e.status) for e in entries] == [
+        ("POST", paths.TOKEN, 200),
+        ("POST", paths.TOKEN, 401),
+        ("GET", paths.JWKS_JSON, 200),
+    ]
+    assert entries[0].client_id == APP_ID  # from HTTP Basic
+    assert entries[0].audiences == (API, OTHER)
+    assert entries[0].grant_type == "client_credentials"
+    assert entries[1].client_id == APP_ID
+    assert all(e.duration_ms >= 0 for e in entries)
+
+
+# --- what goes through ASGI instead, still answered right ---
+
+
+def test_a_live_fault_rule_sends_every_request_through_the_middleware(
+    server: ServerThread,
+) -> None:
+    server.tenant.faults.add({"endpoint": "jwks", "effect": "error", "status": 503})
+    before = fast(server).served
+    assert exchange(server, request_bytes("GET", paths.JWKS))[0] == 503
+    assert exchange(server, form_request())[0] == 200  # not matched: the real answer
+    assert fast(server).served == before
+    server.tenant.faults.clear()
+    assert exchange(server, request_bytes("GET", paths.JWKS))[0] == 200
+    assert fast(server).served == before + 1
+
+
+SLOW_PATH = {
+    "connection close": form_request().replace(b"Host:", b"Connection: close\r\nHost:"),
+    "HTTP/1.0": form_request(version="1.0"),
+    "query string": form_request().replace(paths.TOKEN.encode(), paths.TOKEN.encode() + b"?x=1", 1),
+    "expect 100-continue": form_request().replace(b"Host:", b"Expect: 100-continue\r\nHost:"),
+    "chunked body": request_bytes(
+        "POST",
+        paths.TOKEN,
+        b"%x\r\n%s\r\n0\r\n\r\n" % (len(urlencode(GOOD)), urlencode(GOOD).encode()),
+        [("Content-Type", FORM_TYPE.encode()), ("Transfer-Encoding", b"chunked")],
+        length=False,
+    ),
+    "HEAD jwks": request_bytes("HEAD", paths.JWKS),
+    "GET token": request_bytes("GET", paths.TOKEN),
+    "jwks with a body": request_bytes("GET", paths.JWKS, b"x"),
+}
+
+
+@pytest.mark.parametrize("data", SLOW_PATH.values(), ids=SLOW_PATH.keys())
+def test_requests_the_fast_path_leaves_to_asgi(server: ServerThread, data: bytes) -> None:
+    before = fast(server).served
+    with connect(server) as sock:
+        sock.sendall(data)
+        reader = Reader(sock)
+        if b"Expect: 100-continue" in data:
+            assert reader.response()[0] == 100
+        status, _, body = reader.response(head=data.startswith(b"HEAD"))
+    assert fast(server).served == before
+    if data.startswith(b"POST"):
+        assert status == 200, body
+        assert json.loads(body)["token_type"] == "bearer"
+    elif data.startswith(b"HEAD"):
+        assert status == 200 and body == b""
+    elif b"/oauth2/token" in data:
+        assert status == 405
+    else:
+        assert status == 200
+
+
+def test_an_oversize_body_goes_to_asgi_and_gets_413(server: ServerThread) -> None:
+    before = fast(server).served
+    head = form_request().split(b"\r\n\r\n")[0].replace(b"Content-Length: ", b"X-Old: ")
+    with connect(server) as sock:
+        sock.sendall(head + b"\r\nContent-Length: %d\r\n\r\n" % (MAX_BODY + 1))
+        status, _, body = Reader(sock).response()
+    assert status == 413 and json.loads(body)["error"] == "invalid_request"
+    assert fast(server).served == before
+
+
+# --- one connection, many requests ---
+
+
+def test_pipelined_requests_are_answered_in_order(server: ServerThread) -> None:
+    """Fast ones are answered at once; one queued behind an ASGI request waits its turn."""
+    requests = [
+        form_request(),
+        request_bytes("GET", paths.JWKS),
+        request_bytes("GET", paths.DISCOVERY),  # ASGI
+        form_request({**GOOD, "scope": "update:event"}),  # behind it: ASGI too
+        request_bytes("GET", paths.JWKS_JSON),
+        form_request({**GOOD, "client_secret": "wrong"}),
+    ]
+    with connect(server) as sock:
+        sock.sendall(b"".join(requests))
+        reader = Reader(sock)
+        answers = [reader.response() for _ in requests]
+    statuses = [status for status, _, _ in answers]
+    assert statuses == [200, 200, 200, 200, 200, 401]
+    assert "scope" not in json.loads(answers[1][2])
+    assert json.loads(answers[2][2])["jwks_uri"].endswith(paths.JWKS)
+    assert json.loads(answers[3][2])["scope"] == "update:event"
+    assert json.loads(answers[4][2])["keys"]
+
+
+def test_a_body_split_across_packets_is_answered(server: ServerThread) -> None:
+    data = form_request()
+    before = fast(server).served
+    with connect(server) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        head, body = data.split(b"\r\n\r\n", 1)
+        sock.sendall(head + b"\r\n\r\n")
+        time.sleep(0.05)
+        for i in range(0, len(body), 16):
+            sock.sendall(body[i : i + 16])
+            time.sleep(0.005)
+        status, _, answer = Reader(sock).response()
+    assert status == 200, answer
+    assert fast(server).served == before + 1
+
+
+def test_keep_alive_timer_is_armed_after_a_fast_answer(server: ServerThread) -> None:
+    """Else an idle client would hold its connection (and a file descriptor) forever."""
+    with connect(server) as sock:
+        sock.sendall(request_bytes("GET", paths.JWKS))
+        Reader(sock).response()
+        local = sock.getsockname()
+        deadline = time.monotonic() + WAIT
+        while True:
+            protocols = [
+                p
+                for p in server._server.server_state.connections
+                if isinstance(p, HttpProtocol) and p.client == local
+            ]
+            if protocols and protocols[0].timeout_keep_alive_task is not None:
+                break
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        sock.sendall(form_request())
+        assert Reader(sock).response()[0] == 200  # the same connection keeps serving
