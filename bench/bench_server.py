@@ -25,6 +25,7 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -70,6 +71,7 @@ class Server:
     token_body: str
     jwks_path: str
     output: list[str] = field(default_factory=list)
+    targets: tuple[str, ...] = ("token", "jwks")
 
     @property
     def token_url(self) -> str:
@@ -209,6 +211,17 @@ def start_mockauth(workers: int, tmp: Path, *, label: str = "mockauth", src: Pat
     return Server(f"{label} w{workers}", proc, url, "/oauth2/token", body, "/.well-known/jwks", out)
 
 
+def nginx_missing(skip: bool, targets: list[str]) -> str | None:
+    """Why the nginx ceiling is not measured, or None when it is."""
+    if skip:
+        return "skipped (--no-nginx)"
+    if "jwks" not in targets:
+        return "JWKS not measured"
+    if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
+        return "nginx is not installed (apt-get install -y nginx-light)"
+    return None
+
+
 def ensure_peer() -> str | None:
     """Install the peer into bench/node_modules if needed; None if it cannot run here."""
     node, npm = shutil.which("node"), shutil.which("npm")
@@ -247,6 +260,62 @@ def start_peer(tmp: Path) -> Server:
     return Server("peer", proc, f"http://127.0.0.1:{port}", "/token", body, "/jwks", out)
 
 
+NGINX_CONF = """daemon off;
+worker_processes {workers};
+pid {tmp}/nginx.pid;
+error_log {tmp}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  keepalive_requests 10000000;
+  client_body_temp_path {tmp}/nginx-body;
+  proxy_temp_path {tmp}/nginx-proxy;
+  fastcgi_temp_path {tmp}/nginx-fastcgi;
+  uwsgi_temp_path {tmp}/nginx-uwsgi;
+  scgi_temp_path {tmp}/nginx-scgi;
+  server {{
+    listen 127.0.0.1:{port};
+    location = /jwks {{ default_type application/json; return 200 '{body}'; }}
+  }}
+}}
+"""
+
+
+def start_nginx(tmp: Path, jwks: bytes, workers: int) -> Server:
+    """nginx answering a fixed copy of mockauth's JWKS: what this machine and wrk can do at
+    all for a small GET, the ceiling any server measured here runs into."""
+    exe = shutil.which("nginx") or "/usr/sbin/nginx"
+    with socket.socket() as probe:  # a free port; nginx cannot listen on port 0
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    conf = tmp / "nginx.conf"
+    conf.write_text(
+        NGINX_CONF.format(workers=workers, tmp=tmp, port=port, body=jwks.decode("ascii"))
+    )
+    proc = subprocess.Popen(
+        [exe, "-c", str(conf), "-e", str(tmp / "nginx-error.log")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/jwks", timeout=1) as resp:
+                if resp.read() == jwks:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            out = proc.stdout.read() if proc.stdout else ""
+            raise RuntimeError(f"nginx did not start: {out[-400:]}")
+        time.sleep(0.05)
+    return Server(f"nginx w{workers}", proc, base, "", "", "/jwks", targets=("jwks",))
+
+
 # --------------------------------------------------------------------------- checks
 
 
@@ -256,6 +325,10 @@ def _b64d(part: str) -> bytes:
 
 def check_server(server: Server) -> str:
     """Fail unless the token endpoint answers a real 200 whose token verifies."""
+    if "token" not in server.targets:
+        with urllib.request.urlopen(server.jwks_url, timeout=10) as resp:
+            keys = json.loads(resp.read())["keys"]
+        return f"JWKS only ({len(keys)} key, a fixed copy of mockauth's)"
     req = urllib.request.Request(
         server.token_url,
         data=server.token_body.encode(),
@@ -479,6 +552,9 @@ def main() -> int:
     ap.add_argument("--workers", default="2,1", help="mockauth --workers values (2,1)")
     ap.add_argument("--no-peer", action="store_true", help="measure mockauth alone")
     ap.add_argument("--no-openssl", action="store_true", help="skip openssl speed")
+    ap.add_argument(
+        "--no-nginx", action="store_true", help="skip the nginx JWKS ceiling (when installed)"
+    )
     ap.add_argument("--quick", action="store_true", help="one round of 3 s runs")
     ap.add_argument("--targets", default="token,jwks", help="comma list (token,jwks)")
     ap.add_argument(
@@ -529,14 +605,20 @@ def main() -> int:
         if peer_note is None:
             log("starting oauth2-mock-server ...")
             servers.append(start_peer(tmp))
+        nginx_note = nginx_missing(args.no_nginx, targets)
+        if nginx_note is None:
+            log("starting nginx (the JWKS ceiling) ...")
+            with urllib.request.urlopen(servers[0].jwks_url, timeout=10) as resp:
+                servers.append(start_nginx(tmp, resp.read(), max(workers)))
         for s in servers:
             checks[s.name] = check_server(s)
             log(f"  {s.name} at {s.base}: {checks[s.name]}")
         # Warm up every endpoint (worker imports, JIT, connection pools) before measuring.
         for s in servers:
             for target in targets:
-                run_wrk(s, target, 8, 1)
-        plan = [(s, t, c) for s in servers for t in targets for c in concs]
+                if target in s.targets:
+                    run_wrk(s, target, 8, 1)
+        plan = [(s, t, c) for s in servers for t in targets if t in s.targets for c in concs]
         total = len(plan) * args.repeat * args.duration
         log(
             f"measuring {len(plan)} cells x {args.repeat} rounds x {args.duration:g} s "
@@ -571,6 +653,8 @@ def main() -> int:
         print(f"  token check {name}: {note}")
     if peer_note:
         print(f"  peer (oauth2-mock-server): not measured: {peer_note}")
+    if nginx_note:
+        print(f"  nginx (JWKS ceiling): not measured: {nginx_note}")
     print()
     print_table(results)
     errors = sum(r.non2xx + r.socket_errors for runs in results.values() for r in runs)
@@ -607,6 +691,15 @@ def main() -> int:
                 f"{name} JWKS / peer JWKS", jw, pjw.rps if pjw else None, "peer", JWKS_VS_PEER
             ),
         ]
+    fixed = [s.name for s in servers if "token" not in s.targets]
+    ceiling = peak(results, fixed[0], "jwks") if fixed else None
+    pjw = peak(results, "peer", "jwks")
+    if ceiling is not None and pjw is not None:
+        print(
+            f"  {'ceiling: nginx JWKS / peer JWKS':<44} {ceiling.rps:>8,.0f} / {pjw.rps:>8,.0f}"
+            f" = {ceiling.rps / pjw.rps:>5.2f}x  (a fixed body from C: the most any server"
+            " reaches here)"
+        )
     RESULTS_DIR.mkdir(exist_ok=True)
     out = RESULTS_DIR / time.strftime("bench-%Y%m%d-%H%M%S.json")
     out.write_text(
@@ -620,6 +713,7 @@ def main() -> int:
                 "openssl_runs": signing_runs,
                 "checks": checks,
                 "peer_note": peer_note,
+                "nginx_note": nginx_note,
                 "runs": [
                     asdict(r) | {"per_cpu_second": r.per_cpu_second}
                     for runs in results.values()

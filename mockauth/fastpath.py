@@ -74,7 +74,8 @@ class FastPath:
         fields = None
         try:
             form = parse_form(body, _header(headers, b"content-type"))
-            fields = request_fields(form.fields, headers)
+            if self.tenant.journal.enabled:
+                fields = request_fields(form.fields, headers)
             payload = token_body(self.tenant, form, Headers(raw=headers))
         except OAuthError as exc:
             return _error(exc), fields
@@ -146,6 +147,7 @@ if HttpToolsProtocol is not None:
             self._hot_body: list[bytes] = []
             self._hot_started = 0.0
             self._hot_generation = 0
+            self._close_after = False
 
         def on_headers_complete(self) -> None:
             if self._fast is None or not self._claim(self._fast):
@@ -162,6 +164,14 @@ if HttpToolsProtocol is not None:
                 super().on_message_complete()
             else:
                 self._answer()
+
+        def shutdown(self) -> None:
+            # A graceful shutdown lets a request whose body is still arriving finish, as
+            # uvicorn does for its own; the answer then closes the connection.
+            if self._hot is None:
+                super().shutdown()
+            else:
+                self._close_after = True
 
         def _claim(self, fast: FastPath) -> bool:
             """Take the request if the fast path answers it exactly as ASGI would."""
@@ -216,7 +226,11 @@ if HttpToolsProtocol is not None:
             parts = [STATUS_LINE[status]]
             for name, value in (*self.server_state.default_headers, *headers):
                 parts += (name, b": ", value, b"\r\n")
+            if self._close_after:
+                parts.append(b"connection: close\r\n")
             parts += (b"\r\n", payload)
             if not self.transport.is_closing():
                 self.transport.write(b"".join(parts))
+                if self._close_after:
+                    self.transport.close()
             self.on_response_complete()

@@ -11,6 +11,7 @@ import base64
 import contextlib
 import json
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -456,3 +457,31 @@ def test_keep_alive_timer_is_armed_after_a_fast_answer(server: ServerThread) -> 
             time.sleep(0.01)
         sock.sendall(form_request())
         assert Reader(sock).response()[0] == 200  # the same connection keeps serving
+
+
+def test_graceful_shutdown_lets_a_request_in_flight_finish() -> None:
+    with ServerThread(parse_config(CONFIG.encode(), source="fast.toml")) as server:
+        head, body = form_request().split(b"\r\n\r\n", 1)
+        with connect(server) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.sendall(head + b"\r\n\r\n" + body[:10])
+            deadline = time.monotonic() + WAIT
+            while not any(  # the server has the request's head: its body is in flight
+                isinstance(p, HttpProtocol) and p._hot == "token"
+                for p in server._server.server_state.connections
+            ):
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            stopping = threading.Thread(target=server.stop)
+            stopping.start()
+            while not server._server.should_exit:
+                time.sleep(0.01)
+            time.sleep(0.1)  # uvicorn asks each connection to shut down
+            sock.sendall(body[10:])
+            reader = Reader(sock)
+            status, headers, answer = reader.response()
+            assert status == 200, answer
+            assert ("connection", "close") in headers
+            assert sock.recv(1) == b""  # then the connection closes
+            stopping.join(WAIT)
+            assert not stopping.is_alive()
