@@ -119,6 +119,12 @@ class RequestTooLargeError(OAuthError):
     default_description = "The request body is too large."
 
 
+class HeadersTooLargeError(OAuthError):
+    error = "invalid_request"
+    status_code = 431
+    default_description = "The request headers are too large."
+
+
 class NotFoundError(OAuthError):
     error = "not_found"
     status_code = 404

@@ -10,6 +10,10 @@ else goes through ASGI unchanged: fault rules live, a request queued behind a sl
 HTTP/1.0 or ``Connection: close``, ``Expect``, chunked bodies, query strings, oversized
 headers, access logging.
 
+The protocol also bounds a request's head while it arrives: httptools keeps a header until
+it ends, so one endless header would fill memory before the app's 431 could answer; past
+HEAD_LIMIT bytes the protocol answers 431 itself and drops the rest.
+
 It leans on uvicorn internals (``cycle``, ``pipeline``, ``flow``, ``on_response_complete``)
 that have been stable for years; ``protocol_class()`` checks them and falls back to
 uvicorn's own protocol, and a test fails if the fast path is not in use.
@@ -25,7 +29,7 @@ from starlette.datastructures import Headers
 
 from mockauth.endpoints.oauth import token_body
 from mockauth.endpoints.wellknown import JwksEndpoint
-from mockauth.errors import NO_STORE, OAuthError, ServerError
+from mockauth.errors import NO_STORE, HeadersTooLargeError, OAuthError, ServerError
 from mockauth.forms import MAX_BODY, MAX_HEADER_BYTES, parse_form
 from mockauth.journal import RequestFields
 from mockauth.middleware import request_fields
@@ -36,11 +40,20 @@ log = logging.getLogger("mockauth")
 RawHeaders = list[tuple[bytes, bytes]]
 Answer = tuple[int, RawHeaders, bytes]
 _JSON = b"application/json"
+# What may arrive before a request's headers end: the fields' cap plus the request line.
+HEAD_LIMIT = MAX_HEADER_BYTES + 16 * 1024
+# After refusing a request mid-head, input is read and dropped this long before closing, so
+# the client (still sending) reads the 431 instead of a connection reset.
+LINGER_SECONDS = 2.0
 _HOT = {
     b"/.well-known/jwks": "jwks",
     b"/.well-known/jwks.json": "jwks",
     b"/oauth2/token": "token",
 }
+
+
+def headers_too_large() -> OAuthError:
+    return HeadersTooLargeError(f"The request headers must total at most {MAX_HEADER_BYTES} bytes.")
 
 
 def json_headers(headers: dict[str, str], body: bytes) -> RawHeaders:
@@ -148,8 +161,27 @@ if HttpToolsProtocol is not None:
             self._hot_started = 0.0
             self._hot_generation = 0
             self._close_after = False
+            # Bytes a request's head may still take; None outside a head. httptools keeps
+            # a header until it ends, so without this one endless header fills memory.
+            self._head_left: int | None = None
+            self._lingering = False
+
+        def data_received(self, data: bytes) -> None:
+            if self._lingering:
+                return
+            if self._head_left is not None:
+                self._head_left -= len(data)
+                if self._head_left < 0:
+                    self._refuse_head()
+                    return
+            super().data_received(data)
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._head_left = HEAD_LIMIT
 
         def on_headers_complete(self) -> None:
+            self._head_left = None
             if self._fast is None or not self._claim(self._fast):
                 super().on_headers_complete()
 
@@ -172,6 +204,17 @@ if HttpToolsProtocol is not None:
                 super().shutdown()
             else:
                 self._close_after = True
+
+        def _refuse_head(self) -> None:
+            """431 and a lingering close for a request whose head outgrew HEAD_LIMIT."""
+            self._head_left = None
+            self._lingering = True
+            cycle = self.cycle
+            if cycle is None or cycle.response_complete:  # else an answer is still going out
+                self._write(*_error(headers_too_large()), close=True)
+                if self.transport.can_write_eof():
+                    self.transport.write_eof()
+            self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
         def _claim(self, fast: FastPath) -> bool:
             """Take the request if the fast path answers it exactly as ASGI would."""
@@ -223,14 +266,20 @@ if HttpToolsProtocol is not None:
                 method, path = "GET", self.url.decode("ascii")
             fast.record(path, method, status, self._hot_started, self._hot_generation, fields)
             fast.served += 1
-            parts = [STATUS_LINE[status]]
-            for name, value in (*self.server_state.default_headers, *headers):
-                parts += (name, b": ", value, b"\r\n")
-            if self._close_after:
-                parts.append(b"connection: close\r\n")
-            parts += (b"\r\n", payload)
             if not self.transport.is_closing():
-                self.transport.write(b"".join(parts))
+                self._write(status, headers, payload, close=self._close_after)
                 if self._close_after:
                     self.transport.close()
             self.on_response_complete()
+
+        def _write(
+            self, status: int, headers: RawHeaders, payload: bytes, *, close: bool = False
+        ) -> None:
+            """One whole answer in one write, after uvicorn's default headers (date)."""
+            parts = [STATUS_LINE[status]]
+            for name, value in (*self.server_state.default_headers, *headers):
+                parts += (name, b": ", value, b"\r\n")
+            if close:
+                parts.append(b"connection: close\r\n")
+            parts += (b"\r\n", payload)
+            self.transport.write(b"".join(parts))

@@ -22,8 +22,7 @@ from uvicorn.supervisors import Multiprocess
 from mockauth import paths
 from mockauth.app import create_app, render_error
 from mockauth.config import ServerConfig, default_config, load_config
-from mockauth.errors import InvalidRequestError
-from mockauth.fastpath import protocol_class
+from mockauth.fastpath import headers_too_large, protocol_class
 from mockauth.forms import MAX_HEADER_BYTES
 from mockauth.keys import KeyStore
 from mockauth.net import is_loopback
@@ -99,11 +98,7 @@ class HeaderLimit:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = scope.get("headers", ())
         if scope["type"] == "http" and sum(len(k) + len(v) for k, v in headers) > MAX_HEADER_BYTES:
-            err = InvalidRequestError(
-                f"The request headers must total at most {MAX_HEADER_BYTES} bytes."
-            )
-            err.status_code = 431
-            await render_error(err)(scope, receive, send)
+            await render_error(headers_too_large())(scope, receive, send)
             return
         await self.app(scope, receive, send)
 

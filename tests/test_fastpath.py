@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import select
 import socket
 import threading
 import time
@@ -485,3 +486,29 @@ def test_graceful_shutdown_lets_a_request_in_flight_finish() -> None:
             assert sock.recv(1) == b""  # then the connection closes
             stopping.join(WAIT)
             assert not stopping.is_alive()
+
+
+# --- a head that never ends ---
+
+
+def test_an_endless_header_is_refused_while_it_is_still_arriving(server: ServerThread) -> None:
+    """httptools holds a header until it ends: the protocol stops it at HEAD_LIMIT bytes,
+    answers 431 and drops the rest, so memory stays bounded whatever the client sends."""
+    chunk = b"a" * 65536
+    sent = 0
+    with connect(server) as sock:
+        sock.sendall(b"GET /.well-known/jwks HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ")
+        sock.setblocking(False)
+        while not select.select([sock], [], [], 0)[0]:
+            # Loopback socket buffers hold a few MiB the server has not read yet; without
+            # the limit no answer ever comes.
+            assert sent < 64 * 1024 * 1024, "no answer after 64 MiB of one header"
+            with contextlib.suppress(BlockingIOError):
+                sent += sock.send(chunk)
+        sock.setblocking(True)
+        status, headers, body = Reader(sock).response()
+    assert status == 431
+    assert ("connection", "close") in headers
+    assert json.loads(body)["error"] == "invalid_request"
+    status, _, _ = exchange(server, form_request())  # the server keeps serving
+    assert status == 200
