@@ -94,7 +94,11 @@ class _MockAuthApp(Starlette):
         async def front(scope: Scope, receive: Receive, send: Send) -> None:
             # JWKS is the most-fetched document and never fails: skip the router for it.
             if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in _JWKS:
-                await jwks(scope, receive, send)
+                try:
+                    await jwks(scope, receive, send)
+                except Exception as exc:  # outside Starlette's handlers: the same last resort
+                    log.error("unhandled error on GET %s: %r", scope["path"], exc)
+                    await render_error(ServerError())(scope, receive, send)
             else:
                 await stack(scope, receive, send)
 

@@ -27,6 +27,7 @@ from typing import Any
 
 from starlette.datastructures import Headers
 
+from mockauth import paths
 from mockauth.endpoints.oauth import token_body
 from mockauth.endpoints.wellknown import JwksEndpoint
 from mockauth.errors import NO_STORE, HeadersTooLargeError, OAuthError, ServerError
@@ -46,9 +47,9 @@ HEAD_LIMIT = MAX_HEADER_BYTES + 16 * 1024
 # the client (still sending) reads the 431 instead of a connection reset.
 LINGER_SECONDS = 2.0
 _HOT = {
-    b"/.well-known/jwks": "jwks",
-    b"/.well-known/jwks.json": "jwks",
-    b"/oauth2/token": "token",
+    paths.JWKS.encode(): "jwks",
+    paths.JWKS_JSON.encode(): "jwks",
+    paths.TOKEN.encode(): "token",
 }
 
 
@@ -93,7 +94,7 @@ class FastPath:
         except OAuthError as exc:
             return _error(exc), fields
         except Exception as exc:  # what the app's last-resort handler does
-            log.error("unhandled error on POST /oauth2/token: %r", exc)
+            log.error("unhandled error on POST %s: %r", paths.TOKEN, exc)
             return _error(ServerError()), fields
         return (200, json_headers(NO_STORE, payload), payload), fields
 
@@ -135,7 +136,28 @@ try:
 except ImportError:  # uvicorn without httptools: h11 only, no fast path
     HttpToolsProtocol = None  # type: ignore[assignment,misc]
 
-_NEEDED = ("on_headers_complete", "on_body", "on_message_complete", "on_response_complete")
+_NEEDED = (
+    "on_message_begin",
+    "on_headers_complete",
+    "on_body",
+    "on_message_complete",
+    "on_response_complete",
+    "shutdown",
+    "_unset_keepalive_if_required",
+)
+# Set by uvicorn's __init__ or on_message_begin; the fast path reads them.
+_NEEDED_STATE = (
+    "app",
+    "access_log",
+    "limit_concurrency",
+    "server_state",
+    "parser",
+    "cycle",
+    "pipeline",
+    "flow",
+    "expect_100_continue",
+    "timeout_keep_alive_task",
+)
 
 
 def protocol_class() -> type[Any] | str:
@@ -154,8 +176,9 @@ if HttpToolsProtocol is not None:
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             fast = getattr(self.app, "fast_path", None)
-            usable = isinstance(fast, FastPath) and not self.access_log
-            self._fast = fast if usable and self.limit_concurrency is None else None
+            usable = isinstance(fast, FastPath) and all(hasattr(self, n) for n in _NEEDED_STATE)
+            usable = usable and not self.access_log and self.limit_concurrency is None
+            self._fast = fast if usable else None
             self._hot: str | None = None
             self._hot_body: list[bytes] = []
             self._hot_started = 0.0
@@ -179,10 +202,18 @@ if HttpToolsProtocol is not None:
         def on_message_begin(self) -> None:
             super().on_message_begin()
             self._head_left = HEAD_LIMIT
+            # A fast answer armed the keep-alive timer mid-packet; a request that follows in
+            # the same packet must not be cut off by it.
+            self._unset_keepalive_if_required()
 
         def on_headers_complete(self) -> None:
             self._head_left = None
-            if self._fast is None or not self._claim(self._fast):
+            try:
+                claimed = self._fast is not None and self._claim(self._fast)
+            except Exception as exc:  # uvicorn changed under us: leave everything to it
+                log.warning("mockauth fast path disabled: %r", exc)
+                self._fast, self._hot, claimed = None, None, False
+            if not claimed:
                 super().on_headers_complete()
 
         def on_body(self, body: bytes) -> None:
@@ -196,6 +227,15 @@ if HttpToolsProtocol is not None:
                 super().on_message_complete()
             else:
                 self._answer()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            if self._hot == "token" and self._fast is not None:
+                # As the ASGI endpoint does: a body cut short is journaled as a 400.
+                self._fast.record(
+                    paths.TOKEN, "POST", 400, self._hot_started, self._hot_generation, None
+                )
+            self._hot = None
+            super().connection_lost(exc)
 
         def shutdown(self) -> None:
             # A graceful shutdown lets a request whose body is still arriving finish, as
@@ -224,7 +264,9 @@ if HttpToolsProtocol is not None:
             parser = self.parser
             cycle = self.cycle
             if (
-                (cycle is not None and not cycle.response_complete)
+                self._close_after
+                or self.transport.is_closing()
+                or (cycle is not None and not cycle.response_complete)
                 or self.pipeline
                 or self.flow.write_paused
                 or parser.get_method() != (b"GET" if kind == "jwks" else b"POST")
@@ -257,19 +299,23 @@ if HttpToolsProtocol is not None:
             assert fast is not None
             kind, self._hot = self._hot, None
             fields = None
-            if kind == "token":
-                body, self._hot_body = b"".join(self._hot_body), []
-                (status, headers, payload), fields = fast.token(self.headers, body)
-                method, path = "POST", "/oauth2/token"
-            else:
-                status, headers, payload = fast.jwks()
-                method, path = "GET", self.url.decode("ascii")
+            body, self._hot_body = b"".join(self._hot_body), []
+            method, path = ("POST", paths.TOKEN) if kind == "token" else ("GET", self.url.decode())
+            try:
+                if kind == "token":
+                    (status, headers, payload), fields = fast.token(self.headers, body)
+                else:
+                    status, headers, payload = fast.jwks()
+            except Exception as exc:  # what the app's last-resort handler does
+                log.error("unhandled error on %s %s: %r", method, path, exc)
+                status, headers, payload = _error(ServerError())
+            if self.transport.is_closing():
+                return  # nobody to answer: not journaled or counted, as in uvicorn's path
             fast.record(path, method, status, self._hot_started, self._hot_generation, fields)
             fast.served += 1
-            if not self.transport.is_closing():
-                self._write(status, headers, payload, close=self._close_after)
-                if self._close_after:
-                    self.transport.close()
+            self._write(status, headers, payload, close=self._close_after)
+            if self._close_after:
+                self.transport.close()
             self.on_response_complete()
 
         def _write(

@@ -15,6 +15,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -24,7 +25,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from mockauth import paths
-from mockauth.config import parse_config
+from mockauth.config import default_config, parse_config
 from mockauth.errors import NO_STORE
 from mockauth.fastpath import FastPath, HttpProtocol, json_headers, protocol_class
 from mockauth.forms import FORM_TYPE, MAX_BODY
@@ -88,6 +89,15 @@ def client(server: ServerThread) -> TestClient:
 def _clean(server: ServerThread) -> None:
     server.tenant.faults.clear()
     server.tenant.journal.clear()
+
+
+DEFAULT_APP = default_config().apps[0]
+GOOD_DEFAULT = {
+    "grant_type": "client_credentials",
+    "client_id": DEFAULT_APP.client_id,
+    "client_secret": DEFAULT_APP.client_secret or "",
+    "audience": API,
+}
 
 
 def fast(server: ServerThread) -> FastPath:
@@ -512,3 +522,83 @@ def test_an_endless_header_is_refused_while_it_is_still_arriving(server: ServerT
     assert json.loads(body)["error"] == "invalid_request"
     status, _, _ = exchange(server, form_request())  # the server keeps serving
     assert status == 200
+
+
+# --- failures and odd timings ---
+
+
+def test_an_unreadable_key_set_is_an_oauth_500_on_both_paths(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with ServerThread(keys_dir=tmp_path) as server:
+        (tmp_path / "keyset.json").write_text("{not json")
+        reference = TestClient(server.app)
+        with caplog.at_level("ERROR"):
+            for data in (request_bytes("GET", paths.JWKS), form_request(GOOD_DEFAULT)):
+                status, headers, body = exchange(server, data)
+                assert status == 500, body
+                assert json.loads(body)["error"] == "server_error"
+                assert dict(headers)["content-type"] == "application/json"
+            answer = reference.get(paths.JWKS)
+        assert answer.status_code == 500
+        assert answer.json()["error"] == "server_error"
+        assert fast(server).served == 2
+        assert not [r for r in caplog.records if r.exc_info]  # logged, without a traceback
+        assert any("unreadable key set" in r.getMessage() for r in caplog.records)
+
+
+def test_a_body_cut_short_is_journaled_as_on_the_asgi_path(server: ServerThread) -> None:
+    data = form_request()
+    with connect(server) as sock:
+        sock.sendall(data[:-5])
+        deadline = time.monotonic() + WAIT
+        while not any(_hot(server)):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    while any(_hot(server)):
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    entries = server.tenant.journal.entries()
+    assert [(e.method, e.path, e.status) for e in entries] == [("POST", paths.TOKEN, 400)]
+
+
+def test_a_request_after_a_fast_answer_in_one_packet_is_not_timed_out(
+    server: ServerThread,
+) -> None:
+    """The fast answer arms the keep-alive timer; the request behind it must disarm it."""
+    data = form_request()
+    with connect(server) as sock:
+        sock.sendall(request_bytes("GET", paths.JWKS) + data[:-5])
+        reader = Reader(sock)
+        assert reader.response()[0] == 200
+        deadline = time.monotonic() + WAIT
+        while not any(_hot(server)):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        (protocol,) = [p for p in _protocols(server) if p._hot == "token"]
+        assert protocol.timeout_keep_alive_task is None
+        sock.sendall(data[-5:])
+        assert reader.response()[0] == 200
+
+
+def _protocols(server: ServerThread) -> list[HttpProtocol]:
+    return [p for p in server._server.server_state.connections if isinstance(p, HttpProtocol)]
+
+
+def _hot(server: ServerThread) -> list[bool]:
+    return [p._hot is not None for p in _protocols(server)]
+
+
+def test_if_uvicorn_changes_under_the_fast_path_asgi_answers(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def changed(self: HttpProtocol, fast: FastPath) -> bool:
+        raise AttributeError("'HttpProtocol' object has no attribute 'pipeline'")
+
+    monkeypatch.setattr(HttpProtocol, "_claim", changed)
+    with ServerThread() as server, caplog.at_level("WARNING", logger="mockauth"):
+        status, _, body = exchange(server, form_request(GOOD_DEFAULT))
+        assert status == 200, body
+        assert exchange(server, request_bytes("GET", paths.JWKS))[0] == 200
+        assert fast(server).served == 0
+    assert any("fast path disabled" in r.getMessage() for r in caplog.records)
