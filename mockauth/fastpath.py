@@ -41,7 +41,8 @@ log = logging.getLogger("mockauth")
 RawHeaders = list[tuple[bytes, bytes]]
 Answer = tuple[int, RawHeaders, bytes]
 _JSON = b"application/json"
-# What may arrive before a request's headers end: the fields' cap plus the request line.
+# What a request's head may take (the fields' cap plus the request line), counted from the
+# read after the one it began in: a head is refused past twice this at most.
 HEAD_LIMIT = MAX_HEADER_BYTES + 16 * 1024
 # After refusing a request mid-head, input is read and dropped this long before closing, so
 # the client (still sending) reads the 431 instead of a connection reset.
@@ -136,19 +137,20 @@ try:
 except ImportError:  # uvicorn without httptools: h11 only, no fast path
     HttpToolsProtocol = None  # type: ignore[assignment,misc]
 
-_NEEDED = (
-    "on_message_begin",
-    "on_headers_complete",
+# What the byte limits override; every uvicorn with httptools has them.
+_HOOKS = ("data_received", "on_message_begin", "on_headers_complete", "on_message_complete")
+# What the fast path also relies on, checked once here and per connection in __init__.
+_FAST_HOOKS = (
     "on_body",
-    "on_message_complete",
     "on_response_complete",
     "shutdown",
+    "connection_lost",
     "_unset_keepalive_if_required",
 )
-# Set by uvicorn's __init__ or on_message_begin; the fast path reads them.
-_NEEDED_STATE = (
+_FAST_STATE = (
     "app",
     "access_log",
+    "access_logger",
     "limit_concurrency",
     "server_state",
     "parser",
@@ -158,56 +160,130 @@ _NEEDED_STATE = (
     "expect_100_continue",
     "timeout_keep_alive_task",
 )
+# Bytes a request may send after its head. Every endpoint caps bodies at MAX_BODY and
+# answers 413 past it; this bounds what httptools buffers after that (chunk trailers).
+BODY_LIMIT = 16 * MAX_BODY
 
 
 def protocol_class() -> type[Any] | str:
-    """The uvicorn ``http`` setting: our protocol where uvicorn's internals are as
-    expected, else uvicorn's own choice."""
-    if HttpToolsProtocol is None or not all(hasattr(HttpToolsProtocol, n) for n in _NEEDED):
+    """The uvicorn ``http`` setting: our protocol on uvicorn's httptools one, else
+    uvicorn's own choice (h11)."""
+    if HttpToolsProtocol is None or not all(hasattr(HttpToolsProtocol, n) for n in _HOOKS):
         return "auto"
     return HttpProtocol
 
 
 if HttpToolsProtocol is not None:
+    _FAST_OK = all(hasattr(HttpToolsProtocol, n) for n in _FAST_HOOKS)
 
     class HttpProtocol(HttpToolsProtocol):
-        """uvicorn's httptools protocol, answering JWKS and token requests itself."""
+        """uvicorn's httptools protocol with bounded request heads and bodies, answering
+        JWKS and token requests itself."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             fast = getattr(self.app, "fast_path", None)
-            usable = isinstance(fast, FastPath) and all(hasattr(self, n) for n in _NEEDED_STATE)
-            usable = usable and not self.access_log and self.limit_concurrency is None
-            self._fast = fast if usable else None
+            usable = _FAST_OK and isinstance(fast, FastPath)
+            usable = usable and all(hasattr(self, n) for n in _FAST_STATE)
+            # Access lines are written only at INFO; pytest may attach capture handlers
+            # to uvicorn.access whatever its level.
+            logs = usable and self.access_log and self.access_logger.isEnabledFor(logging.INFO)
+            self._fast = fast if usable and not logs and self.limit_concurrency is None else None
             self._hot: str | None = None
             self._hot_body: list[bytes] = []
             self._hot_started = 0.0
             self._hot_generation = 0
             self._close_after = False
-            # Bytes a request's head may still take; None outside a head. httptools keeps
-            # a header until it ends, so without this one endless header fills memory.
+            # httptools keeps a header (or a chunk trailer) until it ends, so without these
+            # one endless header fills memory. None: not in that part of a request.
+            self._messages = 0
             self._head_left: int | None = None
+            self._body_left: int | None = None
+            self._refuse_pending = False
             self._lingering = False
 
+        # --- byte limits ---------------------------------------------------------------
+
         def data_received(self, data: bytes) -> None:
-            if self._lingering:
-                return
-            if self._head_left is not None:
-                self._head_left -= len(data)
-                if self._head_left < 0:
-                    self._refuse_head()
+            if self._lingering or self._refuse_pending:
+                return  # a refused request: drop what follows
+            while data:
+                messages, head, body = self._messages, self._head_left, self._body_left
+                # At most HEAD_LIMIT at a time: a head that begins inside an uncounted chunk
+                # can have no more than that in it.
+                limit = HEAD_LIMIT if head is None else head
+                if len(data) > limit:
+                    chunk, data = data[:limit], data[limit:]
+                else:
+                    chunk, data = data, b""
+                super().data_received(chunk)
+                if self.parser is None or self.transport.is_closing() or self._lingering:
                     return
-            super().data_received(data)
+                # Count a chunk only when all of it went to one part of one request: that
+                # request is still in the same part afterwards.
+                if messages != self._messages:
+                    continue
+                if head is not None and self._head_left is not None:
+                    self._head_left = head - len(chunk)
+                    if self._head_left <= 0:
+                        self._refuse_head()
+                        return
+                elif body is not None and self._body_left is not None:
+                    self._body_left = body - len(chunk)
+                    if self._body_left < 0:
+                        self._drop_body()
+                        return
 
         def on_message_begin(self) -> None:
             super().on_message_begin()
+            self._messages += 1
             self._head_left = HEAD_LIMIT
+            self._body_left = None
             # A fast answer armed the keep-alive timer mid-packet; a request that follows in
             # the same packet must not be cut off by it.
             self._unset_keepalive_if_required()
 
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if self._refuse_pending and not self._in_flight():
+                self._refuse_pending = False
+                self._linger(answer=True)
+
+        def _in_flight(self) -> bool:
+            """An earlier request's answer is not out yet."""
+            cycle = self.cycle
+            return (cycle is not None and not cycle.response_complete) or bool(self.pipeline)
+
+        def _refuse_head(self) -> None:
+            """431 and a lingering close for a request whose head outgrew HEAD_LIMIT, once
+            the answers to the requests before it are out."""
+            self._head_left = None
+            if self._in_flight():
+                self._refuse_pending = True
+            else:
+                self._linger(answer=True)
+
+        def _drop_body(self) -> None:
+            """A request went on past BODY_LIMIT: its answer (a 413) is out or never will
+            be; stop reading and close."""
+            self._body_left = None
+            self._linger(answer=False)
+
+        def _linger(self, *, answer: bool) -> None:
+            """Half-close and drop input for LINGER_SECONDS, so a client still sending reads
+            the answer instead of a connection reset; then close."""
+            self._lingering = True
+            if answer:
+                self._write(*_error(headers_too_large()), close=True)
+            if not self._in_flight() and self.transport.can_write_eof():
+                self.transport.write_eof()
+            self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+        # --- the fast path -------------------------------------------------------------
+
         def on_headers_complete(self) -> None:
             self._head_left = None
+            self._body_left = BODY_LIMIT
             try:
                 claimed = self._fast is not None and self._claim(self._fast)
             except Exception as exc:  # uvicorn changed under us: leave everything to it
@@ -223,6 +299,7 @@ if HttpToolsProtocol is not None:
                 self._hot_body.append(body)
 
         def on_message_complete(self) -> None:
+            self._body_left = None
             if self._hot is None:
                 super().on_message_complete()
             else:
@@ -244,17 +321,6 @@ if HttpToolsProtocol is not None:
                 super().shutdown()
             else:
                 self._close_after = True
-
-        def _refuse_head(self) -> None:
-            """431 and a lingering close for a request whose head outgrew HEAD_LIMIT."""
-            self._head_left = None
-            self._lingering = True
-            cycle = self.cycle
-            if cycle is None or cycle.response_complete:  # else an answer is still going out
-                self._write(*_error(headers_too_large()), close=True)
-                if self.transport.can_write_eof():
-                    self.transport.write_eof()
-            self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
         def _claim(self, fast: FastPath) -> bool:
             """Take the request if the fast path answers it exactly as ASGI would."""

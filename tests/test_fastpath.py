@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import logging
 import select
 import socket
 import threading
@@ -27,7 +28,14 @@ from starlette.testclient import TestClient
 from mockauth import paths
 from mockauth.config import default_config, parse_config
 from mockauth.errors import NO_STORE
-from mockauth.fastpath import FastPath, HttpProtocol, json_headers, protocol_class
+from mockauth.fastpath import (
+    BODY_LIMIT,
+    HEAD_LIMIT,
+    FastPath,
+    HttpProtocol,
+    json_headers,
+    protocol_class,
+)
 from mockauth.forms import FORM_TYPE, MAX_BODY
 from mockauth.server import ServerThread
 
@@ -602,3 +610,95 @@ def test_if_uvicorn_changes_under_the_fast_path_asgi_answers(
         assert exchange(server, request_bytes("GET", paths.JWKS))[0] == 200
         assert fast(server).served == 0
     assert any("fast path disabled" in r.getMessage() for r in caplog.records)
+
+
+def test_a_head_split_across_reads_then_a_large_body_is_served(server: ServerThread) -> None:
+    """Only bytes of the head count against the head's limit, not the body after it."""
+    fields = {**GOOD, "padding": "p" * 60_000}  # under MAX_BODY: ignored by the endpoint
+    data = form_request(fields)
+    with connect(server) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(data[:20])
+        time.sleep(0.2)
+        sock.sendall(data[20:])
+        status, _, body = Reader(sock).response()
+    assert status == 200, body
+
+
+def test_a_pipelined_burst_larger_than_the_head_limit_is_served(server: ServerThread) -> None:
+    request = request_bytes("GET", paths.JWKS)
+    count = 12 * HEAD_LIMIT // len(request)  # many reads, some ending inside a head
+    with connect(server) as sock:
+        sock.sendall(request * count)
+        reader = Reader(sock)
+        statuses = {reader.response()[0] for _ in range(count)}
+    assert statuses == {200}
+
+
+def test_a_431_waits_for_the_answer_before_it(server: ServerThread) -> None:
+    server.tenant.faults.add({"endpoint": "jwks", "effect": "latency", "delay": 0.5})
+    first = request_bytes("GET", paths.JWKS)
+    with connect(server) as sock:
+        sock.sendall(first + b"GET /.well-known/jwks HTTP/1.1\r\nX-Big: " + b"a" * (2 * HEAD_LIMIT))
+        reader = Reader(sock)
+        assert reader.response()[0] == 200  # the request before the refused one
+        status, headers, body = reader.response()
+        assert status == 431, body
+        assert ("connection", "close") in headers
+        with contextlib.suppress(ConnectionError):
+            reader._fill()
+            raise AssertionError("the connection stays open after the 431")
+
+
+def test_an_endless_chunk_trailer_is_cut_off(server: ServerThread) -> None:
+    """httptools keeps a trailer until it ends, as it does a header: past BODY_LIMIT the
+    server stops reading and closes the connection."""
+    head = request_bytes(
+        "POST",
+        paths.TOKEN,
+        b"5\r\nabcde\r\n0\r\nX-Trailer: ",
+        [("Content-Type", FORM_TYPE.encode()), ("Transfer-Encoding", b"chunked")],
+        length=False,
+    )
+    with connect(server) as sock:
+        sock.sendall(head)
+        with contextlib.suppress(ConnectionError):
+            for _ in range(2 * BODY_LIMIT // 65536):
+                sock.sendall(b"a" * 65536)
+        # Without the limit the server waits for the trailer's end: recv times out.
+        with contextlib.suppress(ConnectionError):
+            while sock.recv(65536):
+                pass
+    assert exchange(server, form_request())[0] == 200
+
+
+def test_the_head_limit_holds_without_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("mockauth.fastpath._FAST_OK", False)
+    with ServerThread() as server:
+        with connect(server) as sock:
+            sock.sendall(b"GET /.well-known/jwks HTTP/1.1\r\nX-Big: " + b"a" * (2 * HEAD_LIMIT))
+            status, _, _ = Reader(sock).response()
+        assert status == 431
+        assert exchange(server, request_bytes("GET", paths.JWKS))[0] == 200
+        assert fast(server).served == 0
+
+
+def test_capture_handlers_on_the_access_logger_keep_the_fast_path(server: ServerThread) -> None:
+    """pytest 9.2 attaches capture handlers to non-propagating loggers such as uvicorn.access;
+    uvicorn writes access lines only at INFO, so no line is lost by answering fast."""
+    access = logging.getLogger("uvicorn.access")
+    handler = logging.NullHandler()
+    access.addHandler(handler)
+    try:
+        before = fast(server).served
+        assert exchange(server, request_bytes("GET", paths.JWKS))[0] == 200
+        assert fast(server).served == before + 1
+        level = access.level
+        access.setLevel(logging.INFO)  # now uvicorn would log: ASGI answers
+        try:
+            assert exchange(server, request_bytes("GET", paths.JWKS))[0] == 200
+            assert fast(server).served == before + 1
+        finally:
+            access.setLevel(level)
+    finally:
+        access.removeHandler(handler)
