@@ -10,13 +10,14 @@ else goes through ASGI unchanged: fault rules live, a request queued behind a sl
 HTTP/1.0 or ``Connection: close``, ``Expect``, chunked bodies, query strings, oversized
 headers, access logging.
 
-The protocol also bounds a request's head while it arrives: httptools keeps a header until
-it ends, so one endless header would fill memory before the app's 431 could answer; past
-HEAD_LIMIT bytes the protocol answers 431 itself and drops the rest.
+The protocol also bounds what httptools buffers: it keeps a header (or a chunk trailer)
+until it ends, so one endless header would fill memory before the app's 431 could answer.
+Past HEAD_LIMIT bytes of head the protocol answers 431 itself, past BODY_LIMIT after the
+head it stops reading; either way it drops further input and closes.
 
 It leans on uvicorn internals (``cycle``, ``pipeline``, ``flow``, ``on_response_complete``)
-that have been stable for years; ``protocol_class()`` checks them and falls back to
-uvicorn's own protocol, and a test fails if the fast path is not in use.
+that have been stable for years; the fast path checks them and stands down without them
+(the limits stay), and a test fails if the fast path is not in use.
 """
 
 from __future__ import annotations
