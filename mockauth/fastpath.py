@@ -139,11 +139,16 @@ except ImportError:  # uvicorn without httptools: h11 only, no fast path
     HttpToolsProtocol = None  # type: ignore[assignment,misc]
 
 # What the byte limits override; every uvicorn with httptools has them.
-_HOOKS = ("data_received", "on_message_begin", "on_headers_complete", "on_message_complete")
+_HOOKS = (
+    "data_received",
+    "on_message_begin",
+    "on_headers_complete",
+    "on_message_complete",
+    "on_response_complete",
+)
 # What the fast path also relies on, checked once here and per connection in __init__.
 _FAST_HOOKS = (
     "on_body",
-    "on_response_complete",
     "shutdown",
     "connection_lost",
     "_unset_keepalive_if_required",
@@ -240,9 +245,10 @@ if HttpToolsProtocol is not None:
             self._messages += 1
             self._head_left = HEAD_LIMIT
             self._body_left = None
-            # A fast answer armed the keep-alive timer mid-packet; a request that follows in
-            # the same packet must not be cut off by it.
-            self._unset_keepalive_if_required()
+            if self._fast is not None:
+                # A fast answer armed the keep-alive timer mid-packet; a request that
+                # follows in the same packet must not be cut off by it.
+                self._unset_keepalive_if_required()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
@@ -252,8 +258,9 @@ if HttpToolsProtocol is not None:
 
         def _in_flight(self) -> bool:
             """An earlier request's answer is not out yet."""
-            cycle = self.cycle
-            return (cycle is not None and not cycle.response_complete) or bool(self.pipeline)
+            cycle = getattr(self, "cycle", None)
+            busy = cycle is not None and not getattr(cycle, "response_complete", True)
+            return busy or bool(getattr(self, "pipeline", ()))
 
         def _refuse_head(self) -> None:
             """431 and a lingering close for a request whose head outgrew HEAD_LIMIT, once
