@@ -40,7 +40,7 @@ def routes(jwks: wellknown.JwksEndpoint) -> list[Route]:
 
 
 def render_error(exc: OAuthError) -> Response:
-    """The only place an OAuth error body is built."""
+    """An OAuthError as a Starlette response (the fast path writes the same bytes)."""
     return Response(
         exc.body(),
         status_code=exc.status_code,
@@ -92,7 +92,7 @@ class _MockAuthApp(Starlette):
         jwks: wellknown.JwksEndpoint = self.state.jwks
 
         async def front(scope: Scope, receive: Receive, send: Send) -> None:
-            # JWKS is the most-fetched document and never fails: skip the router for it.
+            # JWKS is the most-fetched document: skip the router for it.
             if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in _JWKS:
                 try:
                     await jwks(scope, receive, send)
