@@ -13,7 +13,8 @@ headers, access logging.
 The protocol also bounds what httptools buffers: it keeps a header (or a chunk trailer)
 until it ends, so one endless header would fill memory before the app's 431 could answer.
 Past HEAD_LIMIT bytes of head the protocol answers 431 itself, past BODY_LIMIT after the
-head it stops reading; either way it drops further input and closes.
+head it stops reading, and a request httptools cannot parse gets an OAuth 400 (uvicorn's is
+text/plain); each time it drops further input and closes.
 
 It leans on uvicorn internals (``cycle``, ``pipeline``, ``flow``, ``on_response_complete``)
 that have been stable for years; the fast path checks them and stands down without them
@@ -31,7 +32,13 @@ from starlette.datastructures import Headers
 from mockauth import paths
 from mockauth.endpoints.oauth import token_body
 from mockauth.endpoints.wellknown import JwksEndpoint
-from mockauth.errors import NO_STORE, HeadersTooLargeError, OAuthError, ServerError
+from mockauth.errors import (
+    NO_STORE,
+    HeadersTooLargeError,
+    InvalidRequestError,
+    OAuthError,
+    ServerError,
+)
 from mockauth.forms import MAX_BODY, MAX_HEADER_BYTES, parse_form
 from mockauth.journal import RequestFields
 from mockauth.middleware import request_fields
@@ -205,13 +212,13 @@ if HttpToolsProtocol is not None:
             self._messages = 0
             self._head_left: int | None = None
             self._body_left: int | None = None
-            self._refuse_pending = False
+            self._refusal: OAuthError | None = None  # to send once earlier answers are out
             self._lingering = False
 
         # --- byte limits ---------------------------------------------------------------
 
         def data_received(self, data: bytes) -> None:
-            if self._lingering or self._refuse_pending:
+            if self._lingering or self._refusal is not None:
                 return  # a refused request: drop what follows
             while data:
                 messages, head, body = self._messages, self._head_left, self._body_left
@@ -224,6 +231,8 @@ if HttpToolsProtocol is not None:
                     chunk, data = data, b""
                 super().data_received(chunk)
                 if self.parser is None or self.transport.is_closing() or self._lingering:
+                    return
+                if self._refusal is not None:
                     return
                 # Count a chunk only when all of it went to one part of one request: that
                 # request is still in the same part afterwards.
@@ -252,37 +261,60 @@ if HttpToolsProtocol is not None:
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            if self._refuse_pending and not self._in_flight():
-                self._refuse_pending = False
-                self._linger(answer=True)
+            if self._refusal is not None and not self._in_flight():
+                error, self._refusal = self._refusal, None
+                self._linger(error)
 
         def _in_flight(self) -> bool:
             """An earlier request's answer is not out yet."""
             cycle = getattr(self, "cycle", None)
             busy = cycle is not None and not getattr(cycle, "response_complete", True)
+            busy = busy and not getattr(cycle, "disconnected", False)
             return busy or bool(getattr(self, "pipeline", ()))
 
+        def send_400_response(self, msg: str) -> None:
+            # httptools could not parse the request: an OAuth 400, not uvicorn's text/plain.
+            try:
+                if self._body_left is not None:  # the request whose body is being read broke
+                    self._abandon_current()
+                self._head_left = self._body_left = None
+                self._refuse(InvalidRequestError("The request is not valid HTTP/1.1."))
+            except AttributeError:  # uvicorn changed under us: its own answer
+                super().send_400_response(msg)
+
+        def _abandon_current(self) -> None:
+            if self._hot is not None:
+                self._hot, self._hot_body = None, []
+            elif self.cycle is not None and not self.cycle.response_started:
+                # Its app, waiting for the body, sees a disconnect and what it answers is
+                # dropped: the 400 is the answer.
+                self.cycle.disconnected = True
+                self.cycle.message_event.set()
+
         def _refuse_head(self) -> None:
-            """431 and a lingering close for a request whose head outgrew HEAD_LIMIT, once
-            the answers to the requests before it are out."""
             self._head_left = None
+            self._refuse(headers_too_large())
+
+        def _refuse(self, error: OAuthError) -> None:
+            """Answer ``error`` with a lingering close, once the answers to the requests
+            before it are out."""
             if self._in_flight():
-                self._refuse_pending = True
+                self._refusal = error
             else:
-                self._linger(answer=True)
+                self._linger(error)
 
         def _drop_body(self) -> None:
             """A request went on past BODY_LIMIT: its answer (a 413) is out or never will
             be; stop reading and close."""
             self._body_left = None
-            self._linger(answer=False)
+            self._linger(None)
 
-        def _linger(self, *, answer: bool) -> None:
+        def _linger(self, answer: OAuthError | None) -> None:
             """Half-close and drop input for LINGER_SECONDS, so a client still sending reads
             the answer instead of a connection reset; then close."""
             self._lingering = True
-            if answer:
-                self._write(*_error(headers_too_large()), close=True)
+            if answer is not None:
+                self._write(*_error(answer), close=True)
             if not self._in_flight() and self.transport.can_write_eof():
                 self.transport.write_eof()
             self.loop.call_later(LINGER_SECONDS, self.transport.close)

@@ -110,6 +110,7 @@ def _uvicorn_config(app: ASGIApp | str, *, log_level: str, workers: int = 1) -> 
         app,
         loop="auto",
         http=protocol_class(),
+        ws="none",  # no WebSocket endpoints: an Upgrade request is answered as plain HTTP
         # Without httptools, let h11 read headers up to our limit so the answer is the same 431.
         h11_max_incomplete_event_size=MAX_HEADER_BYTES + 16 * 1024,
         lifespan="off",

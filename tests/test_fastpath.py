@@ -650,6 +650,78 @@ def test_a_431_waits_for_the_answer_before_it(server: ServerThread) -> None:
             raise AssertionError("the connection stays open after the 431")
 
 
+# --- requests httptools cannot parse ---
+
+BROKEN_BODY = request_bytes(
+    "POST", paths.TOKEN, b"zz\r\n", [("Transfer-Encoding", b"chunked")], length=False
+)
+UNPARSEABLE = {
+    "length not a number": form_request().replace(b"Content-Length: ", b"Content-Length: x"),
+    "length past 2**64": request_bytes(
+        "POST", paths.TOKEN, headers=[("Content-Length", b"18446744073709551616")], length=False
+    ),
+    "two lengths": request_bytes(
+        "POST", paths.TOKEN, b"ab", [("Content-Length", b"1"), ("Content-Length", b"2")]
+    ),
+    "chunked with a length": request_bytes(
+        "POST", paths.TOKEN, b"0\r\n\r\n", [("Transfer-Encoding", b"chunked")]
+    ),
+    "broken chunk size": BROKEN_BODY,
+    "NUL in a header": request_bytes("GET", paths.JWKS, headers=[("X-A", b"a\x00b")]),
+    "no request line": b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+    "HTTP/2 preface": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+}
+
+
+@pytest.mark.parametrize("data", UNPARSEABLE.values(), ids=UNPARSEABLE.keys())
+def test_an_unparseable_request_gets_an_oauth_400(server: ServerThread, data: bytes) -> None:
+    with connect(server) as sock:
+        sock.sendall(data)
+        reader = Reader(sock)
+        status, headers, body = reader.response()
+        assert status == 400, body
+        assert dict(headers)["content-type"] == "application/json"
+        assert dict(headers)["cache-control"] == "no-store"
+        assert ("connection", "close") in headers
+        assert json.loads(body) == {
+            "error": "invalid_request",
+            "error_description": "The request is not valid HTTP/1.1.",
+        }
+        with contextlib.suppress(ConnectionError):
+            reader._fill()
+            raise AssertionError("the connection stays open after the 400")
+    assert exchange(server, form_request())[0] == 200
+
+
+@pytest.mark.parametrize(
+    "broken", [b"GET / HTTP/1.1\r\n\0\r\n\r\n", BROKEN_BODY], ids=["head", "body"]
+)
+def test_an_unparseable_request_waits_for_the_answers_before_it(
+    server: ServerThread, broken: bytes
+) -> None:
+    server.tenant.faults.add({"endpoint": "jwks", "effect": "latency", "delay": 0.5})
+    with connect(server) as sock:
+        sock.sendall(request_bytes("GET", paths.JWKS) + form_request() + broken)
+        reader = Reader(sock)
+        assert reader.response()[0] == 200  # the slow JWKS answer
+        assert reader.response()[0] == 200  # the token
+        status, _, body = reader.response()
+        assert status == 400, body
+        assert json.loads(body)["error"] == "invalid_request"
+
+
+def test_a_websocket_upgrade_is_answered_as_plain_http(server: ServerThread) -> None:
+    upgrade = [
+        ("Connection", b"Upgrade"),
+        ("Upgrade", b"websocket"),
+        ("Sec-WebSocket-Version", b"13"),
+        ("Sec-WebSocket-Key", b"dGhlIHNhbXBsZSBub25jZQ=="),
+    ]
+    status, _headers, body = exchange(server, request_bytes("GET", paths.JWKS, headers=upgrade))
+    assert status == 200
+    assert [k["kid"] for k in json.loads(body)["keys"]] == [server.tenant.keys.active_kid]
+
+
 def test_an_endless_chunk_trailer_is_cut_off(server: ServerThread) -> None:
     """httptools keeps a trailer until it ends, as it does a header: past BODY_LIMIT the
     server stops reading and closes the connection."""
