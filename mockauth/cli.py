@@ -7,11 +7,13 @@ import binascii
 import contextlib
 import functools
 import json
+import os
 import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn
@@ -19,7 +21,7 @@ from typing import Any, NoReturn
 import click
 
 from mockauth import cli_admin, paths, server
-from mockauth.config import ServerConfig, default_config, load_config
+from mockauth.config import ServerConfig, default_config, issuer_problem, load_config
 from mockauth.errors import MockAuthError, OAuthError
 from mockauth.grants.client_credentials import issue_token, requested_audiences
 from mockauth.keys import KEYSET_FILE, KeyStore
@@ -40,6 +42,19 @@ def _load(config_path: str | None) -> ServerConfig:
         _fail(str(exc))
 
 
+def _not_blank(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None and not value.strip():
+        raise click.BadParameter("must not be empty")
+    return value
+
+
+def _issuer(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    problem = issuer_problem(value) if value is not None else None
+    if problem:
+        raise click.BadParameter(f"{value!r} {problem}")
+    return value
+
+
 config_option = click.option(
     "--config",
     "config_path",
@@ -52,6 +67,7 @@ keys_option = click.option(
     envvar="MOCKAUTH_KEYS_DIR",
     default=server.DEFAULT_KEYS_DIR,
     show_default=True,
+    callback=_not_blank,
     help="Directory holding the RSA signing keys. [env: MOCKAUTH_KEYS_DIR]",
 )
 
@@ -61,6 +77,7 @@ def issuer_option(default: str) -> Callable[[Command], Command]:
     return click.option(
         "--issuer",
         envvar="MOCKAUTH_ISSUER",
+        callback=_issuer,
         help=f"Issuer URL, no trailing slash (default: {default}). [env: MOCKAUTH_ISSUER]",
     )
 
@@ -78,6 +95,7 @@ def main() -> None:
     envvar="MOCKAUTH_HOST",
     default=server.DEFAULT_HOST,
     show_default=True,
+    callback=_not_blank,
     help="Address to bind. [env: MOCKAUTH_HOST]",
 )
 @click.option(
@@ -125,10 +143,6 @@ def serve(
     """Run the mock Kinde server (Ctrl-C to stop)."""
     if admin_secret is not None and (not admin_secret or admin_secret != admin_secret.strip()):
         _fail("--admin-secret: must be non-empty, without leading or trailing spaces")
-    if issuer is not None and (
-        not issuer.startswith(("http://", "https://")) or issuer.endswith("/")
-    ):
-        _fail(f"--issuer = {issuer!r}: must be an http(s) URL without a trailing '/'")
     _load(config_path)  # fail fast, before binding, with the file/key/value message
     options = server.ServeOptions(
         config_path=config_path,
@@ -206,7 +220,9 @@ def _announce(tenant: Tenant, url: str, *, secret_given: bool = False) -> None:
 @keys_option
 # No server here: the issuer is the one `mockauth serve` has with default options.
 @issuer_option(
-    "the config's issuer, else " + server.base_url(server.DEFAULT_HOST, server.DEFAULT_PORT)
+    "the config's issuer, else the URL `mockauth serve` has here: "
+    + server.base_url(server.DEFAULT_HOST, server.DEFAULT_PORT)
+    + " unless MOCKAUTH_HOST or MOCKAUTH_PORT say otherwise"
 )
 @click.option("--client-id", help="M2M app to mint for (default: the only M2M app).")
 @click.option(
@@ -229,15 +245,11 @@ def token(
 ) -> None:
     """Mint an M2M access token from the config and key store, without a server."""
     config = _load(config_path)
+    if issuer:  # the flag wins over the file, as in serve
+        config = replace(config, issuer=issuer)
     try:
-        tenant = Tenant(
-            config,
-            issuer=issuer
-            or config.issuer
-            or server.base_url(server.DEFAULT_HOST, server.DEFAULT_PORT),
-            keys_dir=keys_dir,
-        )
-    except (MockAuthError, ValueError) as exc:  # ValueError: issuer with a trailing '/'
+        tenant = Tenant(config, issuer=config.issuer or _serve_url(), keys_dir=keys_dir)
+    except MockAuthError as exc:
         _fail(str(exc))
     m2m = [a for a in tenant.config.apps if a.type == "m2m"]
     if client_id is None and len(m2m) != 1:
@@ -250,6 +262,14 @@ def token(
     except OAuthError as exc:
         _fail(f"{exc.error}: {exc.description}")
     click.echo(json.dumps(body, indent=2) if as_json else body["access_token"])
+
+
+def _serve_url() -> str:
+    """The URL `mockauth serve` has in this environment (MOCKAUTH_HOST, MOCKAUTH_PORT)."""
+    host = os.environ.get("MOCKAUTH_HOST", "").strip() or server.DEFAULT_HOST
+    port = os.environ.get("MOCKAUTH_PORT", "").strip()
+    number = int(port) if port.isdigit() and 0 < int(port) < 65536 else server.DEFAULT_PORT
+    return server.base_url(host, number)
 
 
 @main.command()

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from mockauth.errors import _MISSING, ConfigError
 from mockauth.faults import FaultRule, parse_rules
@@ -130,10 +131,18 @@ def issuer_problem(issuer: str) -> str | None:
     Kinde issuers are bare origins (``https://acme.kinde.com``) and clients compare ``iss``
     byte for byte, so no trailing slash and no path (mockauth serves at the root).
     """
+    origin = "must be an http:// or https:// origin (scheme://host[:port]) with no path"
     if not re.match(r"^https?://[^/\s?#]+\Z", issuer.rstrip("/")):
-        return "must be an http:// or https:// origin (scheme://host[:port]) with no path"
+        return origin
     if issuer.endswith("/"):
         return "must not end with '/' (clients compare iss byte for byte)"
+    try:
+        parts = urlsplit(issuer)
+        port = parts.port  # ValueError: not a number, or out of range
+    except ValueError:
+        return origin
+    if "@" in parts.netloc or parts.netloc.endswith(":") or not parts.hostname or port == 0:
+        return origin
     return None
 
 

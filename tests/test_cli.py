@@ -15,7 +15,7 @@ from click.testing import CliRunner, Result
 
 from mockauth import server
 from mockauth.cli import main
-from mockauth.config import default_config
+from mockauth.config import DEFAULT_CONFIG_TOML, default_config
 from mockauth.keys import KeyStore
 from mockauth.state import Tenant
 
@@ -72,8 +72,8 @@ def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None)
     return CliRunner().invoke(main, list(args), env=clean, input=stdin)
 
 
-def mint(keys: Path, *args: str) -> Result:
-    return run("token", "--keys-dir", str(keys), *args)
+def mint(keys: Path, *args: str, env: dict[str, str] | None = None) -> Result:
+    return run("token", "--keys-dir", str(keys), *args, env=env)
 
 
 def verify(token: str, keys: Path, audience: str = CAL, issuer: str = ISSUER) -> dict[str, Any]:
@@ -130,7 +130,10 @@ def test_serve_help_names_each_environment_variable(command: str, variable: str)
     ("command", "default"),
     [
         ("serve", "(default: the config's issuer, else the server's own URL)"),
-        ("token", f"(default: the config's issuer, else {ISSUER})"),
+        (
+            "token",
+            f"(default: the config's issuer, else the URL `mockauth serve` has here: {ISSUER}",
+        ),
     ],
 )
 def test_issuer_help_says_each_commands_default(command: str, default: str) -> None:
@@ -181,12 +184,28 @@ def test_missing_config_file_exits_2(tmp_path: Path, command: list[str]) -> None
         pytest.param(["--issuer", "http://127.0.0.1:8400/"], id="issuer-trailing-slash"),
         pytest.param(["--issuer", "127.0.0.1:8400"], id="issuer-without-scheme"),
         pytest.param(["--log-level", "loud"], id="unknown-log-level"),
+        pytest.param(["--issuer", "http://a/b"], id="issuer-with-path"),
+        pytest.param(["--issuer", "http://127.0.0.1:99999"], id="issuer-port-out-of-range"),
+        pytest.param(["--host", ""], id="empty-host"),
+        pytest.param(["--keys-dir", " "], id="blank-keys-dir"),
     ],
 )
 def test_serve_usage_errors_exit_2(tmp_path: Path, args: list[str]) -> None:
-    result = run("serve", "--keys-dir", str(tmp_path), *args)
+    keys = tmp_path / "keys"
+    result = run("serve", "--keys-dir", str(keys), *args)
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output
+    assert not keys.exists()  # refused before anything is created
+
+
+def test_a_bad_issuer_flag_is_named_as_the_flag_not_the_config(tmp_path: Path) -> None:
+    config = tmp_path / "iss.toml"
+    config.write_text('issuer = "https://acme.kinde.com"\n')
+    result = run("serve", "--config", str(config), "--issuer", "http://a?x")
+    assert result.exit_code == 2
+    assert "--issuer" in result.stderr
+    assert "'http://a?x'" in result.stderr
+    assert str(config) not in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -299,6 +318,27 @@ def test_token_issuer_option_sets_iss_and_the_management_audience(tmp_path: Path
     assert claims["iss"] == issuer
 
 
+@pytest.mark.parametrize("via", ["flag", "env"])
+def test_token_issuer_option_wins_over_the_configs(tmp_path: Path, via: str) -> None:
+    config = tmp_path / "iss.toml"
+    config.write_text('issuer = "https://acme.kinde.com"\n' + DEFAULT_CONFIG_TOML)
+    issuer = "http://127.0.0.1:9999"
+    args = ["--config", str(config), "--audience", CAL]
+    if via == "flag":
+        result = mint(tmp_path, *args, "--issuer", issuer)
+    else:
+        result = mint(tmp_path, *args, env={"MOCKAUTH_ISSUER": issuer})
+    assert result.exit_code == 0, result.output
+    assert verify(result.stdout.strip(), tmp_path, issuer=issuer)["iss"] == issuer
+
+
+def test_token_default_issuer_is_the_one_serve_has_in_this_environment(tmp_path: Path) -> None:
+    result = mint(tmp_path, "--audience", CAL, env={"MOCKAUTH_PORT": "9100"})
+    assert result.exit_code == 0, result.output
+    issuer = "http://127.0.0.1:9100"
+    assert verify(result.stdout.strip(), tmp_path, issuer=issuer)["iss"] == issuer
+
+
 def test_token_client_id_picks_the_app(tmp_path: Path) -> None:
     config = tmp_path / "two.toml"
     config.write_text(TWO_APPS)
@@ -332,6 +372,12 @@ def test_token_needs_client_id_when_several_m2m_apps(tmp_path: Path) -> None:
             "must not end with '/'",
             id="issuer-trailing-slash",
         ),
+        pytest.param(
+            ["--audience", CAL, "--issuer", "https://user:pw@acme.kinde.com"],
+            "--issuer",
+            id="issuer-with-userinfo",
+        ),
+        pytest.param(["--audience", CAL, "--keys-dir", ""], "--keys-dir", id="empty-keys-dir"),
         pytest.param([], "--audience", id="no-audience"),
     ],
 )

@@ -400,6 +400,48 @@ BAD_CASES = [
         "'ftp://example.com'",
         id="issuer-not-http",
     ),
+    pytest.param(
+        VALID.replace('"http://127.0.0.1:8400"', '"https://a.kinde.com:99999"'),
+        "issuer",
+        "'https://a.kinde.com:99999'",
+        id="issuer-port-out-of-range",
+    ),
+    pytest.param(
+        VALID.replace('"http://127.0.0.1:8400"', '"https://a.kinde.com:abc"'),
+        "issuer",
+        "'https://a.kinde.com:abc'",
+        id="issuer-port-not-a-number",
+    ),
+    pytest.param(
+        VALID.replace('"http://127.0.0.1:8400"', '"http://127.0.0.1:0"'),
+        "issuer",
+        "'http://127.0.0.1:0'",
+        id="issuer-port-zero",
+    ),
+    pytest.param(
+        VALID.replace('"http://127.0.0.1:8400"', '"http://127.0.0.1:"'),
+        "issuer",
+        "'http://127.0.0.1:'",
+        id="issuer-empty-port",
+    ),
+    pytest.param(
+        VALID.replace('"http://127.0.0.1:8400"', '"https://user:pw@a.kinde.com"'),
+        "issuer",
+        "'https://user:pw@a.kinde.com'",
+        id="issuer-userinfo",
+    ),
+    pytest.param(
+        VALID.replace('"http://127.0.0.1:8400"', '"http://[::1"'),
+        "issuer",
+        "'http://[::1'",
+        id="issuer-unclosed-ipv6",
+    ),
+    pytest.param(
+        VALID.replace('"http://127.0.0.1:8400"', '"http://:8400"'),
+        "issuer",
+        "'http://:8400'",
+        id="issuer-no-host",
+    ),
     # bad scope tokens and audiences
     pytest.param(
         VALID.replace('"delete:event"]', '"delete event"]'),

@@ -873,7 +873,7 @@ def test_serve_with_a_bad_config_exits_2_naming_file_key_and_value(
 @pytest.mark.parametrize(
     ("args", "env", "fragment"),
     [
-        (("--port", "0"), {"MOCKAUTH_ISSUER": "http://127.0.0.1:8400/"}, "trailing '/'"),
+        (("--port", "0"), {"MOCKAUTH_ISSUER": "http://127.0.0.1:8400/"}, "must not end with '/'"),
         ((), {"MOCKAUTH_PORT": "70000"}, "70000"),
         (("--port", "0", "--workers", "0"), {}, "--workers"),
         (("--port", "0", "--config", "missing.toml"), {}, "missing.toml"),
