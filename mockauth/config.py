@@ -108,6 +108,16 @@ class ServerConfig:
             return aud.replace(ISSUER_PLACEHOLDER, issuer)
 
         apis = tuple(replace(a, audience=sub(a.audience)) for a in self.apis)
+        first: dict[str, int] = {}
+        for i, api in enumerate(apis):
+            j = first.setdefault(api.audience, i)
+            if j != i:  # one of them was written {issuer}/...: its grants would be lost
+                raise ConfigError(
+                    self.source,
+                    f"apis[{i}].audience",
+                    self.apis[i].audience,
+                    f"is the audience of apis[{j}] too once {{issuer}} is {issuer}",
+                )
         apps = tuple(
             replace(app, apis=MappingProxyType({sub(k): v for k, v in app.apis.items()}))
             for app in self.apps

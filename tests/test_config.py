@@ -101,6 +101,24 @@ def test_with_issuer_resolves_the_management_api_audience() -> None:
     assert not any("{issuer}" in aud for aud in app.apis)
 
 
+def test_an_audience_that_becomes_a_duplicate_once_the_issuer_is_known_is_refused() -> None:
+    raw = b"""
+[[apis]]
+audience = "{issuer}/api"
+scopes = ["read:users"]
+[[apis]]
+audience = "http://127.0.0.1:9999/api"
+scopes = ["write:users"]
+"""
+    config = parse_config(raw, source="dup.toml")
+    assert len(config.with_issuer("http://127.0.0.1:8400").apis) == 2  # distinct here
+    with pytest.raises(ConfigError) as caught:
+        config.with_issuer("http://127.0.0.1:9999")
+    message = str(caught.value)
+    assert message.startswith("dup.toml: apis[1].audience = 'http://127.0.0.1:9999/api'")
+    assert "apis[0]" in message
+
+
 # --- a valid file ---
 
 
