@@ -304,8 +304,9 @@ def decode(token: str) -> None:
     )
     click.echo("header: " + json.dumps(header, indent=2))
     click.echo("claims: " + json.dumps(claims, indent=2))
-    if isinstance(claims.get("exp"), int | float):
-        click.echo(_expiry_words(claims["exp"], time.time()))
+    exp = claims.get("exp")
+    if isinstance(exp, int | float) and not isinstance(exp, bool):
+        click.echo(_expiry_words(exp, time.time()))
 
 
 def _segment(part: str, name: str) -> dict[str, Any]:
@@ -313,17 +314,22 @@ def _segment(part: str, name: str) -> dict[str, Any]:
         value = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
     except (binascii.Error, ValueError) as exc:
         _fail(f"the {name} segment is not base64url JSON ({exc})")
+    except RecursionError:
+        _fail(f"the {name} segment is not base64url JSON (nested too deeply)")
     if not isinstance(value, dict):
         _fail(f"the {name} segment is not a JSON object")
     return value
 
 
+# 9999-12-31T23:59:59Z: past it (or before 1970) a date means nothing to a reader.
+_LAST_TIME = 253_402_300_799
+
+
 def _expiry_words(exp: float, now: float) -> str:
-    try:
-        delta = int(exp - now)
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(exp))
-    except (OverflowError, ValueError, OSError):  # inf, nan, beyond time_t
+    if not 0 <= exp <= _LAST_TIME:  # also nan
         return f"exp = {exp!r} is not a representable time"
+    delta = int(exp - now)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(exp))
     if delta > 0:
         return f"expires {stamp}: in {_duration(delta)}"
     return f"expired {stamp}: {_duration(-delta)} ago"

@@ -474,7 +474,7 @@ def test_decode_without_exp_prints_no_expiry() -> None:
     assert "expire" not in result.stdout
 
 
-@pytest.mark.parametrize("exp", [1e300, -1e300, "Infinity", "NaN"])
+@pytest.mark.parametrize("exp", [1e300, -1e300, "Infinity", "NaN", -99999999999, 1e13])
 def test_decode_survives_absurd_expiry(exp: object) -> None:
     token = fake_token({"exp": 0})
     header, _, sig = token.split(".")
@@ -484,10 +484,21 @@ def test_decode_survives_absurd_expiry(exp: object) -> None:
     assert "not a representable time" in result.stdout
 
 
+def test_decode_ignores_an_exp_that_is_not_a_number() -> None:
+    result = run("decode", fake_token({"exp": True}))
+    assert result.exit_code == 0, result.output
+    assert "expire" not in result.stdout
+
+
+def _deep(depth: int) -> str:
+    return base64.urlsafe_b64encode(b"[" * depth + b"]" * depth).rstrip(b"=").decode()
+
+
 @pytest.mark.parametrize(
     "token",
     [
         pytest.param("", id="empty"),
+        pytest.param(f"e30.{_deep(100_000)}.c2ln", id="payload-nested-too-deeply"),
         pytest.param("abc", id="one-segment"),
         pytest.param("a.b", id="two-segments"),
         pytest.param("a.b.c.d", id="four-segments"),
