@@ -7,6 +7,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
@@ -24,6 +25,7 @@ KEYSET_FILE = "keyset.json"
 LOCK_FILE = ".lock"
 _PADDING = padding.PKCS1v15()
 _SHA256 = hashes.SHA256()
+log = logging.getLogger("mockauth")
 
 
 def b64url(data: bytes) -> str:
@@ -183,24 +185,39 @@ class KeyStore:
         """Pick up changes another process made to the keys dir and retire keys whose
         overlap has passed; cheap (one stat, one comparison) when nothing changed."""
         due = self._next_retire is not None and time.time() >= self._next_retire
-        if not due and (self._dir is None or self._stamp == self._keyset_stamp()):
+        stamp = self._keyset_stamp() if self._dir is not None else None
+        if not due and (self._dir is None or self._stamp == stamp):
             return False
-        with self._mutex, self._locked():
-            self._reload_locked()
-            self._retire_due()
+        try:
+            with self._mutex, self._locked():
+                self._reload_locked()
+                self._retire_due()
+        except KeyStoreError as exc:
+            # Key files deleted or damaged under a running server: answering 500 to every
+            # request helps nobody, so keep signing with the keys held until restart.
+            with self._mutex:
+                self._stamp = stamp  # tried again only when the files change again
+                if due:
+                    self._forget(self._due())
+            log.warning("%s; serving the keys held (kid %s) until restart", exc, self._active)
+            return due
         return True
 
-    def _retire_due(self) -> None:
+    def _due(self) -> list[str]:
         now = time.time()
-        due = [k for k, at in self._retire_at.items() if at <= now and k != self._active]
-        if due:
-            self._drop(due)
+        return [k for k, at in self._retire_at.items() if at <= now and k != self._active]
+
+    def _retire_due(self) -> None:
+        self._drop(self._due())
+
+    def _forget(self, kids: list[str]) -> None:
+        self._install([self._keys[k] for k in self._published if k not in kids], self._active)
 
     def _drop(self, kids: list[str]) -> None:
         """Unpublish ``kids`` and delete their key files (a retired key must not come back)."""
         if not kids:
             return
-        self._install([self._keys[k] for k in self._published if k not in kids], self._active)
+        self._forget(kids)
         self._save_keyset()
         if self._dir is not None:
             for kid in kids:
@@ -260,7 +277,14 @@ class KeyStore:
             retire_at = {str(k): float(at) for k, at in doc.get("retire_at", {}).items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise KeyStoreError(f"{path}: unreadable key set: {exc}") from exc
+        if not published or not all(isinstance(k, str) for k in published):
+            raise KeyStoreError(f"{path}: 'published' must list the kids of one or more keys")
+        if active not in published:
+            raise KeyStoreError(f"{path}: 'active' = {active!r} is not one of the published kids")
         keys = [self._keys.get(kid) or self._read_key(self._key_path(kid)) for kid in published]
+        for kid, key in zip(published, keys, strict=True):
+            if key.kid != kid:
+                raise KeyStoreError(f"{self._key_path(kid)}: holds the key {key.kid}, not {kid}")
         self._retire_at = retire_at
         self._install(keys, active)
         self._stamp = self._keyset_stamp()

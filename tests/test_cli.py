@@ -428,11 +428,14 @@ def test_jwks_refuses_a_keys_dir_without_keys_and_creates_nothing(
     assert list(tmp_path.iterdir()) == []
 
 
-def test_jwks_on_an_unusable_keys_dir_exits_2(tmp_path: Path) -> None:
-    (tmp_path / "keyset.json").write_text("{broken")
-    result = run("jwks", "--keys-dir", str(tmp_path))
+@pytest.mark.parametrize("keyset", ["{broken", '{"active": "", "published": []}'])
+@pytest.mark.parametrize("command", [["jwks"], ["token", "--audience", CAL]])
+def test_an_unusable_keys_dir_exits_2(tmp_path: Path, command: list[str], keyset: str) -> None:
+    (tmp_path / "keyset.json").write_text(keyset)
+    result = run(*command, "--keys-dir", str(tmp_path))
     assert result.exit_code == 2
     assert "keyset.json" in result.stderr
+    assert "Traceback" not in result.output
 
 
 # --- decode ---

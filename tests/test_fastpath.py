@@ -535,24 +535,39 @@ def test_an_endless_header_is_refused_while_it_is_still_arriving(server: ServerT
 # --- failures and odd timings ---
 
 
-def test_an_unreadable_key_set_is_an_oauth_500_on_both_paths(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_a_key_set_damaged_under_the_server_keeps_both_paths_serving(tmp_path: Path) -> None:
     with ServerThread(keys_dir=tmp_path) as server:
+        kid = server.tenant.keys.active_kid
         (tmp_path / "keyset.json").write_text("{not json")
         reference = TestClient(server.app)
-        with caplog.at_level("ERROR"):
-            for data in (request_bytes("GET", paths.JWKS), form_request(GOOD_DEFAULT)):
-                status, headers, body = exchange(server, data)
-                assert status == 500, body
-                assert json.loads(body)["error"] == "server_error"
-                assert dict(headers)["content-type"] == "application/json"
-            answer = reference.get(paths.JWKS)
-        assert answer.status_code == 500
-        assert answer.json()["error"] == "server_error"
+        for data in (request_bytes("GET", paths.JWKS), form_request(GOOD_DEFAULT)):
+            status, _, body = exchange(server, data)
+            assert status == 200, body
+        assert [k["kid"] for k in reference.get(paths.JWKS).json()["keys"]] == [kid]
         assert fast(server).served == 2
-        assert not [r for r in caplog.records if r.exc_info]  # logged, without a traceback
-        assert any("unreadable key set" in r.getMessage() for r in caplog.records)
+
+
+def test_a_failing_key_store_is_an_oauth_500_on_both_paths(
+    server: ServerThread, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> bool:
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(server.tenant.keys, "refresh", broken)
+    reference = TestClient(server.app, raise_server_exceptions=False)
+    before = fast(server).served
+    with caplog.at_level("ERROR"):
+        for data in (request_bytes("GET", paths.JWKS), form_request()):
+            status, headers, body = exchange(server, data)
+            assert status == 500, body
+            assert json.loads(body)["error"] == "server_error"
+            assert dict(headers)["content-type"] == "application/json"
+        answer = reference.get(paths.JWKS)
+    assert answer.status_code == 500
+    assert answer.json()["error"] == "server_error"
+    assert fast(server).served == before + 2
+    assert not [r for r in caplog.records if r.exc_info]  # logged, without a traceback
+    assert any("disk gone" in r.getMessage() for r in caplog.records)
 
 
 def test_a_body_cut_short_is_journaled_as_on_the_asgi_path(server: ServerThread) -> None:

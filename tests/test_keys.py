@@ -327,6 +327,76 @@ def test_unreadable_keys_dir_is_a_keystore_error(tmp_path: Path, name: str, cont
         KeyStore(tmp_path)
 
 
+def _rewrite_keyset(keys_dir: Path, **changes: object) -> None:
+    path = keys_dir / KEYSET_FILE
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        pytest.param({"active": "", "published": []}, "'published' must list", id="no-keys"),
+        pytest.param({"published": [1]}, "'published' must list", id="kid-not-a-string"),
+        pytest.param({"active": "zz"}, "'active' = 'zz' is not one", id="active-unpublished"),
+    ],
+)
+def test_a_keyset_that_names_no_usable_signer_is_a_keystore_error(
+    tmp_path: Path, changes: dict[str, object], message: str
+) -> None:
+    KeyStore(tmp_path)
+    _rewrite_keyset(tmp_path, **changes)
+    with pytest.raises(KeyStoreError, match=message):
+        KeyStore(tmp_path)
+
+
+def test_a_key_file_holding_another_key_is_a_keystore_error(tmp_path: Path) -> None:
+    first = KeyStore(tmp_path)
+    other = KeyStore()  # in memory: a second key, written under the first one's name
+    pem = other._keys[other.active_kid].private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
+    (tmp_path / (first.active_kid.replace(":", "") + ".pem")).write_bytes(pem)
+    with pytest.raises(KeyStoreError, match="holds the key"):
+        KeyStore(tmp_path)
+
+
+@pytest.mark.parametrize("damage", ["deleted", "corrupt", "no-signer"])
+def test_a_running_store_keeps_its_keys_when_the_files_are_damaged(
+    tmp_path: Path, damage: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    ks = KeyStore(tmp_path)
+    kid, jwks = ks.active_kid, ks.jwks_bytes()
+    if damage == "deleted":
+        for path in tmp_path.iterdir():
+            path.unlink()
+    elif damage == "corrupt":
+        (tmp_path / KEYSET_FILE).write_text("{not json")
+    else:
+        _rewrite_keyset(tmp_path, active="zz")
+    with caplog.at_level("WARNING", logger="mockauth"):
+        for _ in range(3):
+            ks.refresh()
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1, warnings  # said once, not on every request
+    assert f"serving the keys held (kid {kid}) until restart" in warnings[0]
+    assert ks.active_kid == kid
+    assert ks.jwks_bytes() == jwks
+    assert verify(token_for(ks), ks)["sub"] == "x"
+
+
+def test_a_running_store_picks_up_repaired_files(tmp_path: Path) -> None:
+    ks = KeyStore(tmp_path)
+    (tmp_path / KEYSET_FILE).write_text("{not json")
+    ks.refresh()
+    (tmp_path / KEYSET_FILE).unlink()
+    repaired = KeyStore(tmp_path)  # adopts the key file, writes a new key set
+    new_kid = repaired.rotate()
+    ks.refresh()
+    assert ks.active_kid == new_kid
+
+
 def test_small_rsa_key_is_refused(tmp_path: Path) -> None:
     private = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     (tmp_path / "small.pem").write_bytes(
