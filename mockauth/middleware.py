@@ -225,6 +225,9 @@ class _Exchange:
 
     async def buffer_body(self, limit: int) -> bytes:
         """Read the body (up to ``limit`` bytes) and keep it for the app to read again."""
+        for name, value in self.scope["headers"]:
+            if name == b"content-length" and not (value.isdigit() and int(value) <= limit):
+                return b""  # the endpoint refuses it unread (no 100 Continue goes out)
         chunks: list[bytes] = []
         size = 0
         while size <= limit:

@@ -416,6 +416,20 @@ def test_an_oversize_body_goes_to_asgi_and_gets_413(server: ServerThread) -> Non
     assert fast(server).served == before
 
 
+@pytest.mark.parametrize("faults", [False, True], ids=["no-faults", "a-rule-reading-the-form"])
+def test_an_oversize_body_announced_with_expect_is_refused_unread(
+    server: ServerThread, faults: bool
+) -> None:
+    if faults:  # the middleware reads the form to match the client, but not a 10 MB one
+        server.tenant.faults.add({"client_id": "c" * 32, "effect": "error", "status": 503})
+    head = form_request().split(b"\r\n\r\n")[0].replace(b"Content-Length: ", b"X-Old: ")
+    with connect(server) as sock:
+        sock.sendall(head + b"\r\nExpect: 100-continue\r\nContent-Length: 10000000\r\n\r\n")
+        status, _, body = Reader(sock).response()
+    assert status == 413, body  # not 100 Continue: the client need not send the body
+    assert json.loads(body)["error"] == "invalid_request"
+
+
 # --- one connection, many requests ---
 
 
