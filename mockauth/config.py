@@ -333,7 +333,9 @@ class _Validator:
         org_code = self.typed(data, "org_code", f"{key}.org_code", str, None)
         if org_code is not None and not ORG_CODE_RE.match(org_code):
             raise self.fail(
-                f"{key}.org_code", org_code, "must look like org_ followed by lowercase hex"
+                f"{key}.org_code",
+                org_code,
+                "must be org_ and 1 to 32 lowercase letters or digits (Kinde's: org_ + 11 hex)",
             )
         claims = self.typed(data, "claims", f"{key}.claims", dict, {})
         for claim in claims:

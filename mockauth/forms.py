@@ -71,6 +71,8 @@ def parse_form(body: bytes, content_type: str) -> Form:
     media_type = content_type.split(";", 1)[0].strip().lower()
     if media_type != FORM_TYPE and (body or media_type):
         raise InvalidRequestError(f"The request body must be sent as {FORM_TYPE}.")
+    if body.count(b"&") >= MAX_FIELDS:  # as parse_qsl counts them
+        raise InvalidRequestError(f"The request body has more than {MAX_FIELDS} parameters.")
     try:
         fields = parse_qsl(
             body.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS

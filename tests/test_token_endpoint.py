@@ -309,6 +309,27 @@ def test_error_description_keeps_to_rfc6749_characters(client: TestClient, audie
     assert re.fullmatch(r"[\x20\x21\x23-\x5b\x5d-\x7e]+", body["error_description"])
 
 
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        ({"audience": "https://x.example.com/" + "a" * 5000}, "unauthorized_client"),
+        ({"scope": "read:" + "a" * 5000}, "invalid_scope"),
+    ],
+)
+def test_a_long_value_is_quoted_cut_short(
+    client: TestClient, fields: dict[str, str], error: str
+) -> None:
+    body = assert_error(post(client, m2m(**fields)), error)
+    assert len(body["error_description"]) < 400
+    assert "a" * 100 + "..." in body["error_description"]
+
+
+def test_too_many_parameters_are_named_as_such(client: TestClient) -> None:
+    response = post(client, [*m2m().items(), *[("audience", CAL)] * 100])
+    assert_error(response, "invalid_request", 400, "The request body has more than 100 parameters.")
+    assert post(client, [*m2m().items(), *[("audience", CAL)] * 95]).status_code == 200
+
+
 # --- client authentication ---
 
 

@@ -56,7 +56,8 @@ def granted_scopes(app: App, audiences: list[str], requested: str | None) -> lis
         scopes = app.apis.get(audience)
         if scopes is None:
             raise UnauthorizedClientError(
-                f"The client is not authorized to request a token for the audience '{audience}'."
+                "The client is not authorized to request a token for the audience "
+                f"'{_shown(audience)}'."
             )
         granted.extend(s for s in scopes if s not in granted)
     if requested is None:
@@ -65,7 +66,12 @@ def granted_scopes(app: App, audiences: list[str], requested: str | None) -> lis
     missing = [s for s in wanted if s not in granted]
     if missing:
         raise InvalidScopeError(
-            f"The requested scope is invalid, unknown, or malformed: {' '.join(missing)} "
+            f"The requested scope is invalid, unknown, or malformed: {_shown(' '.join(missing))} "
             "is not granted to the client on the requested audience."
         )
     return wanted
+
+
+def _shown(value: str, limit: int = 200) -> str:
+    """A client's value as an error description quotes it: long ones cut short."""
+    return value if len(value) <= limit else value[:limit] + "..."
