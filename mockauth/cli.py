@@ -121,7 +121,7 @@ def main() -> None:
     envvar="MOCKAUTH_LOG_LEVEL",
     default="warning",
     show_default=True,
-    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    type=click.Choice(["critical", "error", "warning", "info", "debug"], case_sensitive=False),
     help="uvicorn log level. [env: MOCKAUTH_LOG_LEVEL]",
 )
 @click.option(
@@ -202,15 +202,19 @@ def _announce(tenant: Tenant, url: str, *, secret_given: bool = False) -> None:
     if tenant.admin_secret:
         shown = "(as given)" if secret_given else tenant.admin_secret
         lines.append(f"  admin secret (Authorization: Bearer): {shown}")
-    for app in tenant.config.apps:
-        if app.type != "m2m":
-            continue
+    m2m = [app for app in tenant.config.apps if app.type == "m2m"]
+    if not m2m:
+        lines.append("  no M2M app in the config: add an [[apps]] table to get tokens")
+    for app in m2m:
         lines += [
             f"  M2M app {app.name!r}:",
             f"    client_id:     {app.client_id}",
             f"    client_secret: {app.client_secret}",
         ]
-        lines += [f"    audience:      {aud}  scopes: {' '.join(s)}" for aud, s in app.apis.items()]
+        lines += [
+            f"    audience:      {aud}  scopes: {' '.join(s) or '(none)'}"
+            for aud, s in app.apis.items()
+        ]
     click.echo("\n".join(lines), nl=True)
     sys.stdout.flush()
 

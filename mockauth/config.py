@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
-from mockauth.errors import _MISSING, ConfigError
+from mockauth.errors import _MISSING, FILE_KEY, ConfigError
 from mockauth.faults import FaultRule, parse_rules
 
 ISSUER_PLACEHOLDER = "{issuer}"
@@ -162,7 +162,7 @@ def load_config(path: str | Path) -> ServerConfig:
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
-        raise ConfigError(source, "(file)", source, f"cannot read: {exc.strerror}") from exc
+        raise ConfigError(source, FILE_KEY, source, f"cannot read: {exc.strerror}") from exc
     return parse_config(raw, source=source)
 
 
@@ -184,11 +184,11 @@ def parse_app(value: object, *, source: str, apis: tuple[Api, ...], key: str = "
 def parse_config(raw: bytes, *, source: str) -> ServerConfig:
     """Validate TOML bytes into a ServerConfig."""
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8-sig"))  # a BOM some editors write is fine
     except UnicodeDecodeError as exc:
-        raise ConfigError(source, "(file)", source, "not UTF-8 text") from exc
+        raise ConfigError(source, FILE_KEY, source, "not UTF-8 text") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, "(file)", source, f"not valid TOML: {exc}") from exc
+        raise ConfigError(source, FILE_KEY, source, f"not valid TOML: {exc}") from exc
     return _Validator(source).config(data)
 
 

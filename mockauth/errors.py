@@ -15,6 +15,9 @@ class MockAuthError(Exception):
     """Root of every error mockauth raises on purpose."""
 
 
+FILE_KEY = "(file)"  # ConfigError's key when the problem is the whole file
+
+
 class ConfigError(MockAuthError):
     """A config file or value is invalid; the message names the file, key and value."""
 
@@ -24,7 +27,10 @@ class ConfigError(MockAuthError):
         self.value = value
         self.reason = reason
         shown = "(missing)" if value is _MISSING else repr(value)
-        super().__init__(f"{source}: {key} = {shown}: {reason}")
+        if key == FILE_KEY:  # the file itself: it is already named
+            super().__init__(f"{source}: {reason}")
+        else:
+            super().__init__(f"{source}: {key} = {shown}: {reason}")
 
 
 class _Missing:

@@ -520,6 +520,47 @@ def test_decode_bad_tokens_exit_2(token: str) -> None:
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize(
+    ("config", "line"),
+    [
+        ("", "  no M2M app in the config: add an [[apps]] table to get tokens"),
+        (
+            f"""
+[[apis]]
+audience = "{CAL}"
+[[apps]]
+name = "Empty"
+client_id = "{APP_A}"
+client_secret = "{"A1" * 20}"
+[apps.apis]
+"{CAL}" = []
+""",
+            f"    audience:      {CAL}  scopes: (none)",
+        ),
+    ],
+    ids=["no-apps", "no-scopes"],
+)
+def test_the_start_up_block_says_when_there_is_nothing_to_show(
+    capsys: pytest.CaptureFixture[str], config: str, line: str
+) -> None:
+    from mockauth.cli import _announce
+    from mockauth.config import parse_config
+
+    tenant = Tenant(parse_config(config.encode(), source="t.toml"), issuer=ISSUER, keys=KeyStore())
+    _announce(tenant, ISSUER)
+    assert line in capsys.readouterr().out.splitlines()
+
+
+def test_serve_takes_the_log_level_in_any_case(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    levels: list[str] = []
+    monkeypatch.setattr(server, "serve", lambda options, **_: levels.append(options.log_level))
+    result = run("serve", "--keys-dir", str(tmp_path), "--log-level", "INFO")
+    assert result.exit_code == 0, result.output
+    assert levels == ["info"]
+
+
 def test_the_start_up_block_points_at_where_the_server_answers(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
