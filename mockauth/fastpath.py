@@ -14,7 +14,9 @@ The protocol also bounds what httptools buffers: it keeps a header (or a chunk t
 until it ends, so one endless header would fill memory before the app's 431 could answer.
 Past HEAD_LIMIT bytes of head the protocol answers 431 itself, past BODY_LIMIT after the
 head it stops reading, and a request httptools cannot parse gets an OAuth 400 (uvicorn's is
-text/plain); each time it drops further input and closes.
+text/plain); each time it drops further input and closes. Upgrade headers are ignored, as
+RFC 9110 allows: httptools stops at such a request's head, so the protocol hands it the body
+httptools skipped and parses what follows afresh (Java's HttpClient asks for h2c this way).
 
 It leans on uvicorn internals (``cycle``, ``pipeline``, ``flow``, ``on_response_complete``)
 that have been stable for years; the fast path checks them and stands down without them
@@ -23,6 +25,7 @@ that have been stable for years; the fast path checks them and stands down witho
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from typing import Any
@@ -39,7 +42,7 @@ from mockauth.errors import (
     OAuthError,
     ServerError,
 )
-from mockauth.forms import MAX_BODY, MAX_HEADER_BYTES, parse_form
+from mockauth.forms import MAX_BODY, MAX_HEADER_BYTES, body_too_large, parse_form
 from mockauth.journal import RequestFields
 from mockauth.middleware import request_fields
 from mockauth.state import Tenant
@@ -141,13 +144,25 @@ def _header(headers: RawHeaders, name: bytes) -> str:
 
 
 try:
+    import httptools
     from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 except ImportError:  # uvicorn without httptools: h11 only, no fast path
     HttpToolsProtocol = None  # type: ignore[assignment,misc]
 
+
+def _parser(protocol: Any) -> Any:
+    """A request parser as uvicorn makes one."""
+    parser = httptools.HttpRequestParser(protocol)
+    with contextlib.suppress(AttributeError):  # httptools < 0.6.3
+        parser.set_dangerous_leniencies(lenient_data_after_close=True)
+    return parser
+
+
 # What the byte limits override; every uvicorn with httptools has them.
 _HOOKS = (
     "data_received",
+    "send_400_response",
+    "_unset_keepalive_if_required",
     "on_message_begin",
     "on_headers_complete",
     "on_message_complete",
@@ -158,7 +173,6 @@ _FAST_HOOKS = (
     "on_body",
     "shutdown",
     "connection_lost",
-    "_unset_keepalive_if_required",
 )
 _FAST_STATE = (
     "app",
@@ -213,6 +227,7 @@ if HttpToolsProtocol is not None:
             self._head_left: int | None = None
             self._body_left: int | None = None
             self._refusal: OAuthError | None = None  # to send once earlier answers are out
+            self._skipped: int | None = None  # body bytes httptools skipped (an Upgrade)
             self._lingering = False
 
         # --- byte limits ---------------------------------------------------------------
@@ -220,6 +235,7 @@ if HttpToolsProtocol is not None:
         def data_received(self, data: bytes) -> None:
             if self._lingering or self._refusal is not None:
                 return  # a refused request: drop what follows
+            data = self._take_skipped(data)
             while data:
                 messages, head, body = self._messages, self._head_left, self._body_left
                 # At most HEAD_LIMIT at a time: a head that begins inside an uncounted chunk
@@ -229,11 +245,14 @@ if HttpToolsProtocol is not None:
                     chunk, data = data[:limit], data[limit:]
                 else:
                     chunk, data = data, b""
-                super().data_received(chunk)
+                rest = self._feed(chunk)
                 if self.parser is None or self.transport.is_closing() or self._lingering:
                     return
                 if self._refusal is not None:
                     return
+                if rest is not None:  # after an Upgrade request's head: read on as HTTP/1.1
+                    data = self._take_skipped(rest + data)
+                    continue
                 # Count a chunk only when all of it went to one part of one request: that
                 # request is still in the same part afterwards.
                 if messages != self._messages:
@@ -272,24 +291,82 @@ if HttpToolsProtocol is not None:
             busy = busy and not getattr(cycle, "disconnected", False)
             return busy or bool(getattr(self, "pipeline", ()))
 
+        def _feed(self, data: bytes) -> bytes | None:
+            """uvicorn's data_received, but an Upgrade is ignored (RFC 9110 7.8: nothing is
+            upgraded here). httptools stops at an Upgrade request's head, skipping its body:
+            return the bytes after the head, its body first, else None."""
+            self._unset_keepalive_if_required()
+            try:
+                self.parser.feed_data(data)
+            except httptools.HttpParserUpgrade as exc:
+                return self._upgrade_skipped(data[exc.args[0] :])
+            except httptools.HttpParserError:
+                self.send_400_response("Invalid HTTP request received.")
+            return None
+
+        def _upgrade_skipped(self, rest: bytes) -> bytes:
+            self.parser = _parser(self)
+            if self.cycle is None or self.cycle.scope is not self.scope:  # uvicorn upgraded it
+                self._refuse(InvalidRequestError("This server does not switch protocols."))
+                return b""
+            length = b"0"
+            for name, value in self.headers:
+                if name == b"content-length":
+                    length = value
+                elif name == b"transfer-encoding":
+                    length = b"chunked"
+            if length.isdigit() and int(length) <= MAX_BODY:
+                if int(length):  # its app is not running yet: it waits for the body
+                    self.cycle.more_body = True
+                    self._skipped = int(length)
+                return rest
+            self._abandon_current()
+            if length.isdigit():
+                self._refuse(body_too_large())
+            else:
+                self._refuse(InvalidRequestError("A request with Upgrade must not be chunked."))
+            return b""
+
+        def _take_skipped(self, data: bytes) -> bytes:
+            """Give the current request the body httptools skipped; return what follows."""
+            if self._skipped is None or not data:
+                return data
+            part, data = data[: self._skipped], data[self._skipped :]
+            self._skipped -= len(part)
+            cycle = self.cycle
+            cycle.body += part
+            if not self._skipped:
+                self._skipped = None
+                cycle.more_body = False
+            cycle.message_event.set()
+            return data
+
         def send_400_response(self, msg: str) -> None:
             # httptools could not parse the request: an OAuth 400, not uvicorn's text/plain.
-            try:
-                if self._body_left is not None:  # the request whose body is being read broke
-                    self._abandon_current()
-                self._head_left = self._body_left = None
+            current = self._body_left is not None  # the request whose body is being read
+            self._head_left = self._body_left = None
+            if not current or self._abandon_current():
                 self._refuse(InvalidRequestError("The request is not valid HTTP/1.1."))
-            except AttributeError:  # uvicorn changed under us: its own answer
-                super().send_400_response(msg)
+            elif not self.cycle.response_complete:
+                # Its answer is going out (a 413 sent before the body was read): it is the
+                # last; uvicorn closes after it.
+                self.cycle.keep_alive = False
+                self._lingering = True
+            else:
+                self._linger(None)
 
-        def _abandon_current(self) -> None:
-            if self._hot is not None:
-                self._hot, self._hot_body = None, []
-            elif self.cycle is not None and not self.cycle.response_started:
-                # Its app, waiting for the body, sees a disconnect and what it answers is
-                # dropped: the 400 is the answer.
-                self.cycle.disconnected = True
-                self.cycle.message_event.set()
+        def _abandon_current(self) -> bool:
+            """Make the app of the request being read see a disconnect, so that it stops
+            waiting for a body and what it answers is dropped; False if it has answered."""
+            cycle = self.cycle
+            if cycle is None or cycle.scope is not self.scope:
+                return True  # its head broke before it had a cycle
+            if cycle.response_started:
+                return False
+            cycle.disconnected = True
+            cycle.waiting_for_100_continue = False  # no 100 Continue after a refusal
+            cycle.message_event.set()
+            return True
 
         def _refuse_head(self) -> None:
             self._head_left = None

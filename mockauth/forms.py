@@ -39,20 +39,24 @@ class Form:
         return value
 
 
+def body_too_large(limit: int = MAX_BODY) -> RequestTooLargeError:
+    return RequestTooLargeError(f"The request body must be at most {limit} bytes.")
+
+
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     """The whole request body, refused (413) past ``limit`` bytes before more is read."""
     length = request.headers.get("content-length")
     if length is not None and not (length.isascii() and length.isdigit()):
         raise InvalidRequestError("The Content-Length header is not a number.")
     if length is not None and int(length) > limit:
-        raise RequestTooLargeError(f"The request body must be at most {limit} bytes.")
+        raise body_too_large(limit)
     chunks: list[bytes] = []
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise RequestTooLargeError(f"The request body must be at most {limit} bytes.")
+                raise body_too_large(limit)
             chunks.append(chunk)
     except ClientDisconnect as exc:
         # The client hung up (or sent a broken chunked body): a client error, not a 500 to log.

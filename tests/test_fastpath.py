@@ -739,16 +739,126 @@ def test_an_unparseable_request_waits_for_the_answers_before_it(
         assert json.loads(body)["error"] == "invalid_request"
 
 
-def test_a_websocket_upgrade_is_answered_as_plain_http(server: ServerThread) -> None:
-    upgrade = [
+UPGRADES = {
+    "h2c": [  # what Java's HttpClient sends on http:// by default
+        ("Connection", b"Upgrade, HTTP2-Settings"),
+        ("Upgrade", b"h2c"),
+        ("HTTP2-Settings", b"AAMAAABkAARAAAAAAAIAAAAA"),
+    ],
+    "websocket": [
         ("Connection", b"Upgrade"),
         ("Upgrade", b"websocket"),
         ("Sec-WebSocket-Version", b"13"),
         ("Sec-WebSocket-Key", b"dGhlIHNhbXBsZSBub25jZQ=="),
-    ]
-    status, _headers, body = exchange(server, request_bytes("GET", paths.JWKS, headers=upgrade))
-    assert status == 200
-    assert [k["kid"] for k in json.loads(body)["keys"]] == [server.tenant.keys.active_kid]
+    ],
+}
+
+
+def with_headers(data: bytes, headers: list[tuple[str, bytes]]) -> bytes:
+    lines = b"".join(name.encode() + b": " + value + b"\r\n" for name, value in headers)
+    return data.replace(b"Host:", lines + b"Host:", 1)
+
+
+@pytest.mark.parametrize("split", [False, True], ids=["one-packet", "body-later"])
+@pytest.mark.parametrize("upgrade", UPGRADES.values(), ids=UPGRADES.keys())
+def test_an_upgrade_is_ignored_and_the_request_answered_as_http_1_1(
+    server: ServerThread,
+    upgrade: list[tuple[str, bytes]],
+    split: bool,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """httptools stops at an Upgrade request's head and skips its body; nothing is upgraded
+    here (RFC 9110 7.8 lets a server ignore Upgrade), so the body and the requests after it
+    are read as HTTP/1.1."""
+    token = with_headers(form_request(), upgrade)
+    head, body = token.split(b"\r\n\r\n", 1)
+    jwks = with_headers(request_bytes("GET", paths.JWKS), upgrade)
+    with caplog.at_level("WARNING"), connect(server) as sock:
+        if split:
+            sock.sendall(head + b"\r\n\r\n" + body[:5])
+            time.sleep(0.05)
+            sock.sendall(body[5:] + jwks + request_bytes("GET", paths.JWKS))
+        else:
+            sock.sendall(token + jwks + request_bytes("GET", paths.JWKS))
+        reader = Reader(sock)
+        status, _, answer = reader.response()
+        assert status == 200, answer
+        assert json.loads(answer)["token_type"] == "bearer"
+        for _ in range(2):
+            status, _, answer = reader.response()
+            assert status == 200, answer
+            assert json.loads(answer)["keys"]
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+@pytest.mark.parametrize(
+    ("extra", "status"),
+    [
+        ([("Transfer-Encoding", b"chunked")], 400),
+        ([("Content-Length", b"%d" % (MAX_BODY + 1))], 413),
+    ],
+    ids=["chunked", "too-large"],
+)
+def test_an_upgrade_with_a_body_it_cannot_take_is_refused(
+    server: ServerThread, extra: list[tuple[str, bytes]], status: int
+) -> None:
+    data = request_bytes("POST", paths.TOKEN, headers=UPGRADES["h2c"] + extra, length=False)
+    with connect(server) as sock:
+        sock.sendall(data + b"x" * 100)
+        reader = Reader(sock)
+        got, headers, body = reader.response()
+        assert got == status, body
+        assert ("connection", "close") in headers
+        assert json.loads(body)["error"] == "invalid_request"
+        with contextlib.suppress(ConnectionError):
+            reader._fill()
+            raise AssertionError("the connection stays open after the refusal")
+
+
+def test_a_bad_target_behind_a_slow_request_waits_for_its_answer(server: ServerThread) -> None:
+    """The target is parsed as the head completes, before the request has a cycle: the
+    request before it must not be taken for the broken one."""
+    server.tenant.faults.add({"endpoint": "jwks", "effect": "latency", "delay": 0.3})
+    with connect(server) as sock:
+        sock.sendall(
+            request_bytes("GET", paths.JWKS) + b"GET http://a:99999/x HTTP/1.1\r\nHost: x\r\n\r\n"
+        )
+        reader = Reader(sock)
+        status, _, body = reader.response()
+        assert status == 200, body
+        assert reader.response()[0] == 400
+
+
+def test_a_broken_body_after_expect_is_a_400_everywhere(
+    server: ServerThread, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = [("Content-Type", FORM_TYPE.encode()), ("Expect", b"100-continue")]
+    data = request_bytes(
+        "POST", paths.TOKEN, b"zz\r\n", [*headers, ("Transfer-Encoding", b"chunked")], length=False
+    )
+    with caplog.at_level("ERROR"), connect(server) as sock:
+        sock.sendall(data)
+        status, _, body = Reader(sock).response()
+        assert status == 400, body
+        deadline = time.monotonic() + WAIT
+        while not server.tenant.journal.entries():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+    assert [e.status for e in server.tenant.journal.entries()] == [400]
+    assert not caplog.records
+
+
+def test_a_body_that_breaks_after_its_answer_gets_no_second_one(server: ServerThread) -> None:
+    headers = [("Content-Type", FORM_TYPE.encode()), ("Transfer-Encoding", b"chunked")]
+    head = request_bytes("POST", paths.TOKEN, headers=headers, length=False)
+    with connect(server) as sock:
+        sock.sendall(head + b"%x\r\n" % (MAX_BODY + 1) + b"a" * (MAX_BODY + 1))
+        reader = Reader(sock)
+        assert reader.response()[0] == 413  # answered before the whole body was read
+        sock.sendall(b"\r\nzz\r\n")  # then the chunk framing breaks
+        with contextlib.suppress(ConnectionError):
+            reader._fill()
+            raise AssertionError(f"a second answer or an open connection: {reader.buffer!r}")
 
 
 def test_an_endless_chunk_trailer_is_cut_off(server: ServerThread) -> None:
