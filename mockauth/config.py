@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import tomllib
@@ -10,7 +11,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
 
 from mockauth.errors import _MISSING, FILE_KEY, ConfigError
 from mockauth.faults import FaultRule, parse_rules
@@ -135,6 +135,13 @@ class ServerConfig:
         return app.lifetimes or self.lifetimes
 
 
+# An origin's authority: a bracketed IPv6 address or a host name (letters, digits, '.', '-',
+# and '_' as in container names), then an optional port.
+_AUTHORITY_RE = re.compile(
+    r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)(:\d+)?"
+)
+
+
 def issuer_problem(issuer: str) -> str | None:
     """Why ``issuer`` cannot be an issuer, or None.
 
@@ -142,16 +149,21 @@ def issuer_problem(issuer: str) -> str | None:
     byte for byte, so no trailing slash and no path (mockauth serves at the root).
     """
     origin = "must be an http:// or https:// origin (scheme://host[:port]) with no path"
-    if not re.match(r"^https?://[^/\s?#]+\Z", issuer.rstrip("/")):
+    scheme, sep, authority = issuer.partition("://")
+    if scheme not in ("http", "https") or not sep:
         return origin
-    if issuer.endswith("/"):
+    if authority.endswith("/") and _AUTHORITY_RE.fullmatch(authority[:-1]):
         return "must not end with '/' (clients compare iss byte for byte)"
-    try:
-        parts = urlsplit(issuer)
-        port = parts.port  # ValueError: not a number, or out of range
-    except ValueError:
+    match = _AUTHORITY_RE.fullmatch(authority)
+    if match is None:
         return origin
-    if "@" in parts.netloc or parts.netloc.endswith(":") or not parts.hostname or port == 0:
+    host, port = match.group(1), match.group(2)
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return origin
+    if port is not None and not 0 < int(port[1:]) < 65536:
         return origin
     return None
 

@@ -279,6 +279,8 @@ class KeyStore:
             raise KeyStoreError(f"{path}: unreadable key set: {exc}") from exc
         if not published or not all(isinstance(k, str) for k in published):
             raise KeyStoreError(f"{path}: 'published' must list the kids of one or more keys")
+        if len(set(published)) != len(published):
+            raise KeyStoreError(f"{path}: 'published' lists a kid twice")
         if active not in published:
             raise KeyStoreError(f"{path}: 'active' = {active!r} is not one of the published kids")
         keys = [self._keys.get(kid) or self._read_key(self._key_path(kid)) for kid in published]

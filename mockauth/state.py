@@ -108,7 +108,11 @@ class Tenant:
         """Add or replace (by audience) an API; refused if an app would keep a scope the
         new definition drops. Returns the API and whether it is new."""
         with self._mutex:
-            api = data if isinstance(data, Api) else parse_api(self._expand(data), source=source)
+            api = (
+                data
+                if isinstance(data, Api)
+                else parse_api(self._expand(data, source), source=source)
+            )
             _check_grants(self.config.apps, api, source)
             apis = [a for a in self.config.apis if a.audience != api.audience]
             created = len(apis) == len(self.config.apis)
@@ -134,9 +138,9 @@ class Tenant:
         self._apps = {app.client_id: app for app in config.apps}
 
     def _parse_app(self, data: object, source: str) -> App:
-        return parse_app(self._expand(data), source=source, apis=self.config.apis)
+        return parse_app(self._expand(data, source), source=source, apis=self.config.apis)
 
-    def _expand(self, data: object) -> object:
+    def _expand(self, data: object, source: str) -> object:
         """Runtime tables may write ``{issuer}`` in audiences, like the config file."""
         if not isinstance(data, dict):
             return data
@@ -144,8 +148,13 @@ class Tenant:
         if isinstance(out.get("audience"), str):
             out["audience"] = out["audience"].replace(ISSUER_PLACEHOLDER, self.issuer)
         if isinstance(out.get("apis"), dict):
-            sub = self.issuer
-            out["apis"] = {k.replace(ISSUER_PLACEHOLDER, sub): v for k, v in out["apis"].items()}
+            apis: dict[str, Any] = {}
+            for key, scopes in out["apis"].items():
+                audience = key.replace(ISSUER_PLACEHOLDER, self.issuer)
+                if audience in apis:  # written both ways: one grant would be lost
+                    raise ConfigError(source, f"apis.{key}", scopes, f"{audience} is granted twice")
+                apis[audience] = scopes
+            out["apis"] = apis
         return out
 
 

@@ -290,6 +290,17 @@ def test_bad_journal_filters_get_400(
 # --- apps and APIs -------------------------------------------------------------------------
 
 
+def test_an_app_granted_one_audience_two_ways_is_refused(client: TestClient) -> None:
+    app = {"name": "New", "client_id": NEW_ID, "client_secret": NEW_SECRET}
+    app["apis"] = {  # type: ignore[assignment]
+        "{issuer}/api": ["read:users"],
+        "http://testserver/api": ["create:users"],
+    }
+    response = client.post(paths.ADMIN_APPS, json=app)
+    assert_oauth_error(response, 400, "invalid_request", "granted twice")
+    assert NEW_ID not in [a["client_id"] for a in client.get(paths.ADMIN_APPS).json()["apps"]]
+
+
 def test_add_replace_and_remove_an_app(client: TestClient) -> None:
     app = {"name": "New", "client_id": NEW_ID, "client_secret": NEW_SECRET}
     app["apis"] = {"{issuer}/api": ["read:users"]}  # type: ignore[assignment]

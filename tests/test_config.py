@@ -460,6 +460,36 @@ BAD_CASES = [
         "'http://:8400'",
         id="issuer-no-host",
     ),
+    pytest.param(
+        VALID.replace('"http://127.0.0.1:8400"', '"http://[::1]x"'),
+        "issuer",
+        "'http://[::1]x'",
+        id="issuer-junk-after-ipv6",
+    ),
+    pytest.param(
+        VALID.replace('"http://127.0.0.1:8400"', '"http://a\\\\b"'),
+        "issuer",
+        "'http://a\\\\b'",
+        id="issuer-backslash",
+    ),
+    pytest.param(
+        VALID.replace('"http://127.0.0.1:8400"', '"http://a%2fb"'),
+        "issuer",
+        "'http://a%2fb'",
+        id="issuer-percent",
+    ),
+    pytest.param(
+        VALID.replace('"http://127.0.0.1:8400"', '"http://-"'),
+        "issuer",
+        "'http://-'",
+        id="issuer-hyphen-only",
+    ),
+    pytest.param(
+        VALID.replace('"http://127.0.0.1:8400"', '"http://[zz]"'),
+        "issuer",
+        "'http://[zz]'",
+        id="issuer-bad-ipv6",
+    ),
     # bad scope tokens and audiences
     pytest.param(
         VALID.replace('"delete:event"]', '"delete event"]'),

@@ -338,6 +338,7 @@ def _rewrite_keyset(keys_dir: Path, **changes: object) -> None:
         pytest.param({"active": "", "published": []}, "'published' must list", id="no-keys"),
         pytest.param({"published": [1]}, "'published' must list", id="kid-not-a-string"),
         pytest.param({"active": "zz"}, "'active' = 'zz' is not one", id="active-unpublished"),
+        pytest.param({"published": ["k", "k"], "active": "k"}, "a kid twice", id="kid-twice"),
     ],
 )
 def test_a_keyset_that_names_no_usable_signer_is_a_keystore_error(
