@@ -196,12 +196,25 @@ def parse_app(value: object, *, source: str, apis: tuple[Api, ...], key: str = "
 def parse_config(raw: bytes, *, source: str) -> ServerConfig:
     """Validate TOML bytes into a ServerConfig."""
     try:
-        data = tomllib.loads(raw.decode("utf-8-sig"))  # a BOM some editors write is fine
+        text = raw.decode("utf-8-sig")  # a BOM some editors write is fine
     except UnicodeDecodeError as exc:
         raise ConfigError(source, FILE_KEY, source, "not UTF-8 text") from exc
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, FILE_KEY, source, f"not valid TOML: {exc}") from exc
+        reason = f"not valid TOML: {exc}{_quoted_line(text, str(exc))}"
+        raise ConfigError(source, FILE_KEY, source, reason) from exc
     return _Validator(source).config(data)
+
+
+def _quoted_line(text: str, message: str) -> str:
+    """The line a TOML error points at, so the message shows the key and value."""
+    found = re.search(r"\(at line (\d+), column \d+\)", message)
+    lines = text.splitlines()
+    if found is None or not 0 < int(found.group(1)) <= len(lines):
+        return ""
+    line = lines[int(found.group(1)) - 1].strip()
+    return f": {line[:80]!r}" if line else ""
 
 
 class _Validator:

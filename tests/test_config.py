@@ -572,6 +572,14 @@ def test_unparseable_file_names_the_file(tmp_path: Path, raw: bytes, reason: str
     assert str(info.value).startswith(f"{path}: {reason}")  # the file named once
 
 
+def test_a_toml_error_quotes_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "twice.toml"
+    path.write_text('issuer = "http://127.0.0.1:8400"\nissuer = "http://127.0.0.1:9"\n')
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).endswith("""(at line 2, column 30): 'issuer = "http://127.0.0.1:9"'""")
+
+
 def test_missing_file_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "absent.toml"
     with pytest.raises(ConfigError) as info:
