@@ -861,6 +861,58 @@ def test_a_body_that_breaks_after_its_answer_gets_no_second_one(server: ServerTh
             raise AssertionError(f"a second answer or an open connection: {reader.buffer!r}")
 
 
+STREAM_PARTS = {
+    "token": form_request(),
+    "token, asking for h2c": with_headers(form_request(), UPGRADES["h2c"]),
+    "token, with a query": form_request().replace(b"/oauth2/token", b"/oauth2/token?x=1", 1),
+    "bad token": form_request({**GOOD, "client_secret": "wrong"}),
+    "jwks": request_bytes("GET", paths.JWKS),
+    "jwks, asking for websocket": with_headers(
+        request_bytes("GET", paths.JWKS), UPGRADES["websocket"]
+    ),
+    "unknown path": request_bytes("GET", "/nope"),
+}
+
+
+def answers(server: ServerThread, pieces: list[bytes], count: int) -> list[tuple[int, Any]]:
+    """Send ``pieces`` as separate packets and read ``count`` answers, each reduced to its
+    status and body with the per-token values (jti, iat, exp) left out."""
+    got = []
+    with connect(server) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for piece in pieces:
+            sock.sendall(piece)
+            time.sleep(0.002)  # a read of its own, most of the time
+        reader = Reader(sock)
+        for _ in range(count):
+            status, _, body = reader.response()
+            doc = comparable(body)
+            if isinstance(doc, dict) and "access_token" in doc:
+                for claim in ("iat", "exp"):
+                    doc["access_token"][1].pop(claim)
+            got.append((status, doc))
+    return got
+
+
+@settings(
+    max_examples=25,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    names=st.lists(st.sampled_from(sorted(STREAM_PARTS)), min_size=1, max_size=4),
+    cuts=st.lists(st.integers(min_value=1, max_value=2000), max_size=5),
+)
+def test_how_a_stream_of_requests_is_cut_into_packets_changes_no_answer(
+    server: ServerThread, names: list[str], cuts: list[int]
+) -> None:
+    """The byte limits, the fast path and the Upgrade handling all keep state across reads:
+    whatever the packet boundaries, the answers are those of the whole stream sent at once."""
+    data = b"".join(STREAM_PARTS[name] for name in names)
+    points = sorted({c % len(data) for c in cuts} - {0})
+    pieces = [data[a:b] for a, b in zip([0, *points], [*points, len(data)], strict=True)]
+    assert answers(server, pieces, len(names)) == answers(server, [data], len(names))
+
+
 def test_an_endless_chunk_trailer_is_cut_off(server: ServerThread) -> None:
     """httptools keeps a trailer until it ends, as it does a header: past BODY_LIMIT the
     server stops reading and closes the connection."""
