@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -240,6 +239,14 @@ class KeyStore:
         if self._dir is None:
             yield
             return
+        try:
+            # Imported here: without it (Windows) the validator, the strategies and
+            # in-memory stores still work; only a shared keys dir needs the lock.
+            import fcntl
+        except ImportError as exc:
+            raise KeyStoreError(
+                f"keys dir {self._dir}: needs POSIX file locks (Linux, macOS; on Windows, WSL)"
+            ) from exc
         try:
             fd = os.open(self._dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:

@@ -398,6 +398,25 @@ def test_a_running_store_picks_up_repaired_files(tmp_path: Path) -> None:
     assert ks.active_kid == new_kid
 
 
+def test_without_posix_file_locks_only_a_keys_dir_is_refused(tmp_path: Path) -> None:
+    # As on Windows: no fcntl. The package, its pytest plugin and in-memory stores still load.
+    code = (
+        "import sys; sys.modules['fcntl'] = None\n"
+        "import mockauth, mockauth.pytest_plugin, mockauth.strategies\n"
+        "from mockauth.keys import KeyStore\n"
+        "from mockauth.errors import KeyStoreError\n"
+        "assert KeyStore().active_kid\n"
+        "try:\n"
+        "    KeyStore(sys.argv[1])\n"
+        "except KeyStoreError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    assert "needs POSIX file locks" in done.stdout
+
+
 def test_small_rsa_key_is_refused(tmp_path: Path) -> None:
     private = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     (tmp_path / "small.pem").write_bytes(
