@@ -72,6 +72,46 @@ def _generate() -> _Key:
     return _Key(kid_for(private.public_key()), private)
 
 
+@contextlib.contextmanager
+def dir_lock(directory: Path) -> Iterator[None]:
+    """Hold the keys dir's lock: serialises key and certificate changes between processes."""
+    try:
+        # Imported here: without it (Windows) the validator, the strategies and
+        # in-memory stores still work; only a shared keys dir needs the lock.
+        import fcntl
+    except ImportError as exc:
+        raise KeyStoreError(
+            f"keys dir {directory}: needs POSIX file locks (Linux, macOS; on Windows, WSL)"
+        ) from exc
+    try:
+        fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise KeyStoreError(f"cannot lock keys dir {directory}: {exc.strerror}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes, mode: int) -> None:
+    """Replace ``path`` with ``data`` in one step, created with ``mode`` (never wider)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)  # a stale temp file would keep its old, maybe wider, mode
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise KeyStoreError(f"cannot write {path}: {exc.strerror}") from exc
+
+
 class KeyStore:
     """Signing keys: one active signer plus keys still published in the JWKS.
 
@@ -234,28 +274,8 @@ class KeyStore:
         doc = {"keys": [public_jwk(k.public, k.kid) for k in keys]}
         self._jwks_bytes = json.dumps(doc, separators=(",", ":")).encode()
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        if self._dir is None:
-            yield
-            return
-        try:
-            # Imported here: without it (Windows) the validator, the strategies and
-            # in-memory stores still work; only a shared keys dir needs the lock.
-            import fcntl
-        except ImportError as exc:
-            raise KeyStoreError(
-                f"keys dir {self._dir}: needs POSIX file locks (Linux, macOS; on Windows, WSL)"
-            ) from exc
-        try:
-            fd = os.open(self._dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise KeyStoreError(f"cannot lock keys dir {self._dir}: {exc.strerror}") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext() if self._dir is None else dir_lock(self._dir)
 
     def _open_dir(self) -> None:
         assert self._dir is not None
@@ -302,7 +322,7 @@ class KeyStore:
         if self._dir is None:
             return
         doc = {"active": self._active, "published": self._published, "retire_at": self._retire_at}
-        self._atomic_write(self._dir / KEYSET_FILE, json.dumps(doc, indent=2).encode(), 0o644)
+        atomic_write(self._dir / KEYSET_FILE, json.dumps(doc, indent=2).encode(), 0o644)
         self._stamp = self._keyset_stamp()
 
     def _keyset_stamp(self) -> tuple[int, int] | None:
@@ -332,20 +352,4 @@ class KeyStore:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-        self._atomic_write(self._key_path(key.kid), pem, 0o600)
-
-    def _atomic_write(self, path: Path, data: bytes, mode: int) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)  # a stale temp file would keep its old, maybe wider, mode
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except OSError as exc:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise KeyStoreError(f"cannot write {path}: {exc.strerror}") from exc
+        atomic_write(self._key_path(key.kid), pem, 0o600)
