@@ -14,6 +14,7 @@ import http.client
 import json
 import logging
 import socket
+import ssl
 import threading
 import urllib.error
 import urllib.parse
@@ -92,12 +93,18 @@ class KeySet:
 
     @classmethod
     def over_http(
-        cls, url: str, *, timeout: float, refetch_interval: float, monotonic: TimeSource
+        cls,
+        url: str,
+        *,
+        timeout: float,
+        refetch_interval: float,
+        monotonic: TimeSource,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> KeySet:
         """Keys from ``url``, each fetch bounded by ``timeout`` (see ``fetch_jwks``)."""
         if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
             raise ValueError(f"jwks_url must be an http(s) URL: {url!r}")
-        fetch = functools.partial(fetch_jwks, url, timeout=timeout)
+        fetch = functools.partial(fetch_jwks, url, timeout=timeout, ssl_context=ssl_context)
         return cls(fetch, source=url, refetch_interval=refetch_interval, monotonic=monotonic)
 
     @classmethod
@@ -245,11 +252,12 @@ def _b64decode(segment: str, what: str) -> bytes:
         raise MalformedTokenError(f"the {what} is not base64url") from None
 
 
-def fetch_jwks(url: str, *, timeout: float) -> Any:
+def fetch_jwks(url: str, *, timeout: float, ssl_context: ssl.SSLContext | None = None) -> Any:
     """GET a JWKS document within ``timeout`` seconds all told (name lookup, connect,
     headers, body) and MAX_JWKS_BYTES. Redirects are refused; a loopback host is reached
-    without any proxy. Raises OSError (TimeoutError at the deadline) or ValueError."""
-    fetch = _Fetch(url, timeout)
+    without any proxy; https is verified with ``ssl_context`` (default: the system's trust).
+    Raises OSError (TimeoutError at the deadline) or ValueError."""
+    fetch = _Fetch(url, timeout, ssl_context)
     worker = threading.Thread(target=fetch.run, name="mockauth-jwks-fetch", daemon=True)
     worker.start()
     # urllib bounds each socket operation, not the exchange: a host that sends a header
@@ -275,8 +283,9 @@ class _Fetch:
     by the resolver and by the per-read ``timeout``.)
     """
 
-    def __init__(self, url: str, timeout: float) -> None:
-        self._opener = opener_for(url, _Handler(self))  # no redirects; no proxy for loopback
+    def __init__(self, url: str, timeout: float, ssl_context: ssl.SSLContext | None) -> None:
+        # No redirects; no proxy for loopback.
+        self._opener = opener_for(url, _Handler(self, ssl_context))
         self._request = urllib.request.Request(
             url, headers={"Accept": "application/json", "User-Agent": "mockauth-validator"}
         )
@@ -347,12 +356,16 @@ class _HTTPSConnection(_Tracked, http.client.HTTPSConnection):
 class _Handler(urllib.request.HTTPHandler, urllib.request.HTTPSHandler):
     """urllib's HTTP and HTTPS handlers (replacing both), with connections a fetch can cut off."""
 
-    def __init__(self, fetch: _Fetch) -> None:
+    def __init__(self, fetch: _Fetch, context: ssl.SSLContext | None) -> None:
         super().__init__()
         self._fetch = fetch
+        self._ssl_context = context
 
     def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
         return self.do_open(functools.partial(_HTTPConnection, fetch=self._fetch), req)
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(functools.partial(_HTTPSConnection, fetch=self._fetch), req)
+        connection = functools.partial(
+            _HTTPSConnection, fetch=self._fetch, context=self._ssl_context
+        )
+        return self.do_open(connection, req)

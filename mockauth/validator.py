@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -90,9 +91,11 @@ class TokenValidator:
     0 in process), so bogus kids cannot hammer the JWKS host. When a fetch fails the keys
     already held keep working. Each HTTP fetch is bounded by ``timeout`` seconds in all
     (connect, headers and body) and 1 MiB; redirects are refused, and a loopback JWKS host is
-    reached without any proxy. ``clock`` gives the time for ``exp``/``nbf``/``iat``;
-    ``monotonic`` paces refetches. Safe to share between threads; ``validate_async`` is the
-    form for asyncio event loops (fetches run in a worker thread, ``asyncio.to_thread``).
+    reached without any proxy; ``ssl_context`` verifies an https host (default: the system's
+    trust; for ``mockauth serve --tls``, a context trusting its CA). ``clock`` gives the time
+    for ``exp``/``nbf``/``iat``; ``monotonic`` paces refetches. Safe to share between threads;
+    ``validate_async`` is the form for asyncio event loops (fetches run in a worker thread,
+    ``asyncio.to_thread``).
     """
 
     def __init__(
@@ -105,6 +108,7 @@ class TokenValidator:
         leeway: float = 0,
         refetch_interval: float | None = None,
         timeout: float = 5.0,
+        ssl_context: ssl.SSLContext | None = None,
         clock: TimeSource = time.time,
         monotonic: TimeSource = time.monotonic,
     ) -> None:
@@ -129,6 +133,7 @@ class TokenValidator:
                 timeout=timeout,
                 refetch_interval=30.0 if refetch_interval is None else refetch_interval,
                 monotonic=monotonic,
+                ssl_context=ssl_context,
             )
         else:
             self.jwks_url = None
