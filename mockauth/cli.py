@@ -26,6 +26,7 @@ from mockauth.errors import MockAuthError, OAuthError
 from mockauth.grants.client_credentials import issue_token, requested_audiences
 from mockauth.keys import KEYSET_FILE, KeyStore
 from mockauth.state import Tenant
+from mockauth.tls import tls_files
 
 Command = Callable[..., Any]
 
@@ -130,6 +131,14 @@ def main() -> None:
     help="Bearer secret the admin API requires (default: none on loopback, else generated "
     "and printed). [env: MOCKAUTH_ADMIN_SECRET]",
 )
+@click.option(
+    "--tls/--no-tls",
+    envvar="MOCKAUTH_TLS",
+    default=False,
+    show_default=True,
+    help="Serve HTTPS with a certificate from a local CA kept in the keys dir (its clients "
+    "trust <keys dir>/tls/ca.crt). [env: MOCKAUTH_TLS]",
+)
 def serve(
     config_path: str | None,
     host: str,
@@ -139,6 +148,7 @@ def serve(
     workers: int,
     log_level: str,
     admin_secret: str | None,
+    tls: bool,
 ) -> None:
     """Run the mock Kinde server (Ctrl-C to stop)."""
     if admin_secret is not None and (not admin_secret or admin_secret != admin_secret.strip()):
@@ -153,6 +163,7 @@ def serve(
         workers=workers,
         log_level=log_level,
         admin_secret=admin_secret,
+        tls=tls,
     )
     # Only a secret the server generated is printed: a given one is known to whoever gave
     # it, and start-up output ends up in logs and CI transcripts.
@@ -199,6 +210,12 @@ def _announce(tenant: Tenant, url: str, *, secret_given: bool = False) -> None:
         f"  keys dir:  {tenant.keys.keys_dir}",
         f"  admin API: {url}{paths.ADMIN_OPENAPI}",
     ]
+    if url.startswith("https:") and tenant.keys.keys_dir is not None:
+        ca = tls_files(tenant.keys.keys_dir).ca_cert.resolve()
+        lines += [
+            f"  CA cert:   {ca}",
+            f"    trust it: SSL_CERT_FILE={ca} REQUESTS_CA_BUNDLE={ca} NODE_EXTRA_CA_CERTS={ca}",
+        ]
     if tenant.admin_secret:
         shown = "(as given)" if secret_given else tenant.admin_secret
         lines.append(f"  admin secret (Authorization: Bearer): {shown}")
@@ -226,7 +243,7 @@ def _announce(tenant: Tenant, url: str, *, secret_given: bool = False) -> None:
 @issuer_option(
     "the config's issuer, else the URL `mockauth serve` has here: "
     + server.base_url(server.DEFAULT_HOST, server.DEFAULT_PORT)
-    + " unless MOCKAUTH_HOST or MOCKAUTH_PORT say otherwise"
+    + " unless MOCKAUTH_HOST, MOCKAUTH_PORT or MOCKAUTH_TLS say otherwise"
 )
 @click.option("--client-id", help="M2M app to mint for (default: the only M2M app).")
 @click.option(
@@ -269,11 +286,17 @@ def token(
 
 
 def _serve_url() -> str:
-    """The URL `mockauth serve` has in this environment (MOCKAUTH_HOST, MOCKAUTH_PORT)."""
+    """The URL `mockauth serve` has in this environment (MOCKAUTH_HOST, MOCKAUTH_PORT,
+    MOCKAUTH_TLS)."""
     host = os.environ.get("MOCKAUTH_HOST", "").strip() or server.DEFAULT_HOST
     port = os.environ.get("MOCKAUTH_PORT", "").strip()
     number = int(port) if port.isdigit() and 0 < int(port) < 65536 else server.DEFAULT_PORT
-    return server.base_url(host, number)
+    flag = os.environ.get("MOCKAUTH_TLS", "")
+    try:
+        tls = click.BOOL.convert(flag or "0", None, None)
+    except click.BadParameter:
+        _fail(f"MOCKAUTH_TLS = {flag!r} is not a boolean (1/0, true/false, yes/no, on/off)")
+    return server.base_url(host, number, tls=tls)
 
 
 @main.command()

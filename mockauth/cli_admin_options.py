@@ -154,6 +154,8 @@ def _answers(client: AdminClient) -> Iterator[None]:
     except NotMockAuthError as exc:  # something answered: "is it running?" would mislead
         _exit(1, str(exc))
     except AdminUnreachableError as exc:
+        if "CERTIFICATE_VERIFY_FAILED" in exc.reason:  # it runs, over HTTPS (serve --tls)
+            _exit(1, f"{exc} (trust its CA: SSL_CERT_FILE=<its keys dir>/tls/ca.crt)")
         _exit(1, f"{exc} (is `mockauth serve` running there? set --url or MOCKAUTH_URL)")
     except AdminResponseError as exc:
         message = str(exc)

@@ -434,10 +434,14 @@ if HttpToolsProtocol is not None:
         def shutdown(self) -> None:
             # A graceful shutdown lets a request whose body is still arriving finish, as
             # uvicorn does for its own; the answer then closes the connection.
-            if self._hot is None:
-                super().shutdown()
-            else:
+            if self._hot is not None:
                 self._close_after = True
+            elif not self._in_flight() and self.transport.get_extra_info("ssl_object"):
+                # close() would wait up to 30 s for the TLS close_notify of a client that
+                # is not reading, holding up the whole shutdown.
+                self.transport.abort()
+            else:
+                super().shutdown()
 
         def _claim(self, fast: FastPath) -> bool:
             """Take the request if the fast path answers it exactly as ASGI would."""

@@ -8,12 +8,15 @@ import ipaddress
 import os
 import secrets
 import socket
+import ssl
+import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import urlsplit
 
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -27,6 +30,7 @@ from mockauth.forms import MAX_HEADER_BYTES
 from mockauth.keys import KeyStore
 from mockauth.net import is_loopback
 from mockauth.state import Tenant
+from mockauth.tls import TlsFiles, ensure_tls
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8400
@@ -49,6 +53,8 @@ class ServeOptions:
     log_level: str = "warning"
     # Bearer secret for the admin API; generated when None and the host is not loopback.
     admin_secret: str | None = None
+    # HTTPS with a certificate from the keys dir's local CA (tls.py).
+    tls: bool = False
 
 
 def admin_secret_for(host: str, configured: str | None) -> str | None:
@@ -58,16 +64,29 @@ def admin_secret_for(host: str, configured: str | None) -> str | None:
     return secrets.token_urlsafe(32)
 
 
-def base_url(host: str, port: int) -> str:
+def base_url(host: str, port: int, *, tls: bool = False) -> str:
     """The server's own URL; wildcard binds are reached through loopback."""
+    scheme = "https" if tls else "http"
     try:
         addr = ipaddress.ip_address(host)
     except ValueError:
-        return f"http://{host}:{port}"
+        return f"{scheme}://{host}:{port}"
     if addr.is_unspecified:
         addr = ipaddress.ip_address("::1" if addr.version == 6 else "127.0.0.1")
     shown = f"[{addr}]" if addr.version == 6 else str(addr)
-    return f"http://{shown}:{port}"
+    return f"{scheme}://{shown}:{port}"
+
+
+def certificate_for(keys_dir: str | Path, host: str, issuer: str | None) -> TlsFiles:
+    """The TLS files for a server bound to ``host``: its certificate names that host, the
+    issuer's, and, on a wildcard bind, this machine's name."""
+    hosts = [host]
+    if issuer:
+        hosts.append(urlsplit(issuer).hostname or "")
+    with contextlib.suppress(ValueError):
+        if ipaddress.ip_address(host).is_unspecified:
+            hosts.append(socket.gethostname())
+    return ensure_tls(keys_dir, [h for h in hosts if h])
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -103,7 +122,9 @@ class HeaderLimit:
         await self.app(scope, receive, send)
 
 
-def _uvicorn_config(app: ASGIApp | str, *, log_level: str, workers: int = 1) -> uvicorn.Config:
+def _uvicorn_config(
+    app: ASGIApp | str, *, log_level: str, workers: int = 1, tls: TlsFiles | None = None
+) -> uvicorn.Config:
     # uvloop + httptools: the plain asyncio loop adds ~44 ms per request with workers (Nagle);
     # the protocol answers JWKS and token requests without ASGI (fastpath.py).
     return uvicorn.Config(
@@ -121,6 +142,8 @@ def _uvicorn_config(app: ASGIApp | str, *, log_level: str, workers: int = 1) -> 
         workers=workers,
         factory=isinstance(app, str),
         timeout_graceful_shutdown=2,
+        ssl_certfile=str(tls.cert) if tls else None,
+        ssl_keyfile=str(tls.key) if tls else None,
     )
 
 
@@ -139,12 +162,18 @@ def _worker_app() -> ASGIApp:
     return HeaderLimit(create_app(tenant))
 
 
-def wait_until_serving(url: str, timeout: float = 30.0) -> bool:
-    """Poll the health endpoint until the server answers (True) or the timeout passes."""
-    target = url.removeprefix("http://")
+def wait_until_serving(url: str, timeout: float = 30.0, *, ca_file: Path | None = None) -> bool:
+    """Poll the health endpoint until the server answers (True) or the timeout passes;
+    an https ``url`` is checked against the CA certificate ``ca_file``."""
+    parts = urlsplit(url)
+    context = ssl.create_default_context(cafile=ca_file) if parts.scheme == "https" else None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        conn = http.client.HTTPConnection(target, timeout=2)
+        conn = (
+            http.client.HTTPSConnection(parts.netloc, timeout=2, context=context)
+            if context
+            else http.client.HTTPConnection(parts.netloc, timeout=2)
+        )
         try:
             conn.request("GET", paths.HEALTH)
             if conn.getresponse().status == 200:
@@ -160,10 +189,11 @@ def serve(options: ServeOptions, *, on_ready: Callable[[Tenant, str], None]) -> 
     """Run in the foreground until interrupted; call on_ready once requests are accepted."""
     config = load_config(options.config_path) if options.config_path else default_config()
     keys = KeyStore(options.keys_dir)  # creates the key once, under the dir lock
-    sock = bind_socket(options.host, options.port)
-    url = base_url(options.host, sock.getsockname()[1])
     if options.issuer:  # the flag wins over the file
         config = replace(config, issuer=options.issuer)
+    tls = certificate_for(options.keys_dir, options.host, config.issuer) if options.tls else None
+    sock = bind_socket(options.host, options.port)
+    url = base_url(options.host, sock.getsockname()[1], tls=options.tls)
     tenant = Tenant(
         config,
         issuer=url,
@@ -173,7 +203,7 @@ def serve(options: ServeOptions, *, on_ready: Callable[[Tenant, str], None]) -> 
     )
 
     def announce() -> None:
-        if wait_until_serving(url):
+        if wait_until_serving(url, ca_file=tls.ca_cert if tls else None):
             on_ready(tenant, url)
 
     threading.Thread(target=announce, daemon=True).start()
@@ -189,7 +219,10 @@ def serve(options: ServeOptions, *, on_ready: Callable[[Tenant, str], None]) -> 
         if options.config_path:
             os.environ[_ENV_CONFIG] = str(Path(options.config_path).resolve())
         uv = _uvicorn_config(
-            "mockauth.server:_worker_app", log_level=options.log_level, workers=options.workers
+            "mockauth.server:_worker_app",
+            log_level=options.log_level,
+            workers=options.workers,
+            tls=tls,
         )
         Multiprocess(uv, sockets=[sock]).run()
     else:
@@ -197,7 +230,8 @@ def serve(options: ServeOptions, *, on_ready: Callable[[Tenant, str], None]) -> 
         # uvicorn re-raises SIGINT after its graceful shutdown; Ctrl-C is how serve ends, not
         # an abort (click would print "Aborted!" and exit 1).
         with contextlib.suppress(KeyboardInterrupt):
-            uvicorn.Server(_uvicorn_config(app, log_level=options.log_level)).run(sockets=[sock])
+            uv = _uvicorn_config(app, log_level=options.log_level, tls=tls)
+            uvicorn.Server(uv).run(sockets=[sock])
 
 
 class ServerThread:
@@ -205,6 +239,9 @@ class ServerThread:
 
     >>> with ServerThread(config) as server:
     ...     httpx.post(server.url + "/oauth2/token", data=...)
+
+    ``tls=True`` serves HTTPS with a certificate from the keys dir's local CA (a temporary
+    one without a keys dir); clients trust ``ca_file``.
     """
 
     def __init__(
@@ -217,9 +254,26 @@ class ServerThread:
         keys_dir: str | Path | None = None,
         issuer: str | None = None,
         admin_secret: str | None = None,
+        tls: bool = False,
     ) -> None:
-        self._sock = bind_socket(host, port)
-        self.url = base_url(host, self._sock.getsockname()[1])
+        self.tls: TlsFiles | None = None
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+        if tls:
+            where = keys_dir or (keys.keys_dir if keys is not None else None)
+            if where is None:
+                self._scratch = tempfile.TemporaryDirectory(prefix="mockauth-tls-")
+                where = self._scratch.name
+            try:
+                self.tls = certificate_for(where, host, issuer)
+            except BaseException:
+                self._cleanup()
+                raise
+        try:
+            self._sock = bind_socket(host, port)
+        except BaseException:
+            self._cleanup()
+            raise
+        self.url = base_url(host, self._sock.getsockname()[1], tls=tls)
         try:
             self.tenant = Tenant(
                 config or default_config(),
@@ -230,15 +284,21 @@ class ServerThread:
             )
         except BaseException:
             self._sock.close()  # a bad issuer or keys dir must not leak the bound socket
+            self._cleanup()
             raise
         self.app = create_app(self.tenant)
-        uv = _uvicorn_config(HeaderLimit(self.app), log_level="warning")
+        uv = _uvicorn_config(HeaderLimit(self.app), log_level="warning", tls=self.tls)
         self._server = uvicorn.Server(uv)
         self._thread = threading.Thread(target=self._run, name="mockauth-server", daemon=True)
 
     @property
     def issuer(self) -> str:
         return self.tenant.issuer
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The CA certificate an HTTPS server's clients must trust; None over HTTP."""
+        return self.tls.ca_cert if self.tls else None
 
     def _run(self) -> None:
         self._server.run(sockets=[self._sock])
@@ -259,6 +319,12 @@ class ServerThread:
             self._thread.join(timeout=10)
         with contextlib.suppress(OSError):
             self._sock.close()
+        self._cleanup()
+
+    def _cleanup(self) -> None:
+        if self._scratch is not None:
+            self._scratch.cleanup()
+            self._scratch = None
 
     def __enter__(self) -> ServerThread:
         return self.start()

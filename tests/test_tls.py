@@ -1,0 +1,435 @@
+"""HTTPS with the keys dir's local CA: the certificates, a real uvicorn server over TLS,
+and `mockauth serve --tls` run as a user runs it."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import http.client
+import ipaddress
+import json
+import logging
+import os
+import socket
+import ssl
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import jwt
+import pytest
+from cryptography import x509
+from test_server import API, CLIENT_ID, CLIENT_SECRET, WAIT, server_errors_logged, serving
+
+from mockauth.errors import KeySetUnavailableError, KeyStoreError
+from mockauth.fastpath import HEAD_LIMIT
+from mockauth.keys import KeyStore
+from mockauth.server import ServerThread, certificate_for
+from mockauth.tls import CERT_LIFETIME, RENEW_BEFORE, ensure_tls, tls_files
+from mockauth.validator import TokenValidator
+
+ip = ipaddress.ip_address
+LOCAL = {x509.DNSName("localhost"), x509.IPAddress(ip("127.0.0.1")), x509.IPAddress(ip("::1"))}
+
+
+def sans(path: Path) -> set[x509.GeneralName]:
+    cert = x509.load_pem_x509_certificate(path.read_bytes())
+    return set(cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value)
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def trusting(ca_file: Path | None) -> ssl.SSLContext:
+    assert ca_file is not None
+    return ssl.create_default_context(cafile=str(ca_file))
+
+
+# --- the certificates ---
+
+
+def test_a_keys_dir_gets_a_ca_and_a_server_certificate_for_the_local_names(
+    tmp_path: Path,
+) -> None:
+    files = ensure_tls(tmp_path / "keys")
+    ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+    cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
+    cert.verify_directly_issued_by(ca)
+    assert ca.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert not cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    assert sans(files.cert) == LOCAL
+    lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
+    assert lifetime <= CERT_LIFETIME + dt.timedelta(hours=1)
+    # Private keys are the owner's alone; certificates are for clients.
+    for private in (files.key, files.ca_cert.with_name("ca.key")):
+        assert os.stat(private).st_mode & 0o777 == 0o600
+    assert os.stat(files.ca_cert).st_mode & 0o077 == 0o044
+    # The signing keys ignore the TLS files: one RSA key, no TLS key in the JWKS.
+    assert len(KeyStore(tmp_path / "keys").jwks()["keys"]) == 1
+
+
+def test_certificates_are_reused_while_they_fit(tmp_path: Path) -> None:
+    first = ensure_tls(tmp_path, ["myhost"])
+    before = {p: digest(p) for p in (first.ca_cert, first.cert, first.key)}
+    again = ensure_tls(tmp_path, ["myhost"])
+    assert {p: digest(p) for p in (again.ca_cert, again.cert, again.key)} == before
+
+
+def test_a_new_host_gets_a_new_server_certificate_from_the_same_ca(tmp_path: Path) -> None:
+    files = ensure_tls(tmp_path)
+    ca, cert = digest(files.ca_cert), digest(files.cert)
+    ensure_tls(tmp_path, ["api.mockauth.test", "[::2]", "10.0.0.7"])
+    assert digest(files.ca_cert) == ca
+    assert digest(files.cert) != cert
+    assert sans(files.cert) == LOCAL | {
+        x509.DNSName("api.mockauth.test"),
+        x509.IPAddress(ip("::2")),
+        x509.IPAddress(ip("10.0.0.7")),
+    }
+
+
+def test_a_server_certificate_near_its_end_is_renewed(tmp_path: Path) -> None:
+    files = ensure_tls(tmp_path)
+    cert = digest(files.cert)
+    now = dt.datetime.now(dt.UTC)
+    ensure_tls(tmp_path, now=now + CERT_LIFETIME - RENEW_BEFORE - dt.timedelta(days=2))
+    assert digest(files.cert) == cert  # still a month and more to go
+    ensure_tls(tmp_path, now=now + CERT_LIFETIME - RENEW_BEFORE + dt.timedelta(days=2))
+    assert digest(files.cert) != cert
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "deleted", "other key"])
+def test_a_damaged_server_certificate_is_made_again(tmp_path: Path, damage: str) -> None:
+    files = ensure_tls(tmp_path)
+    if damage == "garbage":
+        files.cert.write_text("not a certificate")
+    elif damage == "truncated":
+        files.cert.write_bytes(files.cert.read_bytes()[:200])
+    elif damage == "deleted":
+        files.key.unlink()
+    else:
+        files.key.write_bytes(files.ca_cert.with_name("ca.key").read_bytes())
+    ensure_tls(tmp_path)
+    ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
+    x509.load_pem_x509_certificate(files.cert.read_bytes()).verify_directly_issued_by(ca)
+    ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(files.cert, files.key)
+
+
+@pytest.mark.parametrize("lost", ["ca.key", "ca.crt"])
+def test_half_a_ca_stops_start_up_naming_the_missing_file(tmp_path: Path, lost: str) -> None:
+    files = ensure_tls(tmp_path)
+    (files.ca_cert.parent / lost).unlink()
+    with pytest.raises(KeyStoreError, match=rf"{lost}: missing beside .*; delete .*tls"):
+        ensure_tls(tmp_path)
+
+
+def test_a_ca_certificate_that_does_not_match_its_key_stops_start_up(tmp_path: Path) -> None:
+    files = ensure_tls(tmp_path)
+    files.ca_cert.write_bytes(files.cert.read_bytes())
+    with pytest.raises(KeyStoreError, match=r"ca\.crt: does not match the key"):
+        ensure_tls(tmp_path)
+
+
+def test_a_host_that_cannot_be_named_in_a_certificate_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(KeyStoreError, match=r"host 'bücher\.test'"):
+        ensure_tls(tmp_path, ["bücher.test"])
+
+
+def test_a_wildcard_bind_names_this_machine_and_the_issuer_host(tmp_path: Path) -> None:
+    files = certificate_for(tmp_path, "0.0.0.0", "https://auth.mockauth.test:9443")
+    names = sans(files.cert)
+    assert x509.DNSName(socket.gethostname().lower()) in names
+    assert x509.DNSName("auth.mockauth.test") in names
+    assert x509.IPAddress(ip("0.0.0.0")) not in names
+
+
+def test_processes_started_at_once_on_one_keys_dir_make_one_ca(tmp_path: Path) -> None:
+    code = (
+        "import sys; from mockauth.tls import ensure_tls; "
+        "f = ensure_tls(sys.argv[1]); print(f.ca_cert.read_text())"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(tmp_path / "keys")],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [p.communicate(timeout=WAIT)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4
+    assert len(set(outputs)) == 1
+    assert outputs[0].strip() == tls_files(tmp_path / "keys").ca_cert.read_text().strip()
+
+
+# --- a real server over TLS ---
+
+
+@pytest.fixture(scope="module")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerThread]:
+    with ServerThread(keys_dir=tmp_path_factory.mktemp("tls-keys"), tls=True) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def https(
+    server: ServerThread, *, host: str | None = None
+) -> Iterator[http.client.HTTPSConnection]:
+    parts = urlsplit(server.url)
+    conn = http.client.HTTPSConnection(
+        host or parts.hostname or "", parts.port, timeout=WAIT, context=trusting(server.ca_file)
+    )
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def post_token(conn: http.client.HTTPConnection, **extra: str) -> tuple[int, dict[str, Any]]:
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "audience": API,
+        **extra,
+    }
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    conn.request("POST", "/oauth2/token", body=urlencode(form), headers=headers)
+    resp = conn.getresponse()
+    return resp.status, json.loads(resp.read())
+
+
+def test_tokens_over_https_verify_with_pyjwkclient_against_the_https_jwks(
+    tls_server: ServerThread,
+) -> None:
+    assert tls_server.url.startswith("https://127.0.0.1:")
+    assert tls_server.issuer == tls_server.url
+    with https(tls_server) as conn:
+        status, body = post_token(conn, scope="read:calendar")
+    assert status == 200, body
+    token = body["access_token"]
+    for path in ("/.well-known/jwks", "/.well-known/jwks.json"):
+        client = jwt.PyJWKClient(tls_server.url + path, ssl_context=trusting(tls_server.ca_file))
+        claims = jwt.decode(
+            token,
+            client.get_signing_key_from_jwt(token).key,
+            algorithms=["RS256"],
+            audience=API,
+            issuer=tls_server.issuer,
+        )
+        assert claims["scp"] == ["read:calendar"]
+
+
+def test_discovery_over_https_names_https_urls_only(tls_server: ServerThread) -> None:
+    with https(tls_server, host="localhost") as conn:  # the certificate names localhost too
+        conn.request("GET", "/.well-known/openid-configuration")
+        doc = json.loads(conn.getresponse().read())
+    urls = [v for v in doc.values() if isinstance(v, str) and "://" in v]
+    assert len(urls) >= 8
+    assert all(u.startswith(tls_server.issuer + "/") or u == tls_server.issuer for u in urls)
+
+
+def test_the_validator_fetches_the_jwks_over_https_with_the_ca(tls_server: ServerThread) -> None:
+    with https(tls_server) as conn:
+        status, body = post_token(conn)
+    assert status == 200
+    validator = TokenValidator(
+        issuer=tls_server.issuer, audience=API, ssl_context=trusting(tls_server.ca_file)
+    )
+    assert validator.validate(body["access_token"], ["read:calendar"]).client_id == CLIENT_ID
+    # Without the CA the certificate is not trusted: verification is real.
+    untrusting = TokenValidator(issuer=tls_server.issuer, audience=API, timeout=WAIT)
+    with pytest.raises(KeySetUnavailableError, match="CERTIFICATE_VERIFY_FAILED"):
+        untrusting.validate(body["access_token"])
+
+
+def test_a_client_that_does_not_trust_the_ca_is_refused(tls_server: ServerThread) -> None:
+    parts = urlsplit(tls_server.url)
+    conn = http.client.HTTPSConnection(
+        parts.hostname or "", parts.port, timeout=WAIT, context=ssl.create_default_context()
+    )
+    with contextlib.closing(conn), pytest.raises(ssl.SSLCertVerificationError):
+        conn.request("GET", "/.well-known/jwks")
+
+
+def test_the_fast_path_answers_over_tls_on_a_kept_alive_connection(
+    tls_server: ServerThread,
+) -> None:
+    fast = tls_server.app.fast_path  # type: ignore[attr-defined]
+    before = fast.served
+    with https(tls_server) as conn:
+        for _ in range(3):
+            assert post_token(conn)[0] == 200
+            conn.request("GET", "/.well-known/jwks")
+            assert json.loads(conn.getresponse().read())["keys"]
+    assert fast.served - before == 6
+
+
+def test_a_huge_header_over_tls_gets_the_oauth_431(tls_server: ServerThread) -> None:
+    # No half-close on TLS: the answer must still arrive before the connection ends.
+    parts = urlsplit(tls_server.url)
+    raw = socket.create_connection((parts.hostname, parts.port), timeout=WAIT)
+    with trusting(tls_server.ca_file).wrap_socket(raw, server_hostname=parts.hostname) as sock:
+        sock.sendall(b"GET /.well-known/jwks HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        sock.sendall(b"a" * (HEAD_LIMIT * 3))  # past the limit however TLS records fall
+        received = b""
+        while chunk := _recv(sock):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 "), received[:200]
+    assert json.loads(body)["error"] == "invalid_request"
+    assert _still_serving(tls_server)
+
+
+def _recv(sock: ssl.SSLSocket) -> bytes:
+    try:
+        return sock.recv(65536)
+    except (ssl.SSLError, ConnectionResetError):
+        return b""  # the server dropped the rest: the answer is what came before
+
+
+def _still_serving(server: ServerThread) -> bool:
+    with https(server) as conn:
+        conn.request("GET", "/.well-known/jwks")
+        return conn.getresponse().status == 200
+
+
+def test_plain_http_to_the_tls_port_is_dropped_and_the_server_keeps_serving(
+    tls_server: ServerThread,
+) -> None:
+    parts = urlsplit(tls_server.url)
+    with server_errors_logged() as errors:
+        with socket.create_connection((parts.hostname, parts.port), timeout=WAIT) as sock:
+            sock.sendall(b"GET /.well-known/jwks HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert _recv_plain(sock) == b""
+        assert _still_serving(tls_server)
+    assert errors == []
+
+
+def _recv_plain(sock: socket.socket) -> bytes:
+    try:
+        return sock.recv(100)
+    except ConnectionResetError:
+        return b""
+
+
+def test_stopping_with_an_idle_tls_client_is_prompt_and_quiet(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = ServerThread(keys_dir=tmp_path, tls=True).start()
+    with https(server) as conn:
+        conn.request("GET", "/.well-known/jwks")
+        assert conn.getresponse().read()  # the connection stays open, idle
+        with caplog.at_level(logging.WARNING):
+            server.stop()
+        # Else uvicorn waits for a TLS close_notify the client never sends, then says so.
+        assert "graceful shutdown exceeded" not in caplog.text
+        assert isinstance(conn.sock, ssl.SSLSocket)
+        conn.sock.settimeout(WAIT)
+        assert _recv(conn.sock) == b""
+
+
+def test_a_server_thread_without_a_keys_dir_keeps_its_ca_until_it_stops() -> None:
+    with ServerThread(tls=True) as server:
+        ca = server.ca_file
+        assert ca is not None and ca.exists()
+        assert _still_serving(server)
+    assert not ca.exists()
+    plain = ServerThread()
+    plain.stop()
+    assert plain.ca_file is None
+    assert plain.url.startswith("http://")
+
+
+# --- mockauth serve --tls ---
+
+
+def test_serve_tls_announces_the_ca_and_serves_the_curl_flow_over_https(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    with serving("--tls", "--port", "0", "--keys-dir", str(keys), cwd=tmp_path) as proc:
+        url = proc.url()
+        assert url.startswith("https://127.0.0.1:")
+        banner = proc.banner(until_audience=API)
+        ca = tls_files(keys).ca_cert.resolve()
+        assert banner["issuer"] == [url]
+        assert banner["CA cert"] == [str(ca)]
+        assert f"SSL_CERT_FILE={ca}" in banner["trust it"][0]
+        form = ["grant_type=client_credentials", f"client_id={CLIENT_ID}"]
+        form += [f"client_secret={CLIENT_SECRET}", f"audience={API}"]
+        curl = subprocess.run(
+            ["curl", "-sS", "--cacert", str(ca), url + "/oauth2/token"]
+            + [arg for field in form for arg in ("-d", field)],
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+            check=False,
+        )
+        assert curl.returncode == 0, curl.stderr
+        token = json.loads(curl.stdout)["access_token"]
+        assert jwt.decode(token, options={"verify_signature": False})["iss"] == url
+        assert proc.stop() == 0
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="needs Linux /proc")
+def test_serve_tls_with_two_workers_answers_from_both(tmp_path: Path) -> None:
+    env = {"MOCKAUTH_TLS": "1", "MOCKAUTH_WORKERS": "2"}
+    with serving("--port", "0", "--keys-dir", str(tmp_path / "k"), cwd=tmp_path, env=env) as proc:
+        url = proc.url()
+        ca = tls_files(tmp_path / "k").ca_cert
+        parts = urlsplit(url)
+        for _ in range(8):  # new connections: spread over the workers
+            conn = http.client.HTTPSConnection(
+                parts.hostname or "", parts.port, timeout=WAIT, context=trusting(ca)
+            )
+            with contextlib.closing(conn):
+                assert post_token(conn)[0] == 200
+        assert proc.stop() == 0
+
+
+def test_token_follows_mockauth_tls_for_its_default_issuer(tmp_path: Path) -> None:
+    def token(flag: str) -> subprocess.CompletedProcess[str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKAUTH_")}
+        command = ["token", "--keys-dir", str(tmp_path), "--audience", API]
+        return subprocess.run(
+            [sys.executable, "-m", "mockauth", *command],
+            env=env | {"MOCKAUTH_TLS": flag},
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+            check=False,
+        )
+
+    done = token("yes")
+    assert done.returncode == 0, done.stderr
+    claims = jwt.decode(done.stdout.strip(), options={"verify_signature": False})
+    assert claims["iss"] == "https://127.0.0.1:8400"
+    bad = token("maybe")
+    assert bad.returncode == 2
+    assert "MOCKAUTH_TLS = 'maybe' is not a boolean" in bad.stderr
+
+
+def test_serve_tls_with_a_half_ca_exits_2_naming_the_file(tmp_path: Path) -> None:
+    files = ensure_tls(tmp_path / "keys")
+    files.ca_cert.unlink()
+    with serving("--tls", "--port", "0", "--keys-dir", str(tmp_path / "keys"), cwd=tmp_path) as p:
+        assert p.proc.wait(WAIT) == 2
+    assert any("ca.crt: missing beside" in line for line in p.stderr), p.stderr
+
+
+def test_the_admin_cli_reaches_a_tls_server_that_it_trusts(tls_server: ServerThread) -> None:
+    from test_cli_admin import run
+
+    listed = run(
+        "fault", "list", url=tls_server.url, env={"SSL_CERT_FILE": str(tls_server.ca_file)}
+    )
+    assert listed.exit_code == 0, listed.stderr
+    assert listed.stdout == "no fault rules\n"
+    refused = run("fault", "list", url=tls_server.url, env={"SSL_CERT_FILE": os.devnull})
+    assert refused.exit_code == 1
+    assert "CERTIFICATE_VERIFY_FAILED" in refused.stderr
+    assert "trust its CA: SSL_CERT_FILE=<its keys dir>/tls/ca.crt" in refused.stderr
