@@ -11,6 +11,9 @@ Fixtures, each overridable in a ``conftest.py``:
 
 - ``mockauth_config`` (session): the ServerConfig both servers start from (the embedded
   default config); an override may return a ServerConfig, a TOML path, or None (the default);
+- ``mockauth_tls`` (session): False; an override returning True makes ``mockauth_server``
+  speak HTTPS with a certificate from a local CA (``mockauth.ca_file``; ``mockauth.env()``
+  then points SSL_CERT_FILE, REQUESTS_CA_BUNDLE and NODE_EXTRA_CA_CERTS at it);
 - ``mockauth_server`` (session): a real server (``ServerThread``) on a free 127.0.0.1 port,
   keys in a temporary dir, stopped at the end of the session;
 - ``mockauth`` (function): a ``mockauth.testing.MockAuth`` helper bound to ``mockauth_server``;
@@ -74,19 +77,27 @@ def mockauth_config() -> ConfigSource:
 
 
 @pytest.fixture(scope="session")
+def mockauth_tls() -> bool:
+    """Whether ``mockauth_server`` speaks HTTPS (False). Override it to return True for
+    clients that insist on https://; they must trust ``mockauth.ca_file``."""
+    return False
+
+
+@pytest.fixture(scope="session")
 def mockauth_server(
-    mockauth_config: ConfigSource, tmp_path_factory: pytest.TempPathFactory
+    mockauth_config: ConfigSource, mockauth_tls: bool, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerThread]:
     """A real mockauth server on a free 127.0.0.1 port for the whole session."""
     keys_dir = tmp_path_factory.mktemp("mockauth-keys")
-    with ServerThread(resolve_config(mockauth_config), keys_dir=keys_dir) as server:
+    config = resolve_config(mockauth_config)
+    with ServerThread(config, keys_dir=keys_dir, tls=mockauth_tls) as server:
         yield server
 
 
 @pytest.fixture
 def mockauth(mockauth_server: ServerThread, request: pytest.FixtureRequest) -> Iterator[MockAuth]:
     """A :class:`MockAuth` helper on ``mockauth_server``, the tenant reset around the test."""
-    helper = MockAuth(mockauth_server.tenant, mockauth_server.url)
+    helper = MockAuth(mockauth_server.tenant, mockauth_server.url, ca_file=mockauth_server.ca_file)
     with _fresh_tenant(helper.tenant, request.node):
         yield helper
 

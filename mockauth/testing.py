@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import ssl
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
@@ -97,10 +99,17 @@ class MockAuth:
     HTTP: no fault applies to them and the journal does not record them.
     """
 
-    def __init__(self, tenant: Tenant, url: str) -> None:
+    def __init__(self, tenant: Tenant, url: str, *, ca_file: Path | None = None) -> None:
         self.tenant = tenant
         self.url = url
         self.clock = tenant.clock
+        # The CA certificate an HTTPS server's clients must trust; None over HTTP.
+        self.ca_file = ca_file
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context that trusts this server (its CA over HTTPS; the system's
+        otherwise)."""
+        return ssl.create_default_context(cafile=self.ca_file)
 
     # --- addresses ---
 
@@ -296,9 +305,11 @@ class MockAuth:
     # --- environment ---
 
     def env(self, client_id: str | None = None, audience: str | None = None) -> dict[str, str]:
-        """The environment variables a Kinde SDK reads, pointing at this server."""
+        """The environment variables a Kinde SDK reads, pointing at this server; over HTTPS
+        also those that make Python, requests and Node trust its CA (they replace the
+        system's trusted CAs for Python and requests)."""
         app = self.get_app(client_id)
-        return {
+        values = {
             "KINDE_HOST": self.url,
             "KINDE_DOMAIN": self.url,
             "KINDE_ISSUER_URL": self.issuer,
@@ -306,6 +317,10 @@ class MockAuth:
             "KINDE_CLIENT_SECRET": app.client_secret or "",
             "KINDE_AUDIENCE": audience or self.default_audience(app.client_id),
         }
+        if self.ca_file is not None:
+            ca = str(self.ca_file)
+            values |= {"SSL_CERT_FILE": ca, "REQUESTS_CA_BUNDLE": ca, "NODE_EXTRA_CA_CERTS": ca}
+        return values
 
     def apply_env(
         self,
@@ -327,6 +342,8 @@ class MockAuth:
         rotated key is picked up at once. Its clock is real time unless ``clock=mockauth.clock``.
         """
         options.setdefault("refetch_interval", 0.0)
+        if self.ca_file is not None:
+            options.setdefault("ssl_context", self.ssl_context())
         return TokenValidator(
             issuer=self.issuer,
             audience=self._validator_audience(audience),

@@ -204,6 +204,48 @@ def mockauth_config():
     project.runpytest().assert_outcomes(passed=2)
 
 
+def test_mockauth_tls_serves_https_that_the_helper_trusts(project: pytest.Pytester) -> None:
+    project.makeconftest(
+        """
+import pytest
+
+
+@pytest.fixture(scope="session")
+def mockauth_tls():
+    return True
+"""
+    )
+    project.makepyfile(
+        user_tests(
+            """
+import ssl
+import urllib.error
+import urllib.request
+
+
+def test_https_end_to_end(mockauth, monkeypatch):
+    assert mockauth.url.startswith("https://127.0.0.1:")
+    assert mockauth.issuer == mockauth.url
+    answer = httpx.post(mockauth.token_url, data=form(mockauth), verify=mockauth.ssl_context())
+    token = answer.json()["access_token"]
+    assert mockauth.validator().validate(token).client_id == DEFAULT_ID
+    env = mockauth.apply_env(monkeypatch)
+    assert env["SSL_CERT_FILE"] == env["REQUESTS_CA_BUNDLE"] == str(mockauth.ca_file)
+    assert env["KINDE_HOST"].startswith("https://")
+    # What an SDK's default context does once the environment names the CA.
+    with urllib.request.urlopen(mockauth.jwks_url, timeout=10) as resp:
+        assert resp.status == 200
+
+
+def test_a_client_that_does_not_trust_the_ca_is_refused(mockauth):
+    with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
+        urllib.request.urlopen(mockauth.jwks_url, timeout=10)
+"""
+        )
+    )
+    project.runpytest_subprocess().assert_outcomes(passed=2)
+
+
 def test_config_none_means_the_default(project: pytest.Pytester) -> None:
     project.makeconftest(
         """
