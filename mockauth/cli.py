@@ -23,7 +23,11 @@ import click
 from mockauth import cli_admin, paths, server
 from mockauth.config import ServerConfig, default_config, issuer_problem, load_config
 from mockauth.errors import MockAuthError, OAuthError
-from mockauth.grants.client_credentials import issue_token, requested_audiences
+from mockauth.grants.client_credentials import (
+    issue_token,
+    requested_audiences,
+    requested_scope,
+)
 from mockauth.keys import KEYSET_FILE, KeyStore
 from mockauth.state import Tenant
 from mockauth.tls import tls_files
@@ -279,7 +283,9 @@ def token(
     if app is None or app.type != "m2m":
         _fail(f"--client-id = {client_id!r}: no M2M app with that client id in the config")
     try:
-        body = issue_token(tenant, app, requested_audiences(list(audiences)), scope)
+        body = issue_token(
+            tenant, app, requested_audiences(list(audiences)), requested_scope(scope)
+        )
     except OAuthError as exc:
         _fail(f"{exc.error}: {exc.description}")
     click.echo(json.dumps(body, indent=2) if as_json else body["access_token"])

@@ -300,6 +300,16 @@ def test_token_with_scope(tmp_path: Path) -> None:
     assert claims["scope"] == "update:event read:calendar"
 
 
+def test_token_with_an_empty_scope_gets_every_granted_scope(tmp_path: Path) -> None:
+    result = mint(tmp_path, "--audience", CAL, "--scope", "")
+    assert result.exit_code == 0, result.output
+    assert verify(result.stdout.strip(), tmp_path)["scp"] == [
+        "read:calendar",
+        "update:event",
+        "delete:event",
+    ]
+
+
 def test_token_json_prints_the_whole_response(tmp_path: Path) -> None:
     result = mint(tmp_path, "--audience", CAL, "--json")
     assert result.exit_code == 0, result.output

@@ -214,6 +214,13 @@ def test_scope_absent_gives_every_scope_granted_on_the_requested_apis(
     assert claims["scope"] == "read:calendar update:event read:invoices"
 
 
+@pytest.mark.parametrize("scope", ["", "   ", "\t"])
+def test_an_empty_scope_is_read_as_no_scope(client: TestClient, tenant: Tenant, scope: str) -> None:
+    # @kinde/management-api-js always sends scope=; Kinde (Ory Fosite) drops empty scopes.
+    claims = assert_token(post(client, m2m(audience=f"{CAL} {BILL}", scope=scope)), tenant)
+    assert claims["scp"] == ["read:calendar", "update:event", "read:invoices"]
+
+
 def test_scope_subset_is_granted_as_requested(client: TestClient, tenant: Tenant) -> None:
     claims = assert_token(post(client, m2m(scope="update:event")), tenant)
     assert claims["scp"] == ["update:event"]

@@ -331,7 +331,7 @@ def expected_outcome(
     if any(a not in GRANTED for a in aud):
         return "unauthorized_client", [], []
     granted = list(dict.fromkeys(s for a in aud for s in GRANTED[a]))
-    if scope is None:
+    if scope is None or not scope.split():  # an empty scope is no scope
         return "ok", aud, granted
     wanted = list(dict.fromkeys(scope.split()))
     if any(s not in granted for s in wanted):

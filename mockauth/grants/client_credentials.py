@@ -22,7 +22,8 @@ def grant(tenant: Tenant, form: Form, headers: Headers) -> dict[str, Any]:
         raise UnauthorizedClientError(
             f"The client is a {app.type} app and is not authorized to use client_credentials."
         )
-    return issue_token(tenant, app, requested_audiences(form.all("audience")), form.one("scope"))
+    audiences = requested_audiences(form.all("audience"))
+    return issue_token(tenant, app, audiences, requested_scope(form.one("scope")))
 
 
 def issue_token(
@@ -47,6 +48,15 @@ def requested_audiences(values: list[str]) -> list[str]:
     if not audiences:
         raise InvalidRequestError("The request is missing the required 'audience' parameter.")
     return audiences
+
+
+def requested_scope(value: str | None) -> str | None:
+    """The ``scope`` parameter as Kinde reads it: empty or blank is the same as absent.
+
+    Kinde's OAuth layer (Ory Fosite) splits ``scope`` and drops empty items, so it cannot
+    tell ``scope=`` from no scope; ``@kinde/management-api-js`` always sends ``scope=``.
+    """
+    return value if value is not None and value.split() else None
 
 
 def granted_scopes(app: App, audiences: list[str], requested: str | None) -> list[str]:
