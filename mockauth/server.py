@@ -79,14 +79,28 @@ def base_url(host: str, port: int, *, tls: bool = False) -> str:
 
 def certificate_for(keys_dir: str | Path, host: str, issuer: str | None) -> TlsFiles:
     """The TLS files for a server bound to ``host``: its certificate names that host, the
-    issuer's, and, on a wildcard bind, this machine's name."""
+    issuer's, and, on a wildcard bind, this machine's name and outward addresses."""
     hosts = [host]
     if issuer:
         hosts.append(urlsplit(issuer).hostname or "")
     with contextlib.suppress(ValueError):
         if ipaddress.ip_address(host).is_unspecified:
-            hosts.append(socket.gethostname())
+            hosts += [socket.gethostname(), *outward_addresses()]
     return ensure_tls(keys_dir, [h for h in hosts if h])
+
+
+def outward_addresses() -> list[str]:
+    """The addresses this machine sends from by default (IPv4, IPv6), found without DNS or
+    traffic: connecting a UDP socket only picks a route."""
+    found = []
+    for family, target in ((socket.AF_INET, "192.0.2.1"), (socket.AF_INET6, "2001:db8::1")):
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as probe:
+                probe.connect((target, 9))
+                found.append(str(probe.getsockname()[0]))
+        except OSError:
+            continue  # no route of that family
+    return found
 
 
 def bind_socket(host: str, port: int) -> socket.socket:

@@ -28,7 +28,7 @@ from test_server import API, CLIENT_ID, CLIENT_SECRET, WAIT, server_errors_logge
 from mockauth.errors import KeySetUnavailableError, KeyStoreError
 from mockauth.fastpath import HEAD_LIMIT
 from mockauth.keys import KeyStore
-from mockauth.server import ServerThread, certificate_for
+from mockauth.server import ServerThread, certificate_for, outward_addresses
 from mockauth.tls import CERT_LIFETIME, RENEW_BEFORE, ensure_tls, tls_files
 from mockauth.validator import TokenValidator
 
@@ -146,6 +146,13 @@ def test_a_wildcard_bind_names_this_machine_and_the_issuer_host(tmp_path: Path) 
     assert x509.DNSName(socket.gethostname().lower()) in names
     assert x509.DNSName("auth.mockauth.test") in names
     assert x509.IPAddress(ip("0.0.0.0")) not in names
+    # Its outward addresses too, so a container can reach it by IP; each is really its own.
+    addresses = {n.value for n in names if isinstance(n, x509.IPAddress)} - {ip("127.0.0.1")}
+    assert {str(a) for a in addresses - {ip("::1")}} == set(outward_addresses())
+    for address in addresses:
+        family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+        with socket.socket(family) as sock:
+            sock.bind((str(address), 0))  # OSError if the address is not this machine's
 
 
 def test_processes_started_at_once_on_one_keys_dir_make_one_ca(tmp_path: Path) -> None:
