@@ -215,10 +215,13 @@ def _announce(tenant: Tenant, url: str, *, secret_given: bool = False) -> None:
         f"  admin API: {url}{paths.ADMIN_OPENAPI}",
     ]
     if url.startswith("https:") and tenant.keys.keys_dir is not None:
-        ca = tls_files(tenant.keys.keys_dir).ca_cert.resolve()
+        files = tls_files(tenant.keys.keys_dir)
+        bundle = files.bundle.resolve()
         lines += [
-            f"  CA cert:   {ca}",
-            f"    trust it: SSL_CERT_FILE={ca} REQUESTS_CA_BUNDLE={ca} NODE_EXTRA_CA_CERTS={ca}",
+            f"  CA cert:   {files.ca_cert.resolve()}",
+            f"  CA bundle: {bundle} (the CAs trusted here, and this one)",
+            f"    trust it: SSL_CERT_FILE={bundle} REQUESTS_CA_BUNDLE={bundle}"
+            f" NODE_EXTRA_CA_CERTS={bundle}",
         ]
     if tenant.admin_secret:
         shown = "(as given)" if secret_given else tenant.admin_secret

@@ -30,6 +30,7 @@ from mockauth.faults import ENDPOINTS, FaultRule
 from mockauth.grants.client_credentials import issue_token
 from mockauth.journal import JournalEntry
 from mockauth.state import Tenant
+from mockauth.tls import BUNDLE
 from mockauth.validator import TokenValidator
 
 if TYPE_CHECKING:
@@ -306,8 +307,8 @@ class MockAuth:
 
     def env(self, client_id: str | None = None, audience: str | None = None) -> dict[str, str]:
         """The environment variables a Kinde SDK reads, pointing at this server; over HTTPS
-        also those that make Python, requests and Node trust its CA (they replace the
-        system's trusted CAs for Python and requests)."""
+        also those that make Python, requests and Node trust its CA, naming a bundle of the
+        CAs this machine trusts and the server's."""
         app = self.get_app(client_id)
         values = {
             "KINDE_HOST": self.url,
@@ -318,8 +319,10 @@ class MockAuth:
             "KINDE_AUDIENCE": audience or self.default_audience(app.client_id),
         }
         if self.ca_file is not None:
-            ca = str(self.ca_file)
-            values |= {"SSL_CERT_FILE": ca, "REQUESTS_CA_BUNDLE": ca, "NODE_EXTRA_CA_CERTS": ca}
+            # The bundle (this machine's CAs and ours) keeps other HTTPS in the process working.
+            bundle = str(self.ca_file.with_name(BUNDLE))
+            names = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
+            values |= dict.fromkeys(names, bundle)
         return values
 
     def apply_env(

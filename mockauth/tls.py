@@ -8,9 +8,12 @@ its end. Private keys stay in the keys dir with mode 0600; clients get the CA ce
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
+import os
 import socket
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,9 @@ from mockauth.keys import atomic_write, dir_lock
 
 TLS_DIR = "tls"
 CA_CERT, CA_KEY, CERT, KEY = "ca.crt", "ca.key", "server.crt", "server.key"
+# The CAs this machine trusts plus ours: SSL_CERT_FILE and REQUESTS_CA_BUNDLE replace the
+# trusted CAs of a process, and other HTTPS must keep working beside mockauth.
+BUNDLE = "bundle.pem"
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 CA_LIFETIME = dt.timedelta(days=3650)
 # Clients refuse server certificates valid for years (Apple: more than 825 days).
@@ -38,11 +44,13 @@ _PrivateKey = ec.EllipticCurvePrivateKey
 
 @dataclass(frozen=True, kw_only=True)
 class TlsFiles:
-    """The server's certificate and key, and the CA certificate its clients must trust."""
+    """The server's certificate and key, the CA certificate its clients must trust, and a
+    bundle of that CA with the CAs this machine already trusts."""
 
     ca_cert: Path
     cert: Path
     key: Path
+    bundle: Path
 
 
 def _ca_key(files: TlsFiles) -> Path:
@@ -52,7 +60,7 @@ def _ca_key(files: TlsFiles) -> Path:
 def tls_files(keys_dir: str | Path) -> TlsFiles:
     """Where a keys dir keeps its TLS files (whether or not they exist yet)."""
     tls = Path(keys_dir) / TLS_DIR
-    return TlsFiles(ca_cert=tls / CA_CERT, cert=tls / CERT, key=tls / KEY)
+    return TlsFiles(ca_cert=tls / CA_CERT, cert=tls / CERT, key=tls / KEY, bundle=tls / BUNDLE)
 
 
 def ensure_tls(
@@ -73,7 +81,39 @@ def ensure_tls(
         ca_key, ca_cert = _certificate_authority(files, when)
         if not _fits(files, ca_cert, names, when):
             _issue(files, ca_key, ca_cert, names, when)
+        _write_bundle(files)
     return files
+
+
+def system_ca_file(exclude: Path) -> Path | None:
+    """The CA file this process trusts by default (SSL_CERT_FILE, OpenSSL's, else certifi's),
+    never one in ``exclude`` (our own bundle, named by a previous run's SSL_CERT_FILE)."""
+    paths = ssl.get_default_verify_paths()
+    candidates = [os.environ.get(paths.openssl_cafile_env), paths.openssl_cafile]
+    with contextlib.suppress(ImportError):
+        import certifi
+
+        candidates.append(certifi.where())
+    for candidate in candidates:
+        if candidate and os.path.isfile(candidate):
+            path = Path(candidate).resolve()
+            if path.parent != exclude.resolve():
+                return path
+    return None
+
+
+def _write_bundle(files: TlsFiles) -> None:
+    ours = files.ca_cert.read_bytes()
+    source = system_ca_file(exclude=files.ca_cert.parent)
+    theirs = b""
+    if source is not None:
+        with contextlib.suppress(OSError):
+            theirs = source.read_bytes().rstrip() + b"\n"
+    data = theirs + b"# mockauth local CA\n" + ours
+    with contextlib.suppress(OSError):
+        if files.bundle.read_bytes() == data:
+            return
+    atomic_write(files.bundle, data, 0o644)
 
 
 def server_names(hosts: Iterable[str]) -> list[x509.GeneralName]:

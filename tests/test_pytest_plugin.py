@@ -230,7 +230,8 @@ def test_https_end_to_end(mockauth, monkeypatch):
     token = answer.json()["access_token"]
     assert mockauth.validator().validate(token).client_id == DEFAULT_ID
     env = mockauth.apply_env(monkeypatch)
-    assert env["SSL_CERT_FILE"] == env["REQUESTS_CA_BUNDLE"] == str(mockauth.ca_file)
+    bundle = str(mockauth.ca_file.with_name("bundle.pem"))
+    assert env["SSL_CERT_FILE"] == env["REQUESTS_CA_BUNDLE"] == env["NODE_EXTRA_CA_CERTS"] == bundle
     assert env["KINDE_HOST"].startswith("https://")
     # What an SDK's default context does once the environment names the CA.
     with urllib.request.urlopen(mockauth.jwks_url, timeout=10) as resp:

@@ -29,7 +29,7 @@ from mockauth.errors import KeySetUnavailableError, KeyStoreError
 from mockauth.fastpath import HEAD_LIMIT
 from mockauth.keys import KeyStore
 from mockauth.server import ServerThread, certificate_for, outward_addresses
-from mockauth.tls import CERT_LIFETIME, RENEW_BEFORE, ensure_tls, tls_files
+from mockauth.tls import CERT_LIFETIME, RENEW_BEFORE, ensure_tls, system_ca_file, tls_files
 from mockauth.validator import TokenValidator
 
 ip = ipaddress.ip_address
@@ -71,6 +71,24 @@ def test_a_keys_dir_gets_a_ca_and_a_server_certificate_for_the_local_names(
     assert os.stat(files.ca_cert).st_mode & 0o077 == 0o044
     # The signing keys ignore the TLS files: one RSA key, no TLS key in the JWKS.
     assert len(KeyStore(tmp_path / "keys").jwks()["keys"]) == 1
+
+
+def test_the_bundle_holds_the_cas_trusted_here_and_ours(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = ensure_tls(tmp_path)
+    bundle = files.bundle.read_bytes()
+    assert bundle.endswith(files.ca_cert.read_bytes())
+    system = system_ca_file(exclude=files.ca_cert.parent)
+    if system is not None:  # what this process trusted before: kept, so other HTTPS works
+        assert bundle.startswith(system.read_bytes().rstrip())
+    context = ssl.create_default_context(cafile=str(files.bundle))
+    assert len(context.get_ca_certs()) >= 1
+    # A shell that took the advice (SSL_CERT_FILE = the bundle) must not nest it in itself.
+    monkeypatch.setenv("SSL_CERT_FILE", str(files.bundle))
+    ensure_tls(tmp_path)
+    assert files.bundle.read_bytes() == bundle
+    assert bundle.count(b"# mockauth local CA") == 1
 
 
 def test_certificates_are_reused_while_they_fit(tmp_path: Path) -> None:
@@ -363,9 +381,11 @@ def test_serve_tls_announces_the_ca_and_serves_the_curl_flow_over_https(tmp_path
         assert url.startswith("https://127.0.0.1:")
         banner = proc.banner(until_audience=API)
         ca = tls_files(keys).ca_cert.resolve()
+        bundle = tls_files(keys).bundle.resolve()
         assert banner["issuer"] == [url]
         assert banner["CA cert"] == [str(ca)]
-        assert f"SSL_CERT_FILE={ca}" in banner["trust it"][0]
+        assert banner["CA bundle"][0].startswith(f"{bundle} ")
+        assert f"SSL_CERT_FILE={bundle} REQUESTS_CA_BUNDLE={bundle}" in banner["trust it"][0]
         form = ["grant_type=client_credentials", f"client_id={CLIENT_ID}"]
         form += [f"client_secret={CLIENT_SECRET}", f"audience={API}"]
         curl = subprocess.run(
