@@ -11,6 +11,7 @@ import ipaddress
 import json
 import logging
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -374,7 +375,7 @@ def test_a_server_thread_without_a_keys_dir_keeps_its_ca_until_it_stops() -> Non
 # --- mockauth serve --tls ---
 
 
-def test_serve_tls_announces_the_ca_and_serves_the_curl_flow_over_https(tmp_path: Path) -> None:
+def test_serve_tls_announces_the_ca_and_serves_kindes_flow_over_https(tmp_path: Path) -> None:
     keys = tmp_path / "keys"
     with serving("--tls", "--port", "0", "--keys-dir", str(keys), cwd=tmp_path) as proc:
         url = proc.url()
@@ -386,19 +387,35 @@ def test_serve_tls_announces_the_ca_and_serves_the_curl_flow_over_https(tmp_path
         assert banner["CA cert"] == [str(ca)]
         assert banner["CA bundle"][0].startswith(f"{bundle} ")
         assert f"SSL_CERT_FILE={bundle} REQUESTS_CA_BUNDLE={bundle}" in banner["trust it"][0]
-        form = ["grant_type=client_credentials", f"client_id={CLIENT_ID}"]
-        form += [f"client_secret={CLIENT_SECRET}", f"audience={API}"]
-        curl = subprocess.run(
-            ["curl", "-sS", "--cacert", str(ca), url + "/oauth2/token"]
-            + [arg for field in form for arg in ("-d", field)],
-            capture_output=True,
-            text=True,
-            timeout=WAIT,
-            check=False,
+        form = urlencode(
+            {
+                "grant_type": "client_credentials",
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "audience": API,
+            }
         )
-        assert curl.returncode == 0, curl.stderr
-        token = json.loads(curl.stdout)["access_token"]
-        assert jwt.decode(token, options={"verify_signature": False})["iss"] == url
+        # The advice as printed: a process whose SSL_CERT_FILE is the bundle trusts the server.
+        code = (
+            "import sys, urllib.request; "
+            "print(urllib.request.urlopen(sys.argv[1], data=sys.argv[2].encode()).read().decode())"
+        )
+        clients = [[sys.executable, "-c", code, url + "/oauth2/token", form]]
+        if shutil.which("curl"):  # and an HTTP client that is not Python's
+            clients.append(["curl", "-sS", "--cacert", str(ca), url + "/oauth2/token", "-d", form])
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKAUTH_")}
+        for client in clients:
+            done = subprocess.run(
+                client,
+                env=env | {"SSL_CERT_FILE": str(bundle)},
+                capture_output=True,
+                text=True,
+                timeout=WAIT,
+                check=False,
+            )
+            assert done.returncode == 0, done.stderr
+            token = json.loads(done.stdout)["access_token"]
+            assert jwt.decode(token, options={"verify_signature": False})["iss"] == url
         assert proc.stop() == 0
 
 
