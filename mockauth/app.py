@@ -26,11 +26,13 @@ from mockauth.state import Tenant
 
 log = logging.getLogger("mockauth")
 _JWKS = frozenset({paths.JWKS, paths.JWKS_JSON})
+_ANY = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def routes(jwks: wellknown.JwksEndpoint) -> list[Route]:
     return [
         Route(paths.TOKEN, oauth.token, methods=["POST"]),
+        *(Route(path, oauth.not_built, methods=_ANY) for path in paths.NOT_BUILT),
         Route(paths.DISCOVERY, wellknown.discovery, methods=["GET"]),
         Route(paths.JWKS, jwks, methods=["GET"]),
         Route(paths.JWKS_JSON, jwks, methods=["GET"]),

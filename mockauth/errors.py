@@ -137,6 +137,14 @@ class NotFoundError(OAuthError):
     default_description = "No such endpoint."
 
 
+class NotBuiltError(OAuthError):
+    """An endpoint Kinde has and discovery names, which mockauth does not serve yet."""
+
+    error = "not_implemented"
+    status_code = 501
+    default_description = "mockauth does not serve this endpoint yet."
+
+
 class MethodNotAllowedError(OAuthError):
     error = "invalid_request"
     status_code = 405

@@ -155,3 +155,20 @@ def test_health(client: TestClient) -> None:
     response = client.get("/_mockauth/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_no_url_discovery_names_answers_404(client: TestClient, method: str) -> None:
+    # SDKs follow these; one mockauth has not built says so instead of looking like a typo.
+    doc = client.get("/.well-known/openid-configuration").json()
+    urls = {k: v for k, v in doc.items() if isinstance(v, str) and v.startswith(ISSUER + "/")}
+    assert len(urls) == 7
+    for name, url in urls.items():
+        answer = client.request(method, url.removeprefix(ISSUER))
+        assert answer.status_code != 404, name
+        if answer.status_code == 501:
+            body = answer.json()
+            assert body["error"] == "not_implemented"
+            assert url.removeprefix(ISSUER) in body["error_description"]
+            assert "client_credentials" in body["error_description"]
+            assert answer.headers["cache-control"] == "no-store"
