@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import http.client
 import ipaddress
 import os
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 from urllib.parse import urlsplit
 
 import uvicorn
@@ -150,7 +152,9 @@ def _uvicorn_config(
         h11_max_incomplete_event_size=MAX_HEADER_BYTES + 16 * 1024,
         lifespan="off",
         log_level=log_level,
-        access_log=False,
+        # At info, a line per request (the fast path stands down to let uvicorn write it).
+        access_log=log_level in ("info", "debug"),
+        log_config=_log_config(),
         server_header=False,
         proxy_headers=False,  # the issuer comes from config, never from forwarded headers
         workers=workers,
@@ -159,6 +163,14 @@ def _uvicorn_config(
         ssl_certfile=str(tls.cert) if tls else None,
         ssl_keyfile=str(tls.key) if tls else None,
     )
+
+
+def _log_config() -> dict[str, Any]:
+    # uvicorn's, with access lines on stderr beside the rest of its log: stdout carries only
+    # the start-up block, which scripts read.
+    config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    return config
 
 
 def _worker_app() -> ASGIApp:

@@ -745,6 +745,9 @@ def test_serve_takes_every_setting_from_mockauth_env_vars(tmp_path: Path) -> Non
     assert len(list((tmp_path / "env-keys").glob("*.pem"))) == 1
     assert not (tmp_path / "keys").exists()
     assert any("Started server process" in line for line in proc.stderr)  # log level info
+    # ... which writes a line per request, on stderr: stdout is the start-up block alone.
+    assert any('"POST /oauth2/token HTTP/1.1" 200' in line for line in proc.stderr)
+    assert not any("HTTP/1.1" in line for line in proc.stdout)
 
 
 @LINUX_PROC
