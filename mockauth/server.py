@@ -6,6 +6,7 @@ import contextlib
 import copy
 import http.client
 import ipaddress
+import logging
 import os
 import secrets
 import socket
@@ -160,16 +161,28 @@ def _uvicorn_config(
         workers=workers,
         factory=isinstance(app, str),
         timeout_graceful_shutdown=2,
-        ssl_certfile=str(tls.cert) if tls else None,
-        ssl_keyfile=str(tls.key) if tls else None,
+        ssl_certfile=str(tls.cert) if tls else None,  # its key is in the same file
     )
 
 
+class HideQuery(logging.Filter):
+    """Access lines without query strings: a client may put its secret in one."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        # uvicorn's access call: (client, method, path with query, HTTP version, status).
+        if isinstance(args, tuple) and len(args) == 5 and "?" in str(args[2]):
+            record.args = (*args[:2], str(args[2]).split("?", 1)[0] + "?<query hidden>", *args[3:])
+        return True
+
+
 def _log_config() -> dict[str, Any]:
-    # uvicorn's, with access lines on stderr beside the rest of its log: stdout carries only
-    # the start-up block, which scripts read.
+    # uvicorn's, with access lines on stderr beside the rest of its log (stdout carries only
+    # the start-up block, which scripts read) and no query strings.
     config: dict[str, Any] = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    config.setdefault("filters", {})["hide_query"] = {"()": HideQuery}
+    config["loggers"]["uvicorn.access"]["filters"] = ["hide_query"]
     return config
 
 

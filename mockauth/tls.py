@@ -1,17 +1,20 @@
 """A local certificate authority in the keys dir, so the server can speak HTTPS.
 
 Some Kinde clients insist on https:// (KINDE.md): Python's ``ManagementClient``,
-``@kinde/management-api-js``, Android. The CA is made once per keys dir and signs only the
-server's certificate, which is reissued when it stops naming the server's hosts or nears
-its end. Private keys stay in the keys dir with mode 0600; clients get the CA certificate.
+``@kinde/management-api-js``, Android. The CA is made once per keys dir and signs only
+server certificates: one file (key and certificate) per set of host names, so servers on
+one keys dir with other hosts never swap files under each other; a file is replaced, in one
+step, only when damaged or near its end. Private keys stay in the keys dir with mode 0600.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import hashlib
 import ipaddress
 import os
+import re
 import socket
 import ssl
 from collections.abc import Iterable
@@ -28,39 +31,40 @@ from mockauth.errors import KeyStoreError
 from mockauth.keys import atomic_write, dir_lock
 
 TLS_DIR = "tls"
-CA_CERT, CA_KEY, CERT, KEY = "ca.crt", "ca.key", "server.crt", "server.key"
+CA_CERT, CA_KEY = "ca.crt", "ca.key"
 # The CAs this machine trusts plus ours: SSL_CERT_FILE and REQUESTS_CA_BUNDLE replace the
 # trusted CAs of a process, and other HTTPS must keep working beside mockauth.
 BUNDLE = "bundle.pem"
+_BUNDLE_MARK = b"# mockauth local CA\n"
 LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
 CA_LIFETIME = dt.timedelta(days=3650)
 # Clients refuse server certificates valid for years (Apple: more than 825 days).
 CERT_LIFETIME = dt.timedelta(days=365)
 RENEW_BEFORE = dt.timedelta(days=30)
 _BACKDATE = dt.timedelta(hours=1)  # a client whose clock is a little behind still accepts it
+# A DNS name a certificate can hold: RFC 1123 labels ("_" too, as some local names have).
+_LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
+_DNS_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*")
 
 _PrivateKey = ec.EllipticCurvePrivateKey
 
 
 @dataclass(frozen=True, kw_only=True)
 class TlsFiles:
-    """The server's certificate and key, the CA certificate its clients must trust, and a
-    bundle of that CA with the CAs this machine already trusts."""
+    """The CA certificate clients must trust, a bundle of it with the CAs this machine
+    already trusts, and the server's key and certificate (one file, mode 0600)."""
 
     ca_cert: Path
-    cert: Path
-    key: Path
     bundle: Path
+    cert: Path
 
 
-def _ca_key(files: TlsFiles) -> Path:
-    return files.ca_cert.with_name(CA_KEY)
-
-
-def tls_files(keys_dir: str | Path) -> TlsFiles:
-    """Where a keys dir keeps its TLS files (whether or not they exist yet)."""
+def tls_files(keys_dir: str | Path, hosts: Iterable[str] = ()) -> TlsFiles:
+    """Where a keys dir keeps its TLS files for these hosts (whether or not they exist yet)."""
     tls = Path(keys_dir) / TLS_DIR
-    return TlsFiles(ca_cert=tls / CA_CERT, cert=tls / CERT, key=tls / KEY, bundle=tls / BUNDLE)
+    names = "\n".join(sorted(str(n.value) for n in server_names(hosts)))
+    server = f"server-{hashlib.sha256(names.encode()).hexdigest()[:16]}.pem"
+    return TlsFiles(ca_cert=tls / CA_CERT, bundle=tls / BUNDLE, cert=tls / server)
 
 
 def ensure_tls(
@@ -69,8 +73,9 @@ def ensure_tls(
     """Make the keys dir's CA (once) and a server certificate for localhost, 127.0.0.1, ::1
     and ``hosts`` (names or IP literals); reuse both while they fit. Raises KeyStoreError."""
     directory = Path(keys_dir)
-    files = tls_files(directory)
+    hosts = list(hosts)
     names = server_names(hosts)
+    files = tls_files(directory, hosts)
     when = now or dt.datetime.now(dt.UTC)
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -78,42 +83,15 @@ def ensure_tls(
     except OSError as exc:
         raise KeyStoreError(f"cannot create {files.ca_cert.parent}: {exc.strerror}") from exc
     with dir_lock(directory):
-        ca_key, ca_cert = _certificate_authority(files, when)
-        if not _fits(files, ca_cert, names, when):
-            _issue(files, ca_key, ca_cert, names, when)
-        _write_bundle(files)
+        try:
+            ca_key, ca_cert = _certificate_authority(files, when)
+            if not _fits(files.cert, ca_cert, names, when):
+                _issue(files.cert, ca_key, ca_cert, names, when)
+            _write_bundle(files)
+        except OSError as exc:  # a stat the helpers do not expect to fail (permissions)
+            where = exc.filename or files.ca_cert.parent
+            raise KeyStoreError(f"{where}: {exc.strerror or exc}") from exc
     return files
-
-
-def system_ca_file(exclude: Path) -> Path | None:
-    """The CA file this process trusts by default (SSL_CERT_FILE, OpenSSL's, else certifi's),
-    never one in ``exclude`` (our own bundle, named by a previous run's SSL_CERT_FILE)."""
-    paths = ssl.get_default_verify_paths()
-    candidates = [os.environ.get(paths.openssl_cafile_env), paths.openssl_cafile]
-    with contextlib.suppress(ImportError):
-        import certifi
-
-        candidates.append(certifi.where())
-    for candidate in candidates:
-        if candidate and os.path.isfile(candidate):
-            path = Path(candidate).resolve()
-            if path.parent != exclude.resolve():
-                return path
-    return None
-
-
-def _write_bundle(files: TlsFiles) -> None:
-    ours = files.ca_cert.read_bytes()
-    source = system_ca_file(exclude=files.ca_cert.parent)
-    theirs = b""
-    if source is not None:
-        with contextlib.suppress(OSError):
-            theirs = source.read_bytes().rstrip() + b"\n"
-    data = theirs + b"# mockauth local CA\n" + ours
-    with contextlib.suppress(OSError):
-        if files.bundle.read_bytes() == data:
-            return
-    atomic_write(files.bundle, data, 0o644)
 
 
 def server_names(hosts: Iterable[str]) -> list[x509.GeneralName]:
@@ -126,8 +104,11 @@ def server_names(hosts: Iterable[str]) -> list[x509.GeneralName]:
         try:
             address = ipaddress.ip_address(bare)
         except ValueError:
-            if not bare or not bare.isascii():
-                raise KeyStoreError(f"cannot make a TLS certificate for host {host!r}") from None
+            bare = bare.removesuffix(".")
+            if not _DNS_NAME.fullmatch(bare):
+                raise KeyStoreError(
+                    f"cannot make a TLS certificate for host {host!r}: not a host name or IP"
+                ) from None
             name = x509.DNSName(bare)
         else:
             if address.is_unspecified:
@@ -136,6 +117,35 @@ def server_names(hosts: Iterable[str]) -> list[x509.GeneralName]:
         if name not in names:
             names.append(name)
     return names
+
+
+def system_ca_file() -> Path | None:
+    """The CA file this process trusts by default: SSL_CERT_FILE, OpenSSL's, else certifi's."""
+    paths = ssl.get_default_verify_paths()
+    candidates = [os.environ.get(paths.openssl_cafile_env), paths.openssl_cafile]
+    with contextlib.suppress(ImportError):
+        import certifi
+
+        candidates.append(certifi.where())
+    return next((Path(c) for c in candidates if c and os.path.isfile(c)), None)
+
+
+def _write_bundle(files: TlsFiles) -> None:
+    theirs = b""
+    source = system_ca_file()
+    if source is not None:
+        with contextlib.suppress(OSError):
+            # A bundle of ours (SSL_CERT_FILE as advised) gives only what came before its CA.
+            theirs = source.read_bytes().split(_BUNDLE_MARK)[0].rstrip() + b"\n"
+    data = theirs + _BUNDLE_MARK + _read(files.ca_cert)
+    with contextlib.suppress(OSError):
+        if files.bundle.read_bytes() == data:
+            return
+    atomic_write(files.bundle, data, 0o644)
+
+
+def _ca_key(files: TlsFiles) -> Path:
+    return files.ca_cert.with_name(CA_KEY)
 
 
 def _certificate_authority(
@@ -151,9 +161,17 @@ def _certificate_authority(
             f"{missing}: missing beside {present}; delete {files.ca_cert.parent} to make a new"
             " CA (its clients must then trust the new ca.crt)"
         )
+    mode = key_path.stat().st_mode & 0o777
+    if mode & 0o077:
+        raise KeyStoreError(
+            f"{key_path}: others may read it (mode {mode:o}), and with it pass for any site to"
+            " the CA's clients: chmod 600 it"
+        )
     key, cert = _read_key(key_path), _read_cert(files.ca_cert)
     if _public_der(key) != _public_der(cert):
         raise KeyStoreError(f"{files.ca_cert}: does not match the key in {key_path}")
+    if not _is_ca(cert):
+        raise KeyStoreError(f"{files.ca_cert}: not a CA certificate (it may not sign others)")
     if cert.not_valid_after_utc <= when:
         raise KeyStoreError(
             f"{files.ca_cert}: expired on {cert.not_valid_after_utc:%Y-%m-%d}; delete"
@@ -179,20 +197,20 @@ def _make_ca(files: TlsFiles, when: dt.datetime) -> tuple[_PrivateKey, x509.Cert
         .add_extension(_key_usage(cert_sign=True), critical=True)
         .sign(key, hashes.SHA256())
     )
-    _write(_ca_key(files), files.ca_cert, key, cert)
+    atomic_write(_ca_key(files), _key_pem(key), 0o600)
+    atomic_write(files.ca_cert, _cert_pem(cert), 0o644)
     return key, cert
 
 
 def _issue(
-    files: TlsFiles,
+    path: Path,
     ca_key: _PrivateKey,
     ca_cert: x509.Certificate,
     names: list[x509.GeneralName],
     when: dt.datetime,
 ) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
-    first = names[0].value
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, str(first))])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, str(names[0].value))])
     until = min(when + CERT_LIFETIME, ca_cert.not_valid_after_utc)
     cert = (
         _builder(subject, ca_cert.subject, key, when, until)
@@ -206,7 +224,9 @@ def _issue(
         )
         .sign(ca_key, hashes.SHA256())
     )
-    _write(files.key, files.cert, key, cert)
+    # Key and certificate in one file, written at once: a server loading it never gets a
+    # key from one issue and a certificate from another.
+    atomic_write(path, _key_pem(key) + _cert_pem(cert), 0o600)
 
 
 def _builder(
@@ -243,17 +263,18 @@ def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
 
 
 def _fits(
-    files: TlsFiles, ca_cert: x509.Certificate, names: list[x509.GeneralName], when: dt.datetime
+    path: Path, ca_cert: x509.Certificate, names: list[x509.GeneralName], when: dt.datetime
 ) -> bool:
-    """The server certificate is there, whole, from this CA, names every host and is valid
-    for a while yet."""
+    """The server file is there, whole, from this CA, names every host and is valid for a
+    while yet."""
+    if not path.exists():
+        return False
     try:
-        cert = _read_cert(files.cert)
-        key = _read_key(files.key)
+        cert, key = _read_cert(path), _read_key(path)
         cert.verify_directly_issued_by(ca_cert)
         sans = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except (KeyStoreError, ValueError, TypeError, InvalidSignature, x509.ExtensionNotFound):
-        return False  # derived files: make them again
+        return False  # derived: make it again
     return (
         _public_der(key) == _public_der(cert)
         and cert.not_valid_before_utc <= when
@@ -262,11 +283,27 @@ def _fits(
     )
 
 
+def _is_ca(cert: x509.Certificate) -> bool:
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return False
+    return constraints.ca and usage.key_cert_sign
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise KeyStoreError(f"{path}: cannot read it: {exc.strerror}") from exc
+
+
 def _read_key(path: Path) -> _PrivateKey:
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError) as exc:
-        raise KeyStoreError(f"{path}: not a readable unencrypted PEM private key") from exc
+        key = serialization.load_pem_private_key(_read(path), password=None)
+    except (ValueError, TypeError) as exc:
+        raise KeyStoreError(f"{path}: not an unencrypted PEM private key") from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise KeyStoreError(f"{path}: not an EC private key")
     return key
@@ -274,9 +311,9 @@ def _read_key(path: Path) -> _PrivateKey:
 
 def _read_cert(path: Path) -> x509.Certificate:
     try:
-        return x509.load_pem_x509_certificate(path.read_bytes())
-    except (OSError, ValueError) as exc:
-        raise KeyStoreError(f"{path}: not a readable PEM certificate") from exc
+        return x509.load_pem_x509_certificate(_read(path))
+    except ValueError as exc:
+        raise KeyStoreError(f"{path}: not a PEM certificate") from exc
 
 
 def _public_der(holder: _PrivateKey | x509.Certificate) -> bytes:
@@ -285,9 +322,11 @@ def _public_der(holder: _PrivateKey | x509.Certificate) -> bytes:
     )
 
 
-def _write(key_path: Path, cert_path: Path, key: _PrivateKey, cert: x509.Certificate) -> None:
-    pem = key.private_bytes(
+def _key_pem(key: _PrivateKey) -> bytes:
+    return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    atomic_write(key_path, pem, 0o600)
-    atomic_write(cert_path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
+
+
+def _cert_pem(cert: x509.Certificate) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)

@@ -741,7 +741,12 @@ def test_serve_takes_every_setting_from_mockauth_env_vars(tmp_path: Path) -> Non
         )
         assert claims["tenant"] == "acme"
         assert claims["scp"] == ["read:orders"]
+        # A secret in a query string (wrongly sent there) must not reach the log.
+        query = urlencode({"client_id": ENV_APP_ID, "client_secret": ENV_APP_SECRET})
+        http_request(url, "GET", "/.well-known/jwks?" + query, headers={})
         assert proc.stop() == 0
+    assert not any(ENV_APP_SECRET in line for line in proc.stderr)
+    assert any('"GET /.well-known/jwks?<query hidden> HTTP/1.1" 200' in x for x in proc.stderr)
     assert len(list((tmp_path / "env-keys").glob("*.pem"))) == 1
     assert not (tmp_path / "keys").exists()
     assert any("Started server process" in line for line in proc.stderr)  # log level info

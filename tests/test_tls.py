@@ -66,10 +66,11 @@ def test_a_keys_dir_gets_a_ca_and_a_server_certificate_for_the_local_names(
     assert sans(files.cert) == LOCAL
     lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
     assert lifetime <= CERT_LIFETIME + dt.timedelta(hours=1)
-    # Private keys are the owner's alone; certificates are for clients.
-    for private in (files.key, files.ca_cert.with_name("ca.key")):
+    # Files with a private key are the owner's alone; the CA certificate is for clients.
+    for private in (files.cert, files.ca_cert.with_name("ca.key")):
         assert os.stat(private).st_mode & 0o777 == 0o600
     assert os.stat(files.ca_cert).st_mode & 0o077 == 0o044
+    ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(files.cert)  # key and cert, one file
     # The signing keys ignore the TLS files: one RSA key, no TLS key in the JWKS.
     assert len(KeyStore(tmp_path / "keys").jwks()["keys"]) == 1
 
@@ -80,32 +81,41 @@ def test_the_bundle_holds_the_cas_trusted_here_and_ours(
     files = ensure_tls(tmp_path)
     bundle = files.bundle.read_bytes()
     assert bundle.endswith(files.ca_cert.read_bytes())
-    system = system_ca_file(exclude=files.ca_cert.parent)
+    system = system_ca_file()
     if system is not None:  # what this process trusted before: kept, so other HTTPS works
         assert bundle.startswith(system.read_bytes().rstrip())
-    context = ssl.create_default_context(cafile=str(files.bundle))
-    assert len(context.get_ca_certs()) >= 1
-    # A shell that took the advice (SSL_CERT_FILE = the bundle) must not nest it in itself.
+    assert ssl.create_default_context(cafile=str(files.bundle)).get_ca_certs()
+    # A shell that took the advice (SSL_CERT_FILE = the bundle) must not nest it in itself,
     monkeypatch.setenv("SSL_CERT_FILE", str(files.bundle))
     ensure_tls(tmp_path)
     assert files.bundle.read_bytes() == bundle
+    # nor take in another keys dir's CA.
+    other = ensure_tls(tmp_path / "other")
+    monkeypatch.setenv("SSL_CERT_FILE", str(other.bundle))
+    ensure_tls(tmp_path)
+    assert files.bundle.read_bytes() == bundle
+    assert other.ca_cert.read_bytes() not in bundle
     assert bundle.count(b"# mockauth local CA") == 1
 
 
 def test_certificates_are_reused_while_they_fit(tmp_path: Path) -> None:
     first = ensure_tls(tmp_path, ["myhost"])
-    before = {p: digest(p) for p in (first.ca_cert, first.cert, first.key)}
-    again = ensure_tls(tmp_path, ["myhost"])
-    assert {p: digest(p) for p in (again.ca_cert, again.cert, again.key)} == before
+    before = {p: digest(p) for p in (first.ca_cert, first.cert)}
+    again = ensure_tls(tmp_path, ["MyHost."])  # the same name
+    assert again == first
+    assert {p: digest(p) for p in (again.ca_cert, again.cert)} == before
 
 
-def test_a_new_host_gets_a_new_server_certificate_from_the_same_ca(tmp_path: Path) -> None:
-    files = ensure_tls(tmp_path)
-    ca, cert = digest(files.ca_cert), digest(files.cert)
-    ensure_tls(tmp_path, ["api.mockauth.test", "[::2]", "10.0.0.7"])
-    assert digest(files.ca_cert) == ca
-    assert digest(files.cert) != cert
-    assert sans(files.cert) == LOCAL | {
+def test_other_hosts_get_their_own_file_and_leave_the_first_alone(tmp_path: Path) -> None:
+    # Two servers on one keys dir, with other hosts: neither may change what the other serves.
+    first = ensure_tls(tmp_path)
+    cert = digest(first.cert)
+    other = ensure_tls(tmp_path, ["api.mockauth.test", "[::2]", "10.0.0.7"])
+    assert other.cert != first.cert
+    assert other.ca_cert == first.ca_cert
+    assert digest(first.cert) == cert
+    assert sans(first.cert) == LOCAL
+    assert sans(other.cert) == LOCAL | {
         x509.DNSName("api.mockauth.test"),
         x509.IPAddress(ip("::2")),
         x509.IPAddress(ip("10.0.0.7")),
@@ -125,18 +135,20 @@ def test_a_server_certificate_near_its_end_is_renewed(tmp_path: Path) -> None:
 @pytest.mark.parametrize("damage", ["garbage", "truncated", "deleted", "other key"])
 def test_a_damaged_server_certificate_is_made_again(tmp_path: Path, damage: str) -> None:
     files = ensure_tls(tmp_path)
+    whole = files.cert.read_bytes()
     if damage == "garbage":
         files.cert.write_text("not a certificate")
     elif damage == "truncated":
-        files.cert.write_bytes(files.cert.read_bytes()[:200])
+        files.cert.write_bytes(whole[:400])
     elif damage == "deleted":
-        files.key.unlink()
-    else:
-        files.key.write_bytes(files.ca_cert.with_name("ca.key").read_bytes())
+        files.cert.unlink()
+    else:  # the CA's key beside this certificate
+        key = files.ca_cert.with_name("ca.key").read_bytes()
+        files.cert.write_bytes(key + whole[whole.index(b"-----BEGIN CERTIFICATE") :])
     ensure_tls(tmp_path)
     ca = x509.load_pem_x509_certificate(files.ca_cert.read_bytes())
     x509.load_pem_x509_certificate(files.cert.read_bytes()).verify_directly_issued_by(ca)
-    ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(files.cert, files.key)
+    ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(files.cert)
 
 
 @pytest.mark.parametrize("lost", ["ca.key", "ca.crt"])
@@ -154,9 +166,35 @@ def test_a_ca_certificate_that_does_not_match_its_key_stops_start_up(tmp_path: P
         ensure_tls(tmp_path)
 
 
-def test_a_host_that_cannot_be_named_in_a_certificate_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(KeyStoreError, match=r"host 'bücher\.test'"):
-        ensure_tls(tmp_path, ["bücher.test"])
+def test_a_server_certificate_posing_as_the_ca_stops_start_up(tmp_path: Path) -> None:
+    files = ensure_tls(tmp_path)
+    # A matching pair, but not a CA: what it signed would never verify.
+    pem = files.cert.read_bytes()
+    cut = pem.index(b"-----BEGIN CERTIFICATE")
+    files.ca_cert.with_name("ca.key").write_bytes(pem[:cut])
+    files.ca_cert.write_bytes(pem[cut:])
+    with pytest.raises(KeyStoreError, match=r"ca\.crt: not a CA certificate"):
+        ensure_tls(tmp_path)
+
+
+def test_a_ca_key_others_may_read_stops_start_up(tmp_path: Path) -> None:
+    files = ensure_tls(tmp_path)
+    files.ca_cert.with_name("ca.key").chmod(0o644)
+    with pytest.raises(KeyStoreError, match=r"ca\.key: others may read it \(mode 644\).*chmod 600"):
+        ensure_tls(tmp_path)
+
+
+def test_a_tls_path_that_is_a_file_stops_start_up(tmp_path: Path) -> None:
+    (tmp_path / "tls").write_text("")
+    with pytest.raises(KeyStoreError, match=r"cannot create .*tls: File exists"):
+        ensure_tls(tmp_path)
+
+
+@pytest.mark.parametrize("host", ["bücher.test", "*", "bad host", "localhost:80", "a..b", ""])
+def test_a_host_that_cannot_be_named_in_a_certificate_is_refused(tmp_path: Path, host: str) -> None:
+    with pytest.raises(KeyStoreError, match=r"cannot make a TLS certificate for host .*: not a"):
+        ensure_tls(tmp_path, [host])
+    assert not (tmp_path / "tls").exists()  # refused before anything is written
 
 
 def test_a_wildcard_bind_names_this_machine_and_the_issuer_host(tmp_path: Path) -> None:
