@@ -229,6 +229,7 @@ if HttpToolsProtocol is not None:
             self._refusal: OAuthError | None = None  # to send once earlier answers are out
             self._skipped: int | None = None  # body bytes httptools skipped (an Upgrade)
             self._lingering = False
+            self._drop_after_close = False
 
         # --- byte limits ---------------------------------------------------------------
 
@@ -280,6 +281,8 @@ if HttpToolsProtocol is not None:
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
+            if self._drop_after_close and self.transport.is_closing():
+                self._drop_when_sent()
             if self._refusal is not None and not self._in_flight():
                 error, self._refusal = self._refusal, None
                 self._linger(error)
@@ -434,14 +437,23 @@ if HttpToolsProtocol is not None:
         def shutdown(self) -> None:
             # A graceful shutdown lets a request whose body is still arriving finish, as
             # uvicorn does for its own; the answer then closes the connection.
+            # Over TLS, close() waits up to 30 s for the client's close_notify, which a client
+            # that is not reading never sends: that would hold up the whole shutdown.
+            tls = bool(self.transport.get_extra_info("ssl_object"))
             if self._hot is not None:
                 self._close_after = True
-            elif not self._in_flight() and self.transport.get_extra_info("ssl_object"):
-                # close() would wait up to 30 s for the TLS close_notify of a client that
-                # is not reading, holding up the whole shutdown.
+            elif tls and not self._in_flight():
                 self.transport.abort()
+                return
             else:
                 super().shutdown()
+            self._drop_after_close = tls  # once the answer going out now has gone
+
+        def _drop_when_sent(self) -> None:
+            if self.transport.get_write_buffer_size():
+                self.loop.call_later(0.05, self._drop_when_sent)
+            else:
+                self.transport.abort()
 
         def _claim(self, fast: FastPath) -> bool:
             """Take the request if the fast path answers it exactly as ASGI would."""
