@@ -35,6 +35,7 @@ from mockauth.net import is_loopback
 from mockauth.state import Tenant
 from mockauth.tls import TlsFiles, ensure_tls
 
+log = logging.getLogger("mockauth")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8400
 DEFAULT_KEYS_DIR = "keys"
@@ -201,12 +202,15 @@ def _worker_app() -> ASGIApp:
     return HeaderLimit(create_app(tenant))
 
 
-def wait_until_serving(url: str, timeout: float = 30.0, *, ca_file: Path | None = None) -> bool:
-    """Poll the health endpoint until the server answers (True) or the timeout passes;
-    an https ``url`` is checked against the CA certificate ``ca_file``."""
+def wait_until_serving(
+    url: str, timeout: float = 30.0, *, ca_file: Path | None = None
+) -> str | None:
+    """Poll the health endpoint until the server answers (None) or the timeout passes (why
+    it did not answer); an https ``url`` is checked against the CA certificate ``ca_file``."""
     parts = urlsplit(url)
     context = ssl.create_default_context(cafile=ca_file) if parts.scheme == "https" else None
     deadline = time.monotonic() + timeout
+    problem = "no answer"
     while time.monotonic() < deadline:
         conn = (
             http.client.HTTPSConnection(parts.netloc, timeout=2, context=context)
@@ -215,13 +219,16 @@ def wait_until_serving(url: str, timeout: float = 30.0, *, ca_file: Path | None 
         )
         try:
             conn.request("GET", paths.HEALTH)
-            if conn.getresponse().status == 200:
-                return True
-        except OSError:
+            status = conn.getresponse().status
+            if status == 200:
+                return None
+            problem = f"HTTP {status}"
+        except OSError as exc:
+            problem = str(exc) or type(exc).__name__
             time.sleep(0.02)
         finally:
             conn.close()
-    return False
+    return problem
 
 
 def serve(options: ServeOptions, *, on_ready: Callable[[Tenant, str], None]) -> None:
@@ -242,8 +249,11 @@ def serve(options: ServeOptions, *, on_ready: Callable[[Tenant, str], None]) -> 
     )
 
     def announce() -> None:
-        if wait_until_serving(url, ca_file=tls.ca_cert if tls else None):
+        problem = wait_until_serving(url, ca_file=tls.ca_cert if tls else None)
+        if problem is None:
             on_ready(tenant, url)
+        else:  # else a script waiting for the start-up block waits in silence
+            log.error("mockauth: %s%s did not answer as it should: %s", url, paths.HEALTH, problem)
 
     threading.Thread(target=announce, daemon=True).start()
     if options.workers > 1:

@@ -29,7 +29,7 @@ from test_server import API, CLIENT_ID, CLIENT_SECRET, WAIT, server_errors_logge
 from mockauth.errors import KeySetUnavailableError, KeyStoreError
 from mockauth.fastpath import HEAD_LIMIT
 from mockauth.keys import KeyStore
-from mockauth.server import ServerThread, certificate_for, outward_addresses
+from mockauth.server import ServerThread, certificate_for, outward_addresses, wait_until_serving
 from mockauth.testing import MockAuth
 from mockauth.tls import CERT_LIFETIME, RENEW_BEFORE, ensure_tls, system_ca_file, tls_files
 from mockauth.validator import TokenValidator
@@ -538,3 +538,10 @@ def test_the_admin_cli_reaches_a_tls_server_that_it_trusts(tls_server: ServerThr
     assert refused.exit_code == 1
     assert "CERTIFICATE_VERIFY_FAILED" in refused.stderr
     assert "trust its CA: SSL_CERT_FILE=<its keys dir>/tls/ca.crt" in refused.stderr
+
+
+def test_the_start_up_probe_says_why_a_server_does_not_answer(tls_server: ServerThread) -> None:
+    # serve prints the start-up block only once this answers; else it logs the reason.
+    assert wait_until_serving(tls_server.url, ca_file=tls_server.ca_file) is None
+    problem = wait_until_serving(tls_server.url, timeout=0.5, ca_file=None)
+    assert problem is not None and "CERTIFICATE_VERIFY_FAILED" in problem
