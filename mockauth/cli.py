@@ -7,7 +7,6 @@ import binascii
 import contextlib
 import functools
 import json
-import os
 import signal
 import sys
 import threading
@@ -295,17 +294,10 @@ def token(
 
 
 def _serve_url() -> str:
-    """The URL `mockauth serve` has in this environment (MOCKAUTH_HOST, MOCKAUTH_PORT,
-    MOCKAUTH_TLS)."""
-    host = os.environ.get("MOCKAUTH_HOST", "").strip() or server.DEFAULT_HOST
-    port = os.environ.get("MOCKAUTH_PORT", "").strip()
-    number = int(port) if port.isdigit() and 0 < int(port) < 65536 else server.DEFAULT_PORT
-    flag = os.environ.get("MOCKAUTH_TLS", "")
     try:
-        tls = click.BOOL.convert(flag or "0", None, None)
-    except click.BadParameter:
-        _fail(f"MOCKAUTH_TLS = {flag!r} is not a boolean (1/0, true/false, yes/no, on/off)")
-    return server.base_url(host, number, tls=tls)
+        return server.url_from_env()
+    except ValueError as exc:
+        _fail(str(exc))
 
 
 @main.command()

@@ -27,6 +27,7 @@ from mockauth.adminclient import (
 )
 from mockauth.badtokens import BAD_TOKENS
 from mockauth.faults import EFFECTS, ENDPOINTS
+from mockauth.server import url_from_env
 
 Command = Callable[..., None]
 _SPAN_UNITS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
@@ -101,6 +102,14 @@ class Delay(_DelayType):
 # --- shared plumbing -----------------------------------------------------------------------
 
 
+def _default_url() -> str:
+    # Where `mockauth serve` listens given the same environment.
+    try:
+        return url_from_env()
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 def _url_and_secret(func: Command) -> Command:
     func = click.option(
         "--admin-secret",
@@ -111,8 +120,8 @@ def _url_and_secret(func: Command) -> Command:
     return click.option(
         "--url",
         envvar="MOCKAUTH_URL",
-        default=DEFAULT_URL,
-        show_default=True,
+        default=_default_url,
+        show_default=f"{DEFAULT_URL}, or as MOCKAUTH_HOST, MOCKAUTH_PORT and MOCKAUTH_TLS say",
         help="Base URL of the running mockauth server. [env: MOCKAUTH_URL]",
     )(func)
 
@@ -155,7 +164,7 @@ def _answers(client: AdminClient) -> Iterator[None]:
         _exit(1, str(exc))
     except AdminUnreachableError as exc:
         if "CERTIFICATE_VERIFY_FAILED" in exc.reason:  # it runs, over HTTPS (serve --tls)
-            _exit(1, f"{exc} (trust its CA: SSL_CERT_FILE=<its keys dir>/tls/ca.crt)")
+            _exit(1, f"{exc} (trust its CA: SSL_CERT_FILE=<its keys dir>/tls/bundle.pem)")
         _exit(1, f"{exc} (is `mockauth serve` running there? set --url or MOCKAUTH_URL)")
     except AdminResponseError as exc:
         message = str(exc)

@@ -81,6 +81,24 @@ def base_url(host: str, port: int, *, tls: bool = False) -> str:
     return f"{scheme}://{shown}:{port}"
 
 
+_TRUE = ("1", "true", "t", "yes", "y", "on")
+_FALSE = ("", "0", "false", "f", "no", "n", "off")
+
+
+def url_from_env() -> str:
+    """The URL `mockauth serve` has in this environment: MOCKAUTH_HOST, MOCKAUTH_PORT and
+    MOCKAUTH_TLS, else the defaults. ValueError for a MOCKAUTH_TLS that is not a boolean."""
+    host = os.environ.get("MOCKAUTH_HOST", "").strip() or DEFAULT_HOST
+    port = os.environ.get("MOCKAUTH_PORT", "").strip()
+    number = int(port) if port.isdigit() and 0 < int(port) < 65536 else DEFAULT_PORT
+    flag = os.environ.get("MOCKAUTH_TLS", "")
+    if flag.strip().lower() not in _TRUE + _FALSE:
+        raise ValueError(
+            f"MOCKAUTH_TLS = {flag!r} is not a boolean (1/0, true/false, yes/no, on/off)"
+        )
+    return base_url(host, number, tls=flag.strip().lower() in _TRUE)
+
+
 def certificate_for(keys_dir: str | Path, host: str, issuer: str | None) -> TlsFiles:
     """The TLS files for a server bound to ``host``: its certificate names that host, the
     issuer's, and, on a wildcard bind, this machine's name and outward addresses."""

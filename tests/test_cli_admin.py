@@ -40,7 +40,15 @@ APP = default_config().apps[0]
 AUDIENCE = "https://api.example.com"
 SECRET = "admin-" + "s3cret" * 5
 WAIT = 30.0  # a bound on waits; nothing asserts on timing
-ENV_NAMES = ["MOCKAUTH_URL", "MOCKAUTH_ADMIN_SECRET", "MOCKAUTH_CONFIG", "MOCKAUTH_KEYS_DIR"]
+ENV_NAMES = [
+    "MOCKAUTH_URL",
+    "MOCKAUTH_ADMIN_SECRET",
+    "MOCKAUTH_CONFIG",
+    "MOCKAUTH_KEYS_DIR",
+    "MOCKAUTH_HOST",
+    "MOCKAUTH_PORT",
+    "MOCKAUTH_TLS",
+]
 ADMIN_COMMANDS = [
     ["fault", "add", "--effect", "close"],
     ["fault", "list"],
@@ -690,7 +698,18 @@ def test_an_unreachable_server_exits_1_naming_the_url(command: list[str]) -> Non
 
 
 def test_the_default_url_is_the_default_server_address() -> None:
-    assert "[default: http://127.0.0.1:8400]" in ok(run("fault", "list", "--help"))
+    shown = " ".join(ok(run("fault", "list", "--help")).split())
+    assert "[default: (http://127.0.0.1:8400, or as MOCKAUTH_HOST, MOCKAUTH_PORT" in shown
+
+
+def test_the_default_url_follows_the_serve_settings_in_the_environment(
+    running: ServerThread,
+) -> None:
+    port = str(urlsplit(running.url).port)
+    ok(run("fault", "list", env={"MOCKAUTH_PORT": port}))
+    result = run("fault", "list", env={"MOCKAUTH_PORT": port, "MOCKAUTH_TLS": "maybe"})
+    assert result.exit_code == 2
+    assert "MOCKAUTH_TLS = 'maybe' is not a boolean" in result.stderr
 
 
 @pytest.mark.parametrize("url", ["ftp://127.0.0.1:1", "127.0.0.1:8400", "http://"])

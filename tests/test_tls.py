@@ -529,15 +529,19 @@ def test_serve_tls_with_a_half_ca_exits_2_naming_the_file(tmp_path: Path) -> Non
 def test_the_admin_cli_reaches_a_tls_server_that_it_trusts(tls_server: ServerThread) -> None:
     from test_cli_admin import run
 
-    listed = run(
-        "fault", "list", url=tls_server.url, env={"SSL_CERT_FILE": str(tls_server.ca_file)}
-    )
+    assert tls_server.tls is not None
+    trust = {"SSL_CERT_FILE": str(tls_server.tls.bundle)}  # as the start-up block advises
+    listed = run("fault", "list", url=tls_server.url, env=trust)
     assert listed.exit_code == 0, listed.stderr
     assert listed.stdout == "no fault rules\n"
     refused = run("fault", "list", url=tls_server.url, env={"SSL_CERT_FILE": os.devnull})
     assert refused.exit_code == 1
     assert "CERTIFICATE_VERIFY_FAILED" in refused.stderr
-    assert "trust its CA: SSL_CERT_FILE=<its keys dir>/tls/ca.crt" in refused.stderr
+    assert "trust its CA: SSL_CERT_FILE=<its keys dir>/tls/bundle.pem" in refused.stderr
+    # Without --url: where `serve` listens with the same MOCKAUTH_* settings.
+    port = str(urlsplit(tls_server.url).port)
+    found = run("fault", "list", env=trust | {"MOCKAUTH_TLS": "1", "MOCKAUTH_PORT": port})
+    assert found.exit_code == 0, found.stderr
 
 
 def test_the_start_up_probe_says_why_a_server_does_not_answer(tls_server: ServerThread) -> None:
