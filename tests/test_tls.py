@@ -8,9 +8,11 @@ import datetime as dt
 import hashlib
 import http.client
 import ipaddress
+import itertools
 import json
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -24,7 +26,17 @@ from urllib.parse import urlencode, urlsplit
 import jwt
 import pytest
 from cryptography import x509
-from test_server import API, CLIENT_ID, CLIENT_SECRET, WAIT, server_errors_logged, serving
+from test_server import (
+    API,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    LINUX_PROC,
+    WAIT,
+    server_errors_logged,
+    serving,
+    wait_for_state,
+    worker_pids,
+)
 
 from mockauth.errors import KeySetUnavailableError, KeyStoreError
 from mockauth.fastpath import HEAD_LIMIT
@@ -480,19 +492,27 @@ def test_serve_tls_announces_the_ca_and_serves_kindes_flow_over_https(tmp_path: 
         assert proc.stop() == 0
 
 
-@pytest.mark.skipif(not Path("/proc").exists(), reason="needs Linux /proc")
+@LINUX_PROC
 def test_serve_tls_with_two_workers_answers_from_both(tmp_path: Path) -> None:
     env = {"MOCKAUTH_TLS": "1", "MOCKAUTH_WORKERS": "2"}
     with serving("--port", "0", "--keys-dir", str(tmp_path / "k"), cwd=tmp_path, env=env) as proc:
         url = proc.url()
         ca = tls_files(tmp_path / "k").ca_cert
         parts = urlsplit(url)
-        for _ in range(8):  # new connections: spread over the workers
-            conn = http.client.HTTPSConnection(
-                parts.hostname or "", parts.port, timeout=WAIT, context=trusting(ca)
-            )
-            with contextlib.closing(conn):
-                assert post_token(conn)[0] == 200
+        workers = worker_pids(proc.proc.pid)
+        assert len(workers) == 2
+        for stopped, _alone in itertools.permutations(workers):
+            # With one worker stopped, the other must answer over TLS.
+            os.kill(stopped, signal.SIGSTOP)
+            try:
+                wait_for_state(stopped, "T")
+                conn = http.client.HTTPSConnection(
+                    parts.hostname or "", parts.port, timeout=WAIT, context=trusting(ca)
+                )
+                with contextlib.closing(conn):
+                    assert post_token(conn)[0] == 200
+            finally:
+                os.kill(stopped, signal.SIGCONT)
         assert proc.stop() == 0
 
 
