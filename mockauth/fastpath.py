@@ -46,6 +46,7 @@ from mockauth.forms import MAX_BODY, MAX_HEADER_BYTES, body_too_large, parse_for
 from mockauth.journal import RequestFields
 from mockauth.middleware import request_fields
 from mockauth.state import Tenant
+from mockauth.tlsclose import DEADLINE_SECONDS, drop_when_delivered
 
 log = logging.getLogger("mockauth")
 
@@ -229,7 +230,7 @@ if HttpToolsProtocol is not None:
             self._refusal: OAuthError | None = None  # to send once earlier answers are out
             self._skipped: int | None = None  # body bytes httptools skipped (an Upgrade)
             self._lingering = False
-            self._drop_after_close = False
+            self._drop_deadline: float | None = None  # a TLS connection the server is ending
 
         # --- byte limits ---------------------------------------------------------------
 
@@ -281,8 +282,8 @@ if HttpToolsProtocol is not None:
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            if self._drop_after_close and self.transport.is_closing():
-                self._drop_when_sent()
+            if self._drop_deadline is not None and self.transport.is_closing():
+                drop_when_delivered(self.loop, self.transport, self._drop_deadline)
             if self._refusal is not None and not self._in_flight():
                 error, self._refusal = self._refusal, None
                 self._linger(error)
@@ -436,24 +437,16 @@ if HttpToolsProtocol is not None:
 
         def shutdown(self) -> None:
             # A graceful shutdown lets a request whose body is still arriving finish, as
-            # uvicorn does for its own; the answer then closes the connection.
-            # Over TLS, close() waits up to 30 s for the client's close_notify, which a client
-            # that is not reading never sends: that would hold up the whole shutdown.
-            tls = bool(self.transport.get_extra_info("ssl_object"))
+            # uvicorn does for its own; the answer then closes the connection. A TLS one is
+            # then dropped once delivered, not held open for a close_notify (tlsclose.py).
+            if self.transport.get_extra_info("ssl_object"):
+                self._drop_deadline = self.loop.time() + DEADLINE_SECONDS
             if self._hot is not None:
                 self._close_after = True
-            elif tls and not self._in_flight():
-                self.transport.abort()
-                return
             else:
                 super().shutdown()
-            self._drop_after_close = tls  # once the answer going out now has gone
-
-        def _drop_when_sent(self) -> None:
-            if self.transport.get_write_buffer_size():
-                self.loop.call_later(0.05, self._drop_when_sent)
-            else:
-                self.transport.abort()
+                if self._drop_deadline is not None and self.transport.is_closing():
+                    drop_when_delivered(self.loop, self.transport, self._drop_deadline)
 
         def _claim(self, fast: FastPath) -> bool:
             """Take the request if the fast path answers it exactly as ASGI would."""

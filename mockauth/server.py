@@ -243,19 +243,20 @@ def wait_until_serving(
             problem = f"HTTP {status}"
         except OSError as exc:
             problem = str(exc) or type(exc).__name__
-            time.sleep(0.02)
         finally:
             conn.close()
+        time.sleep(0.02)
     return problem
 
 
 def serve(options: ServeOptions, *, on_ready: Callable[[Tenant, str], None]) -> None:
     """Run in the foreground until interrupted; call on_ready once requests are accepted."""
     config = load_config(options.config_path) if options.config_path else default_config()
-    keys = KeyStore(options.keys_dir)  # creates the key once, under the dir lock
     if options.issuer:  # the flag wins over the file
         config = replace(config, issuer=options.issuer)
+    # First: a host no certificate can name is refused before anything is written.
     tls = certificate_for(options.keys_dir, options.host, config.issuer) if options.tls else None
+    keys = KeyStore(options.keys_dir)  # creates the key once, under the dir lock
     sock = bind_socket(options.host, options.port)
     url = base_url(options.host, sock.getsockname()[1], tls=options.tls)
     tenant = Tenant(

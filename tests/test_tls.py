@@ -11,6 +11,7 @@ import ipaddress
 import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -18,6 +19,7 @@ import ssl
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -433,6 +435,43 @@ def test_stopping_with_a_tls_request_in_flight_sends_its_answer_then_goes(
         assert errors == []
 
 
+def test_stopping_loses_no_byte_of_a_large_tls_answer_the_client_is_slow_to_read(
+    tmp_path: Path,
+) -> None:
+    server = ServerThread(keys_dir=tmp_path, tls=True)
+    # Small kernel buffers, as on a slow link: most of the answer waits in the server process,
+    # where an abort would lose it (the kernel still delivers what it has taken).
+    server._sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    server.start()
+    with https(server) as conn:  # a journal of about 80 KB to ask for
+        for _ in range(server.tenant.journal.size):
+            conn.request("GET", "/.well-known/jwks")
+            conn.getresponse().read()
+    parts = urlsplit(server.url)
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # most of it waits at the server
+    raw.settimeout(WAIT)
+    raw.connect((parts.hostname, parts.port))
+    with trusting(server.ca_file).wrap_socket(raw, server_hostname=parts.hostname) as sock:
+        host = parts.netloc.encode()  # the admin API answers only its own Host
+        sock.sendall(b"GET /_mockauth/journal?limit=1000 HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+        time.sleep(0.3)  # answered: what the kernel has not taken waits in the server
+        with server_errors_logged() as errors:
+            stopper = threading.Thread(target=server.stop)
+            stopper.start()
+            time.sleep(0.3)  # the shutdown has begun; only now does the client read
+            received = b""
+            while chunk := _recv(sock):
+                received += chunk
+            stopper.join(WAIT)
+        assert errors == []
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = int(re.search(rb"content-length: (\d+)", head).group(1))  # type: ignore[union-attr]
+    assert length > 60_000
+    assert len(body) == length
+    assert len(json.loads(body)["entries"]) == server.tenant.journal.size
+
+
 def test_a_server_thread_without_a_keys_dir_keeps_its_ca_until_it_stops() -> None:
     with ServerThread(tls=True) as server:
         ca = server.ca_file
@@ -569,3 +608,13 @@ def test_the_start_up_probe_says_why_a_server_does_not_answer(tls_server: Server
     assert wait_until_serving(tls_server.url, ca_file=tls_server.ca_file) is None
     problem = wait_until_serving(tls_server.url, timeout=0.5, ca_file=None)
     assert problem is not None and "CERTIFICATE_VERIFY_FAILED" in problem
+
+
+def test_serve_tls_with_a_host_no_certificate_can_name_exits_2_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    keys = tmp_path / "keys"
+    with serving("--tls", "--host", "bad host", "--keys-dir", str(keys), cwd=tmp_path) as p:
+        assert p.proc.wait(WAIT) == 2
+    assert any("cannot make a TLS certificate for host 'bad host'" in x for x in p.stderr)
+    assert not keys.exists()
