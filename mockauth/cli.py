@@ -139,8 +139,8 @@ def main() -> None:
     envvar="MOCKAUTH_TLS",
     default=False,
     show_default=True,
-    help="Serve HTTPS with a certificate from a local CA kept in the keys dir (its clients "
-    "trust <keys dir>/tls/ca.crt). [env: MOCKAUTH_TLS]",
+    help="Serve HTTPS with a certificate from a local CA kept in the keys dir; clients trust "
+    "<keys dir>/tls/bundle.pem (the CAs trusted here, and that CA). [env: MOCKAUTH_TLS]",
 )
 def serve(
     config_path: str | None,
