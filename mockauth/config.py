@@ -14,12 +14,19 @@ from typing import Any
 
 from mockauth.errors import _MISSING, FILE_KEY, ConfigError
 from mockauth.faults import FaultRule, parse_rules
+from mockauth.people import (
+    ORG_CODE_RE,
+    Org,
+    User,
+    parse_orgs,
+    parse_users,
+    redirect_uri_problem,
+)
 
 ISSUER_PLACEHOLDER = "{issuer}"
 CLIENT_ID_RE = re.compile(r"^[0-9a-f]{32}\Z")
 # The TypeScript SDK refuses any other secret before sending it.
 CLIENT_SECRET_RE = re.compile(r"^[A-Za-z0-9]{40,60}\Z")
-ORG_CODE_RE = re.compile(r"^org_[0-9a-z]{1,32}\Z")
 SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+\Z")  # RFC 6749 scope-token
 APP_TYPES = ("m2m", "regular", "spa")
 # Claims the token factory owns; config may not override them.
@@ -28,7 +35,8 @@ RESERVED_CLAIMS = frozenset(
 )
 
 DEFAULT_CONFIG_TOML = """\
-# mockauth's embedded default: one API, the Management API, one M2M app granted both.
+# mockauth's embedded default: one API, the Management API, one M2M app granted both,
+# and user login: one organisation, one user, a web app and a single-page app.
 [lifetimes]
 access_token = 86400
 
@@ -53,6 +61,40 @@ client_secret = "xQ4B4wc6gRUY6ziaDN1ti8EZKmMahPycjfeyPhInaflKHGTel1"
 "https://api.example.com" = ["read:calendar", "update:event", "delete:event"]
 "{issuer}/api" = ["read:users", "create:users", "update:users", "delete:users",
                   "read:organizations", "create:organizations", "read:applications"]
+
+[[apps]]
+name = "Web"
+type = "regular"
+client_id = "4c3f8a5e0b7d4e21a9f6c2d8e1b05f37"
+client_secret = "Rk7vW2mQ9pL4xT8nZ3cJ6hY1sB5dF0gKaE2uN7iO4rVt9XqM3w"
+redirect_uris = ["http://localhost:3000/api/auth/kinde_callback",
+                 "http://localhost:3000/callback", "http://localhost:8000/callback"]
+logout_uris = ["http://localhost:3000", "http://localhost:8000"]
+
+[apps.apis]  # user tokens may name this audience; users' permissions say what they may do
+"https://api.example.com" = []
+
+[[apps]]
+name = "SPA"
+type = "spa"
+client_id = "9e1d2b7c5a3f4e6d8c0b1a2f3e4d5c6b"
+redirect_uris = ["http://localhost:3000", "http://localhost:5173"]
+logout_uris = ["http://localhost:3000", "http://localhost:5173"]
+
+[apps.apis]
+"https://api.example.com" = []
+
+[[orgs]]
+code = "org_e5f28e1676d"
+name = "Example Org"
+
+[[users]]
+id = "kp_0f6c1b8e2d7a4c3b9e5f1a2d8c7b6e4a"
+email = "jane@example.com"
+given_name = "Jane"
+family_name = "Doe"
+orgs = ["org_e5f28e1676d"]
+permissions = ["read:calendar", "update:event"]
 """
 
 
@@ -86,6 +128,9 @@ class App:
     claims: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
     apis: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     lifetimes: Lifetimes | None = None
+    # Kinde's "Allowed callback URLs" and "Allowed logout redirect URLs" (user login).
+    redirect_uris: tuple[str, ...] = ()
+    logout_uris: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,6 +142,8 @@ class ServerConfig:
     apis: tuple[Api, ...] = ()
     apps: tuple[App, ...] = ()
     faults: tuple[FaultRule, ...] = ()
+    users: tuple[User, ...] = ()
+    orgs: tuple[Org, ...] = ()
     # Seconds a rotated-out key stays published; None: until retired explicitly.
     key_overlap: float | None = None
     source: str = "<default>"
@@ -179,7 +226,7 @@ def load_config(path: str | Path) -> ServerConfig:
 
 
 def default_config() -> ServerConfig:
-    """The embedded default config (one API, the Management API, one M2M app)."""
+    """The embedded default config: two APIs, an M2M app, a web app, a SPA and a user."""
     return parse_config(DEFAULT_CONFIG_TOML.encode(), source="<default>")
 
 
@@ -262,7 +309,9 @@ class _Validator:
         return tuple(value)
 
     def config(self, data: dict[str, Any]) -> ServerConfig:
-        self.table(data, "", {"issuer", "lifetimes", "apis", "apps", "faults", "keys"})
+        self.table(
+            data, "", {"issuer", "lifetimes", "apis", "apps", "faults", "keys", "users", "orgs"}
+        )
         issuer = self.typed(data, "issuer", "issuer", str, None)
         problem = issuer_problem(issuer) if issuer is not None else None
         if problem:
@@ -276,7 +325,11 @@ class _Validator:
         )
         self.unique([a.client_id for a in apps], "apps", "client_id")
         faults = parse_rules(self.array(data, "faults"), source=self.source, key="faults")
+        orgs = parse_orgs(self, self.array(data, "orgs"))
+        users = parse_users(self, self.array(data, "users"), orgs)
         return ServerConfig(
+            users=users,
+            orgs=orgs,
             issuer=issuer,
             lifetimes=lifetimes,
             apis=apis,
@@ -339,6 +392,8 @@ class _Validator:
             "claims",
             "apis",
             "lifetimes",
+            "redirect_uris",
+            "logout_uris",
         }
         data = self.table(value, key, allowed)
         name = self.typed(data, "name", f"{key}.name", str)
@@ -362,7 +417,32 @@ class _Validator:
                 org_code,
                 "must be org_ and 1 to 32 lowercase letters or digits (Kinde's: org_ + 11 hex)",
             )
-        claims = self.typed(data, "claims", f"{key}.claims", dict, {})
+        claims = self.claims(data, key)
+        grants = self.grants(data.get("apis", {}), f"{key}.apis", apis)
+        lifetimes = None
+        if "lifetimes" in data:
+            lifetimes = self.lifetimes(data["lifetimes"], f"{key}.lifetimes", Lifetimes())
+        redirect_uris = self.uris(data, "redirect_uris", key)
+        if redirect_uris and app_type == "m2m":
+            raise self.fail(
+                f"{key}.redirect_uris", list(redirect_uris), "m2m apps have no user login"
+            )
+        return App(
+            name=name,
+            type=app_type,
+            client_id=client_id,
+            client_secret=secret,
+            org_code=org_code,
+            claims=MappingProxyType(claims),
+            apis=MappingProxyType(grants),
+            lifetimes=lifetimes,
+            redirect_uris=redirect_uris,
+            logout_uris=self.uris(data, "logout_uris", key),
+        )
+
+    def claims(self, data: dict[str, Any], key: str) -> dict[str, Any]:
+        """Extra token claims: JSON values, none of the names mockauth sets itself."""
+        claims: dict[str, Any] = self.typed(data, "claims", f"{key}.claims", dict, {})
         for claim in claims:
             if claim in RESERVED_CLAIMS:
                 raise self.fail(
@@ -375,20 +455,16 @@ class _Validator:
             raise self.fail(
                 bad[0], bad[1], "must be a JSON value (no dates, times, inf or nan; 32 levels)"
             )
-        grants = self.grants(data.get("apis", {}), f"{key}.apis", apis)
-        lifetimes = None
-        if "lifetimes" in data:
-            lifetimes = self.lifetimes(data["lifetimes"], f"{key}.lifetimes", Lifetimes())
-        return App(
-            name=name,
-            type=app_type,
-            client_id=client_id,
-            client_secret=secret,
-            org_code=org_code,
-            claims=MappingProxyType(dict(claims)),
-            apis=MappingProxyType(grants),
-            lifetimes=lifetimes,
-        )
+        return dict(claims)
+
+    def uris(self, data: dict[str, Any], name: str, key: str) -> tuple[str, ...]:
+        where = f"{key}.{name}"
+        uris = self.strings(data.get(name, []), where, lambda u: True, "a URI")
+        for i, uri in enumerate(uris):
+            problem = redirect_uri_problem(uri)
+            if problem:
+                raise self.fail(f"{where}[{i}]", uri, problem)
+        return uris
 
     def grants(self, value: object, key: str, apis: dict[str, Api]) -> dict[str, tuple[str, ...]]:
         if not isinstance(value, dict):
@@ -440,6 +516,5 @@ def _is_scope(value: str) -> bool:
 
 
 def _kind_name(kind: type) -> str:
-    return {str: "a string", int: "an integer", dict: "a table", list: "an array"}.get(
-        kind, kind.__name__
-    )
+    names = {str: "a string", int: "an integer", dict: "a table", list: "an array"}
+    return {**names, bool: "true or false"}.get(kind, kind.__name__)

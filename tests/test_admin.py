@@ -22,6 +22,8 @@ from mockauth.server import admin_secret_for
 from mockauth.state import Tenant
 
 APP = default_config().apps[0]
+DEFAULT_IDS = [a.client_id for a in default_config().apps]
+DEFAULT_NAMES = [a.name for a in default_config().apps]
 AUDIENCE = "https://api.example.com"
 NEW_ID = "0123456789abcdef0123456789abcdef"
 NEW_SECRET = "A" * 20 + "b" * 20 + "9" * 5
@@ -315,7 +317,7 @@ def test_add_replace_and_remove_an_app(client: TestClient) -> None:
     assert replaced.status_code == 200
     assert replaced.json()["created"] is False
     names = [a["name"] for a in client.get(paths.ADMIN_APPS).json()["apps"]]
-    assert names == ["Backend", "Renamed"]
+    assert names == [*DEFAULT_NAMES, "Renamed"]
     assert client.delete(f"{paths.ADMIN_APPS}/{NEW_ID}").status_code == 200
     assert token_response(client, NEW_ID, client_secret=NEW_SECRET).status_code == 401
     assert_oauth_error(client.delete(f"{paths.ADMIN_APPS}/{NEW_ID}"), 404, "not_found")
@@ -338,7 +340,7 @@ def test_bad_apps_get_400_naming_the_key(
     app = {"name": "New", "client_id": NEW_ID, "client_secret": NEW_SECRET, **change}
     response = client.post(paths.ADMIN_APPS, json=app)
     assert_oauth_error(response, 400, "invalid_request", "request body: ", field)
-    assert [a.client_id for a in tenant_of(client).config.apps] == [APP.client_id]
+    assert [a.client_id for a in tenant_of(client).config.apps] == DEFAULT_IDS
 
 
 def test_add_and_replace_an_api(client: TestClient) -> None:
@@ -377,7 +379,7 @@ def test_reset_restores_the_startup_state(client: TestClient) -> None:
     assert tenant.faults.rules() == []
     assert tenant.clock.offset == 0.0
     assert len(tenant.journal) == 0
-    assert [a.client_id for a in tenant.config.apps] == [APP.client_id]
+    assert [a.client_id for a in tenant.config.apps] == DEFAULT_IDS
     assert len(tenant.config.apis) == 2
     assert tenant.app(NEW_ID) is None
     assert tenant.keys.active_kid == kid  # keys persist across a reset
@@ -460,7 +462,7 @@ def test_per_process_changes_are_refused_with_several_workers(
     assert_oauth_error(response, 409, "conflict", "2 worker processes", "--workers 1")
     assert tenant.faults.rules() == []
     assert tenant.clock.offset == 0.0
-    assert [a.client_id for a in tenant.config.apps] == [APP.client_id]
+    assert [a.client_id for a in tenant.config.apps] == DEFAULT_IDS
 
 
 @pytest.mark.parametrize(

@@ -251,7 +251,8 @@ def test_token_mints_for_the_default_app(tmp_path: Path) -> None:
     token = result.stdout.strip()
     assert token.count(".") == 2
     claims = verify(token, tmp_path)
-    (app,) = default_config().apps
+    app = default_config().apps[0]
+    assert app.type == "m2m"
     assert claims["azp"] == app.client_id
     assert claims["aud"] == [CAL]
     assert claims["scp"] == ["read:calendar", "update:event", "delete:event"]

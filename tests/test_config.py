@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import re
 from pathlib import Path
 
@@ -73,17 +74,29 @@ def test_default_config_is_the_documented_tenant() -> None:
         "delete:event",
     )
     assert "{issuer}/api" in by_aud
-    (app,) = config.apps
+    app, web, spa = config.apps
     assert app.type == "m2m"
     assert set(app.apis) == {"https://api.example.com", "{issuer}/api"}
     assert app.apis["https://api.example.com"] == by_aud["https://api.example.com"].scopes
+    # User login: a web app and a SPA with callbacks, one user in one organisation.
+    assert (web.type, spa.type) == ("regular", "spa")
+    assert "http://localhost:3000/api/auth/kinde_callback" in web.redirect_uris
+    assert spa.client_secret is None and spa.redirect_uris
+    (user,) = config.users
+    (org,) = config.orgs
+    assert user.orgs == (org.code,)
+    assert re.fullmatch(r"kp_[0-9a-f]{32}", user.id)
+    assert re.fullmatch(r"org_[0-9a-f]{11}", org.code)
 
 
 def test_default_app_credentials_have_kinde_shapes() -> None:
-    (app,) = default_config().apps
-    assert CLIENT_ID_RE.match(app.client_id)
-    assert app.client_secret is not None
-    assert re.fullmatch(r"[a-zA-Z0-9]{40,60}", app.client_secret)
+    apps = default_config().apps
+    assert len({app.client_id for app in apps}) == len(apps) == 3
+    for app in apps:
+        assert CLIENT_ID_RE.match(app.client_id)
+        if app.type != "spa":
+            assert app.client_secret is not None
+            assert re.fullmatch(r"[a-zA-Z0-9]{40,60}", app.client_secret)
 
 
 def test_default_config_is_the_embedded_toml() -> None:
@@ -96,7 +109,7 @@ def test_with_issuer_resolves_the_management_api_audience() -> None:
     audiences = {api.audience for api in config.apis}
     assert "http://127.0.0.1:9999/api" in audiences
     assert not any("{issuer}" in aud for aud in audiences)
-    (app,) = config.apps
+    app = config.apps[0]
     assert "http://127.0.0.1:9999/api" in app.apis
     assert not any("{issuer}" in aud for aud in app.apis)
 
@@ -529,6 +542,126 @@ BAD_CASES = [
         "apps[0].claims.n",
         "nan",
         id="claim-nan",
+    ),
+]
+
+
+LOGIN = f"""
+[[apps]]
+name = "Web"
+type = "regular"
+client_id = "1123456789abcdef0123456789abcdef"
+client_secret = "{SECRET}"
+redirect_uris = ["http://localhost:3000/callback"]
+logout_uris = ["http://localhost:3000"]
+
+[[orgs]]
+code = "org_a1"
+name = "A"
+
+[[users]]
+email = "a@example.com"
+orgs = ["org_a1"]
+permissions = ["read:x"]
+roles = ["admin"]
+"""
+WITH_LOGIN = VALID + LOGIN
+SECOND_USER = '\n[[users]]\nemail = "b@example.com"\n'
+
+
+def test_users_orgs_and_callbacks_load(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path, WITH_LOGIN + SECOND_USER.replace("b@", "b@") + 'id = "kp_b"\n')
+    )
+    first, second = config.users
+    assert first.id == "kp_" + hashlib.sha256(b"a@example.com").hexdigest()[:32]
+    assert (first.orgs, first.permissions, first.roles) == (("org_a1",), ("read:x",), ("admin",))
+    assert first.email_verified is True and first.name == ""
+    assert second.id == "kp_b" and second.orgs == ()
+    assert config.orgs[0].name == "A"
+    web = config.apps[1]
+    assert web.redirect_uris == ("http://localhost:3000/callback",)
+    assert web.logout_uris == ("http://localhost:3000",)
+
+
+BAD_CASES += [
+    pytest.param(
+        WITH_LOGIN.replace('email = "a@example.com"', 'email = "not-an-email"'),
+        "users[0].email",
+        "'not-an-email'",
+        id="user-email",
+    ),
+    pytest.param(
+        WITH_LOGIN.replace('orgs = ["org_a1"]', 'orgs = ["org_zz"]'),
+        "users[0].orgs[0]",
+        "'org_zz'",
+        id="user-unknown-org",
+    ),
+    pytest.param(
+        WITH_LOGIN.replace('email = "a@example.com"', 'id = "u1"\nemail = "a@example.com"'),
+        "users[0].id",
+        "'u1'",
+        id="user-id",
+    ),
+    pytest.param(
+        WITH_LOGIN + SECOND_USER.replace("b@", "A@"),
+        "users[1].email",
+        "'A@example.com'",
+        id="user-duplicate-email",
+    ),
+    pytest.param(
+        WITH_LOGIN.replace('roles = ["admin"]', 'email_verified = "yes"'),
+        "users[0].email_verified",
+        "'yes'",
+        id="user-email-verified",
+    ),
+    pytest.param(
+        WITH_LOGIN.replace('roles = ["admin"]', 'nickname = "a"'),
+        "users[0].nickname",
+        "'a'",
+        id="user-unknown-key",
+    ),
+    pytest.param(
+        WITH_LOGIN.replace('roles = ["admin"]', 'claims = { sub = "x" }'),
+        "users[0].claims.sub",
+        "'x'",
+        id="user-reserved-claim",
+    ),
+    pytest.param(
+        WITH_LOGIN.replace('code = "org_a1"', 'code = "acme"'),
+        "orgs[0].code",
+        "'acme'",
+        id="org-code",
+    ),
+    pytest.param(
+        WITH_LOGIN + '\n[[orgs]]\ncode = "org_a1"\n',
+        "orgs[1].code",
+        "'org_a1'",
+        id="org-duplicate",
+    ),
+    pytest.param(
+        WITH_LOGIN.replace('"http://localhost:3000/callback"', '"/callback"'),
+        "apps[1].redirect_uris[0]",
+        "'/callback'",
+        id="redirect-relative",
+    ),
+    pytest.param(
+        WITH_LOGIN.replace('"http://localhost:3000/callback"', '"http://x/cb#f"'),
+        "apps[1].redirect_uris[0]",
+        "'http://x/cb#f'",
+        id="redirect-fragment",
+    ),
+    pytest.param(
+        WITH_LOGIN.replace('logout_uris = ["http://localhost:3000"]', 'logout_uris = "http://x"'),
+        "apps[1].logout_uris",
+        "'http://x'",
+        id="logout-uris-not-array",
+    ),
+    pytest.param(
+        VALID.replace('org_code = "org_0123456789a"', 'redirect_uris = ["http://x/cb"]'),
+        "apps[0].redirect_uris",
+        "['http://x/cb']",
+        id="redirect-on-m2m",
     ),
 ]
 

@@ -339,7 +339,10 @@ def test_marker_in_process(mockauth_asgi):
 
 def test_next_test_sees_the_start_up_state(mockauth, mockauth_asgi):
     for auth in (mockauth, mockauth_asgi):
-        assert [a.client_id for a in auth.tenant.config.apps] == [DEFAULT_ID]
+        from mockauth.config import default_config
+
+        defaults = [a.client_id for a in default_config().apps]
+        assert [a.client_id for a in auth.tenant.config.apps] == defaults
         assert len(auth.tenant.config.apis) == 2
         assert auth.tenant.faults.rules() == []
         assert (auth.clock.offset, auth.clock.frozen_at) == (0, None)

@@ -45,7 +45,7 @@ def client(tenant: Tenant) -> TestClient:
 
 @pytest.fixture(scope="module")
 def app(tenant: Tenant) -> App:
-    (m2m,) = tenant.config.apps
+    (m2m,) = [a for a in tenant.config.apps if a.type == "m2m"]
     return m2m
 
 
