@@ -12,7 +12,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockauth import paths
-from mockauth.endpoints import admin, oauth, wellknown
+from mockauth.endpoints import admin, login, oauth, wellknown
 from mockauth.errors import (
     MethodNotAllowedError,
     NotFoundError,
@@ -26,13 +26,17 @@ from mockauth.state import Tenant
 
 log = logging.getLogger("mockauth")
 _JWKS = frozenset({paths.JWKS, paths.JWKS_JSON})
-_ANY = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 def routes(jwks: wellknown.JwksEndpoint) -> list[Route]:
     return [
         Route(paths.TOKEN, oauth.token, methods=["POST"]),
-        *(Route(path, oauth.not_built, methods=_ANY) for path in paths.NOT_BUILT),
+        Route(paths.AUTHORIZE, login.authorize, methods=["GET"]),
+        Route(paths.LOGOUT, login.logout, methods=["GET"]),
+        Route(paths.USERINFO, login.user_profile, methods=["GET"]),
+        Route(paths.USERINFO_V1, login.user_profile_v1, methods=["GET"]),
+        Route(paths.INTROSPECT, login.introspect, methods=["POST"]),
+        Route(paths.REVOKE, login.revoke, methods=["POST"]),
         Route(paths.DISCOVERY, wellknown.discovery, methods=["GET"]),
         Route(paths.JWKS, jwks, methods=["GET"]),
         Route(paths.JWKS_JSON, jwks, methods=["GET"]),

@@ -238,8 +238,34 @@ def _announce(tenant: Tenant, url: str, *, secret_given: bool = False) -> None:
             f"    audience:      {aud}  scopes: {' '.join(s) or '(none)'}"
             for aud, s in app.apis.items()
         ]
+    lines += _login_lines(tenant, url)
     click.echo("\n".join(lines), nl=True)
     sys.stdout.flush()
+
+
+def _login_lines(tenant: Tenant, url: str) -> list[str]:
+    """What a web app or SPA needs to sign a user in here."""
+    apps = [app for app in tenant.config.apps if app.type != "m2m"]
+    if not apps:
+        return []
+    lines = [f"  authorize: {url}{paths.AUTHORIZE} (signs in the first user, or login_hint's)"]
+    for app in apps:
+        lines += [
+            f"  {app.type} app {app.name!r}:",
+            f"    client_id:     {app.client_id}",
+        ]
+        if app.client_secret:
+            lines.append(f"    client_secret: {app.client_secret}")
+        lines.append(
+            f"    callbacks:     {' '.join(app.redirect_uris) or '(none: add redirect_uris)'}"
+        )
+    users = tenant.config.users
+    if users:
+        shown = ", ".join(u.email for u in users[:5]) + (" ..." if len(users) > 5 else "")
+        lines.append(f"  users: {shown}")
+    else:
+        lines.append("  no users in the config: add a [[users]] table to sign in")
+    return lines
 
 
 @main.command()

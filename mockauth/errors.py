@@ -113,6 +113,15 @@ class UnsupportedGrantTypeError(OAuthError):
     )
 
 
+class UnsupportedResponseTypeError(OAuthError):
+    error = "unsupported_response_type"
+    status_code = 400
+    default_description = (
+        "The authorization server does not support obtaining an authorization code using "
+        "this method: response_type must be code."
+    )
+
+
 class InvalidScopeError(OAuthError):
     error = "invalid_scope"
     status_code = 400
@@ -137,14 +146,6 @@ class NotFoundError(OAuthError):
     default_description = "No such endpoint."
 
 
-class NotBuiltError(OAuthError):
-    """An endpoint Kinde has and discovery names, which mockauth does not serve yet."""
-
-    error = "not_implemented"
-    status_code = 501
-    default_description = "mockauth does not serve this endpoint yet."
-
-
 class MethodNotAllowedError(OAuthError):
     error = "invalid_request"
     status_code = 405
@@ -164,7 +165,8 @@ class InvalidTokenError(OAuthError):
 
 
 class AccessDeniedError(OAuthError):
-    """The request came from where the admin API does not answer (a web page, a foreign Host)."""
+    """The request came from where the admin API does not answer (a web page, a foreign Host),
+    or a user cannot sign in as asked."""
 
     error = "access_denied"
     status_code = 403

@@ -15,8 +15,6 @@ USERINFO_V1 = "/oauth2/user_profile"
 INTROSPECT = "/oauth2/introspect"
 REVOKE = "/oauth2/revoke"
 LOGOUT = "/logout"
-# Named in discovery (SDKs read them at start-up) but not served yet: they answer 501.
-NOT_BUILT = (AUTHORIZE, USERINFO, USERINFO_V1, INTROSPECT, REVOKE, LOGOUT)
 ADMIN = "/_mockauth"
 HEALTH = ADMIN + "/health"
 ADMIN_OPENAPI = ADMIN + "/openapi.json"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+import jwt
 
 from mockauth.clock import Clock
 from mockauth.config import (
@@ -26,7 +29,19 @@ from mockauth.grants import GRANTS
 from mockauth.journal import DEFAULT_SIZE, Journal
 from mockauth.keys import KeyStore
 from mockauth.paths import discovery_document
+from mockauth.people import Org, User
+from mockauth.sealed import SPENT_DIR, Sealer, SpentIds, load_seal_key
 from mockauth.tokens import TokenFactory
+from mockauth.userflow import UserLogin
+
+_SIGNATURE_ONLY: jwt.types.Options = {
+    "verify_exp": False,
+    "verify_iat": False,
+    "verify_nbf": False,
+    "verify_aud": False,
+}
+# Token ids this server issues (uuid4); anything else is not ours to look up.
+_ID_RE = re.compile(r"^[0-9a-f-]{36}\Z")
 
 
 class Tenant:
@@ -78,10 +93,52 @@ class Tenant:
         self.journal = Journal(journal_size, enabled=workers == 1)
         self._startup = self.config
         self._mutex = threading.Lock()
+        self.started_at = self.clock()
+        keys_dir = self.keys.keys_dir
+        spent_dir = keys_dir / SPENT_DIR if keys_dir is not None and workers > 1 else None
+        self.login = UserLogin(
+            self, Sealer(load_seal_key(keys_dir)), SpentIds(spent_dir, self.clock)
+        )
 
     def app(self, client_id: str) -> App | None:
         """The configured app with this client id."""
         return self._apps.get(client_id)
+
+    def user(self, user_id: str) -> User | None:
+        """The configured user with this id."""
+        return next((u for u in self.config.users if u.id == user_id), None)
+
+    def org(self, code: str) -> Org | None:
+        """The configured organisation with this code."""
+        return next((o for o in self.config.orgs if o.code == code), None)
+
+    def access_claims(self, token: str) -> dict[str, Any] | None:
+        """The claims of a live access token this tenant signed, or None.
+
+        Live: a published key's RS256 signature, this issuer, unexpired on the tenant's
+        clock, not revoked. ID tokens (they carry ``at_hash``) are not access tokens.
+        """
+        try:
+            kid = jwt.get_unverified_header(token).get("kid")
+            key = self.keys.public_key(kid) if isinstance(kid, str) else None
+            if key is None:
+                return None
+            claims: dict[str, Any] = jwt.decode(
+                token, key, algorithms=["RS256"], options=_SIGNATURE_ONLY
+            )
+        except jwt.PyJWTError:
+            return None
+        exp, jti = claims.get("exp"), claims.get("jti")
+        if (
+            claims.get("iss") != self.issuer
+            or "at_hash" in claims
+            or not isinstance(exp, int)
+            or exp <= self.clock()
+            or not isinstance(jti, str)
+            or not _ID_RE.match(jti)
+        ):
+            return None
+        return None if self.login.spent.is_spent(jti, exp) else claims
 
     def put_app(self, data: App | object, *, source: str = "app") -> tuple[App, bool]:
         """Add or replace (by client_id) an app given as an App or as its config table.
@@ -131,6 +188,7 @@ class Tenant:
         self.faults.load(self._startup.faults)
         self.clock.reset()
         self.journal.clear()
+        self.login.spent.clear()
 
     def _install(self, config: ServerConfig) -> None:
         # One assignment each, so request handlers see the old or the new config, never a mix.

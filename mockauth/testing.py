@@ -10,8 +10,11 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import importlib
+import secrets
 import ssl
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,6 +30,7 @@ from mockauth.badtokens import BAD_TOKENS, bad_token
 from mockauth.config import App
 from mockauth.faultengine import FaultEngine
 from mockauth.faults import ENDPOINTS, FaultRule
+from mockauth.forms import Form
 from mockauth.grants.client_credentials import issue_token
 from mockauth.journal import JournalEntry
 from mockauth.state import Tenant
@@ -198,6 +202,70 @@ class MockAuth:
         """A real M2M access token, as the token endpoint would issue it now."""
         token: str = self.token_response(client_id, audience, scopes)["access_token"]
         return token
+
+    def user_token_response(
+        self,
+        user: str | None = None,
+        *,
+        client_id: str | None = None,
+        audience: str | Sequence[str] | None = None,
+        scopes: str | Iterable[str] = "openid profile email offline",
+        org_code: str | None = None,
+    ) -> dict[str, Any]:
+        """The token endpoint's success body after a user login (authorization code).
+
+        ``user``: an email or id (default: the first configured user); ``client_id``: a web
+        app or SPA (default: the first in the config). ``audience=None`` asks for no API, as an SDK
+        does unless given an audience. OAuthError as the authorization or token endpoint
+        would answer it (``access_denied`` for an unknown user, say).
+        """
+        app = self._login_app(client_id)
+        if not app.redirect_uris:
+            raise ValueError(f"app {app.client_id!r} has no redirect_uris to sign in with")
+        verifier = secrets.token_urlsafe(48)
+        digest = hashlib.sha256(verifier.encode()).digest()
+        params = {
+            "response_type": "code",
+            "scope": scopes if isinstance(scopes, str) else " ".join(scopes),
+            "audience": audience if isinstance(audience, str) else " ".join(audience or ()),
+            "code_challenge": base64.urlsafe_b64encode(digest).rstrip(b"=").decode(),
+            "code_challenge_method": "S256",
+            **({"login_hint": user} if user else {}),
+            **({"org_code": org_code} if org_code else {}),
+        }
+        redirect_uri = app.redirect_uris[0]
+        code = self.tenant.login.sign_in(app, redirect_uri, params)
+        fields = {"code": code, "redirect_uri": redirect_uri, "code_verifier": verifier}
+        return self.tenant.login.redeem_code(app, Form(tuple(fields.items())))
+
+    def user_token(
+        self,
+        user: str | None = None,
+        *,
+        client_id: str | None = None,
+        audience: str | Sequence[str] | None = None,
+        scopes: str | Iterable[str] = "openid profile email offline",
+        org_code: str | None = None,
+    ) -> str:
+        """A real user access token, as a login through the web app or SPA would get now."""
+        body = self.user_token_response(
+            user, client_id=client_id, audience=audience, scopes=scopes, org_code=org_code
+        )
+        token: str = body["access_token"]
+        return token
+
+    def _login_app(self, client_id: str | None) -> App:
+        if client_id is not None:
+            app = self.get_app(client_id)
+            if app.type == "m2m":
+                raise ValueError(
+                    f"app {client_id!r} is an M2M app: users sign in to a web app or SPA"
+                )
+            return app
+        first = next((a for a in self.tenant.config.apps if a.type != "m2m"), None)
+        if first is None:
+            raise LookupError("no web app or SPA is configured: add one with redirect_uris")
+        return first
 
     @property
     def bad_token_names(self) -> tuple[str, ...]:

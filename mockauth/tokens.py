@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -9,6 +10,7 @@ from typing import Any
 
 from mockauth.config import App
 from mockauth.keys import KeyStore, b64url
+from mockauth.people import Org, User, role_claim
 
 
 def encode_segment(obj: Mapping[str, Any]) -> str:
@@ -46,6 +48,85 @@ class TokenFactory:
         claims["v"] = "2"
         for name, value in app.claims.items():
             claims[name] = value
+        return claims
+
+    def user_access_claims(
+        self,
+        app: App,
+        user: User,
+        *,
+        org: Org | None,
+        audiences: Sequence[str],
+        scopes: Sequence[str],
+        lifetime: int,
+        iat: int | None = None,
+        jti: str | None = None,
+    ) -> dict[str, Any]:
+        """Claims of a Kinde user access token (authorization code or refresh).
+
+        ``iat`` and ``jti`` rebuild a token already issued: the signature is deterministic,
+        so the same claims and key give the same token, as Kinde's refresh returns it.
+        """
+        iat = self.clock() if iat is None else iat
+        claims: dict[str, Any] = {
+            "aud": list(audiences),
+            "azp": app.client_id,
+            "exp": iat + lifetime,
+            "feature_flags": {},
+            "iat": iat,
+            "iss": self.issuer,
+            "jti": jti or str(uuid.uuid4()),
+        }
+        if org is not None:
+            claims["org_code"] = org.code
+            if org.name:
+                claims["org_name"] = org.name
+        claims["permissions"] = list(user.permissions)
+        if user.roles:
+            claims["roles"] = [role_claim(role) for role in user.roles]
+        claims["scp"] = list(scopes)
+        claims["sub"] = user.id
+        for name, value in user.claims.items():
+            claims[name] = value
+        return claims
+
+    def id_claims(
+        self,
+        app: App,
+        user: User,
+        *,
+        access_token: str,
+        auth_time: int,
+        nonce: str | None,
+        lifetime: int,
+        updated_at: int,
+    ) -> dict[str, Any]:
+        """Claims of a Kinde ID token, with ``at_hash`` binding it to its access token."""
+        iat = self.clock()
+        digest = hashlib.sha256(access_token.encode("ascii")).digest()
+        claims: dict[str, Any] = {
+            "at_hash": b64url(digest[:16]),
+            "aud": [self.issuer, app.client_id],
+            "auth_time": auth_time,
+            "azp": app.client_id,
+            "email": user.email,
+            "email_verified": user.email_verified,
+            "exp": iat + lifetime,
+            "family_name": user.family_name,
+            "given_name": user.given_name,
+            "iat": iat,
+            "iss": self.issuer,
+            "jti": str(uuid.uuid4()),
+            "name": user.name,
+        }
+        if nonce is not None:
+            claims["nonce"] = nonce
+        claims["org_codes"] = list(user.orgs)
+        claims["picture"] = user.picture
+        if user.username is not None:
+            claims["preferred_username"] = user.username
+        claims["sub"] = user.id
+        claims["updated_at"] = updated_at
         return claims
 
     def sign(self, claims: Mapping[str, Any], *, header: Mapping[str, Any] | None = None) -> str:

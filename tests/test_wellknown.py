@@ -15,13 +15,6 @@ from mockauth.keys import KeyStore
 from mockauth.state import Tenant
 
 ISSUER = "http://127.0.0.1:8400"
-NOT_BUILT = [
-    "authorization_endpoint",
-    "userinfo_endpoint",
-    "revocation_endpoint",
-    "introspection_endpoint",
-    "end_session_endpoint",
-]
 JWK_MEMBERS = {"kty", "alg", "use", "kid", "n", "e"}
 URL_FIELDS = {
     "jwks_uri": "/.well-known/jwks",
@@ -164,25 +157,28 @@ def test_health(client: TestClient) -> None:
     assert response.json() == {"status": "ok"}
 
 
+# Each URL discovery names, asked with no parameters: its status, and the OAuth error
+# code when the answer is an error (None: a page or a document).
+BARE_ANSWERS = {
+    "token_endpoint": {"GET": (405, "invalid_request"), "POST": (400, "invalid_request")},
+    "jwks_uri": {"GET": (200, None), "POST": (405, "invalid_request")},
+    "authorization_endpoint": {"GET": (400, "invalid_request"), "POST": (405, "invalid_request")},
+    "userinfo_endpoint": {"GET": (401, "invalid_token"), "POST": (405, "invalid_request")},
+    "revocation_endpoint": {"GET": (405, "invalid_request"), "POST": (400, "invalid_request")},
+    "introspection_endpoint": {"GET": (405, "invalid_request"), "POST": (400, "invalid_request")},
+    "end_session_endpoint": {"GET": (200, None), "POST": (405, "invalid_request")},
+}
+
+
 @pytest.mark.parametrize("method", ["GET", "POST"])
-def test_no_url_discovery_names_answers_404(client: TestClient, method: str) -> None:
-    # SDKs follow these; one mockauth has not built says so instead of looking like a typo.
+def test_every_url_discovery_names_is_served(client: TestClient, method: str) -> None:
+    # SDKs follow these: each answers, and a bare request gets a clear OAuth error.
     doc = client.get("/.well-known/openid-configuration").json()
     urls = {k: v for k, v in doc.items() if isinstance(v, str) and v.startswith(ISSUER + "/")}
-    served = {
-        "token_endpoint": {"GET": 405, "POST": 400},  # POST: no form, invalid_request
-        "jwks_uri": {"GET": 200, "POST": 405},
-    }
-    assert set(urls) == set(served) | set(NOT_BUILT)
+    assert set(urls) == set(BARE_ANSWERS)
     for name, url in urls.items():
-        path = url.removeprefix(ISSUER)
-        answer = client.request(method, path)
-        if name in served:
-            assert answer.status_code == served[name][method], name
-            continue
-        assert answer.status_code == 501, name
-        body = answer.json()
-        assert body["error"] == "not_implemented"
-        assert path in body["error_description"]
-        assert "client_credentials" in body["error_description"]
-        assert answer.headers["cache-control"] == "no-store"
+        answer = client.request(method, url.removeprefix(ISSUER))
+        status, error = BARE_ANSWERS[name][method]
+        assert answer.status_code == status, name
+        if error is not None:
+            assert answer.json()["error"] == error, name

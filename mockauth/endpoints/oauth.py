@@ -1,4 +1,4 @@
-"""OAuth endpoints: the token endpoint dispatches to the GRANTS table."""
+"""The token endpoint: it dispatches to the GRANTS table."""
 
 from __future__ import annotations
 
@@ -11,22 +11,12 @@ from starlette.responses import Response
 from mockauth.errors import (
     NO_STORE,
     InvalidRequestError,
-    NotBuiltError,
     UnsupportedGrantTypeError,
 )
 from mockauth.forms import Form, read_form
 from mockauth.grants import GRANTS
 from mockauth.journal import remember_form
 from mockauth.state import Tenant
-
-
-async def not_built(request: Request) -> Response:
-    """The user-login endpoints discovery names (SDKs read them at start-up): a clear 501,
-    not a 404 that reads like a wrong URL."""
-    raise NotBuiltError(
-        f"mockauth does not serve {request.url.path} yet: it issues machine-to-machine tokens "
-        "(client_credentials); user login is not built."
-    )
 
 
 async def token(request: Request) -> Response:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.datastructures import Headers
 
 from mockauth.forms import Form
-from mockauth.grants import client_credentials
+from mockauth.grants import authorization_code, client_credentials, refresh_token
 
 if TYPE_CHECKING:
     from mockauth.state import Tenant
@@ -16,7 +16,9 @@ if TYPE_CHECKING:
 GrantHandler = Callable[["Tenant", Form, Headers], dict[str, Any]]
 
 GRANTS: Mapping[str, GrantHandler] = {
+    "authorization_code": authorization_code.grant,
     "client_credentials": client_credentials.grant,
+    "refresh_token": refresh_token.grant,
 }
 
 __all__ = ["GRANTS", "GrantHandler"]

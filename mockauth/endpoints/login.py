@@ -1,0 +1,181 @@
+"""User-login endpoints: authorization, logout, user profile, introspection, revocation."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from mockauth.clientauth import authenticate
+from mockauth.errors import (
+    NO_STORE,
+    InvalidClientError,
+    InvalidRequestError,
+    InvalidTokenError,
+)
+from mockauth.forms import read_form
+from mockauth.journal import remember_form
+from mockauth.people import User
+from mockauth.state import Tenant
+
+_BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mockauth"'}
+_INVALID_TOKEN = {"WWW-Authenticate": 'Bearer realm="mockauth", error="invalid_token"'}
+
+
+def _tenant(request: Request) -> Tenant:
+    tenant: Tenant = request.app.state.tenant
+    return tenant
+
+
+async def authorize(request: Request) -> Response:
+    """Sign the user in at once and send the browser back with a code (or an error)."""
+    pairs = request.query_params.multi_items()
+    remember_form(request.scope, pairs)
+    redirect = _tenant(request).login.authorize(pairs)
+    if redirect.mode == "form_post":
+        return HTMLResponse(redirect.form_post_page(), headers=NO_STORE)
+    return RedirectResponse(redirect.location(), status_code=302, headers=NO_STORE)
+
+
+async def logout(request: Request) -> Response:
+    """End the session (mockauth keeps none) and go to an allowed logout URL, if given."""
+    query = request.query_params
+    target = query.get("redirect") or query.get("post_logout_redirect_uri")
+    target = target or query.get("redirect_uri")
+    if not target:
+        return HTMLResponse("<!doctype html><title>Signed out</title><p>You are signed out.</p>")
+    tenant = _tenant(request)
+    client_id = query.get("client_id")
+    apps = tenant.config.apps
+    if client_id:
+        named = tenant.app(client_id)
+        if named is None:
+            raise InvalidClientError()
+        apps = (named,)
+    if not any(target in app.logout_uris for app in apps):
+        raise InvalidRequestError(
+            f"The logout redirect {target[:200]!r} is not an allowed logout URL "
+            "(logout_uris in an [[apps]] table)."
+        )
+    state = query.get("state")
+    if state is not None:
+        parts = urlsplit(target)
+        extra = urlencode({"state": state})
+        target = urlunsplit(
+            parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra)
+        )
+    return RedirectResponse(target, status_code=302, headers=NO_STORE)
+
+
+def _bearer_user(request: Request) -> tuple[dict[str, Any], User]:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidTokenError(
+            "The request has no bearer access token.", headers=_BEARER_CHALLENGE
+        )
+    tenant = _tenant(request)
+    claims = tenant.access_claims(token.strip())
+    if claims is None:
+        raise InvalidTokenError(
+            "The access token is invalid, expired or revoked.", headers=_INVALID_TOKEN
+        )
+    user = tenant.user(claims["sub"]) if isinstance(claims.get("sub"), str) else None
+    if user is None:
+        raise InvalidTokenError(
+            "The access token is not a configured user's (machine-to-machine tokens have none).",
+            headers=_INVALID_TOKEN,
+        )
+    return claims, user
+
+
+async def user_profile(request: Request) -> Response:
+    """``/oauth2/v2/user_profile``: OpenID Connect userinfo for the token's user."""
+    _, user = _bearer_user(request)
+    return JSONResponse(
+        {
+            "sub": user.id,
+            "id": user.id,
+            "provided_id": None,
+            "name": user.name,
+            "given_name": user.given_name,
+            "family_name": user.family_name,
+            "updated_at": _tenant(request).started_at,
+            "email": user.email,
+            "email_verified": user.email_verified,
+            "picture": user.picture,
+            "preferred_username": user.username,
+        },
+        headers=NO_STORE,
+    )
+
+
+async def user_profile_v1(request: Request) -> Response:
+    """``/oauth2/user_profile``: Kinde's older profile shape."""
+    _, user = _bearer_user(request)
+    return JSONResponse(
+        {
+            "id": user.id,
+            "preferred_email": user.email,
+            "username": user.username,
+            "provided_id": None,
+            "last_name": user.family_name,
+            "first_name": user.given_name,
+            "picture": user.picture,
+        },
+        headers=NO_STORE,
+    )
+
+
+async def introspect(request: Request) -> Response:
+    """RFC 7662 for this server's access and refresh tokens; the caller authenticates as
+    an app or with a bearer access token."""
+    form = await read_form(request)
+    remember_form(request.scope, form.fields)
+    tenant = _tenant(request)
+    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        if tenant.access_claims(bearer.strip()) is None:
+            raise InvalidTokenError(
+                "The bearer access token is invalid, expired or revoked.", headers=_INVALID_TOKEN
+            )
+    else:
+        authenticate(tenant, request.headers, form, require_secret=True)
+    token = form.required("token")
+    answer: dict[str, Any] = {"active": False}
+    claims = tenant.access_claims(token)
+    if claims is not None:
+        scope = claims.get("scope")
+        answer = {
+            "active": True,
+            "aud": claims.get("aud", []),
+            "client_id": claims.get("azp"),
+            "exp": claims["exp"],
+            "iat": claims.get("iat"),
+            "scope": scope if isinstance(scope, str) else " ".join(claims.get("scp", [])),
+        }
+        if "sub" in claims:
+            answer["sub"] = claims["sub"]
+    else:
+        grant = tenant.login.refresh_grant(token)
+        if grant is not None:
+            answer = {
+                "active": True,
+                "aud": grant["a"],
+                "client_id": grant["c"],
+                "exp": grant["exp"],
+                "scope": " ".join(grant["s"]),
+                "sub": grant["u"],
+            }
+    return JSONResponse(answer, headers=NO_STORE)
+
+
+async def revoke(request: Request) -> Response:
+    """RFC 7009: revoke a refresh or access token of the calling app; always 200."""
+    form = await read_form(request)
+    remember_form(request.scope, form.fields)
+    tenant = _tenant(request)
+    app = authenticate(tenant, request.headers, form, require_secret=False)
+    tenant.login.revoke(app, form.required("token"))
+    return Response(status_code=200, headers=NO_STORE)

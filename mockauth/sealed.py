@@ -1,0 +1,156 @@
+"""Sealed grants: authorization codes and refresh tokens that carry their own state.
+
+A code or refresh token is its payload encrypted and authenticated with AES-GCM under a
+secret kept in the keys dir (``seal.key``, mode 0600). Any worker process can redeem what
+another issued, and refresh tokens survive a restart, as the signing keys do. What must be
+remembered (a code or refresh token already used, a token revoked) is kept by ``SpentIds``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from mockauth.errors import KeyStoreError
+from mockauth.keys import atomic_write, b64url, dir_lock
+
+SEAL_KEY_FILE = "seal.key"
+SPENT_DIR = "spent"
+_KEY_BYTES = 32
+_NONCE_BYTES = 12
+_TAG_BYTES = 16
+
+
+def load_seal_key(keys_dir: Path | None) -> bytes:
+    """The keys dir's sealing secret, made on first use; a fresh one without a keys dir."""
+    if keys_dir is None:
+        return AESGCM.generate_key(bit_length=_KEY_BYTES * 8)
+    path = keys_dir / SEAL_KEY_FILE
+    with dir_lock(keys_dir):
+        try:
+            key = path.read_bytes()
+        except FileNotFoundError:
+            key = AESGCM.generate_key(bit_length=_KEY_BYTES * 8)
+            atomic_write(path, key, 0o600)
+        except OSError as exc:
+            raise KeyStoreError(f"cannot read {path}: {exc.strerror}") from exc
+    if len(key) != _KEY_BYTES:
+        raise KeyStoreError(f"{path}: must hold {_KEY_BYTES} bytes; delete it to make a new one")
+    return key
+
+
+class Sealer:
+    """Seals JSON payloads for one purpose each, so a code never passes as a refresh token.
+
+    A sealed value looks like Kinde's opaque tokens: two base64url strings joined by a dot.
+    """
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = AESGCM(key)
+
+    def seal(self, purpose: str, payload: dict[str, Any]) -> str:
+        nonce = os.urandom(_NONCE_BYTES)
+        data = json.dumps(payload, separators=(",", ":")).encode()
+        sealed = self._aead.encrypt(nonce, data, purpose.encode())
+        return f"{b64url(nonce + sealed[:-_TAG_BYTES])}.{b64url(sealed[-_TAG_BYTES:])}"
+
+    def open(self, purpose: str, token: str) -> dict[str, Any] | None:
+        """The payload, or None for anything this sealer did not seal for ``purpose``."""
+        head, dot, tag = token.partition(".")
+        if not dot or len(token) > 8192:
+            return None
+        try:
+            body, mac = _unb64(head), _unb64(tag)
+            if len(body) < _NONCE_BYTES or len(mac) != _TAG_BYTES:
+                return None
+            data = self._aead.decrypt(
+                body[:_NONCE_BYTES], body[_NONCE_BYTES:] + mac, purpose.encode()
+            )
+            payload = json.loads(data)
+        except (ValueError, InvalidTag):
+            return None
+        return payload if isinstance(payload, dict) else None
+
+
+def _unb64(text: str) -> bytes:
+    if not text.isascii() or "=" in text:
+        raise ValueError("not base64url")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except binascii.Error as exc:
+        raise ValueError("not base64url") from exc
+
+
+class SpentIds:
+    """Ids of codes and refresh tokens used once, and of revoked tokens, until they expire.
+
+    In memory for one process; with several worker processes, one empty file per id in
+    ``<keys dir>/spent/``, created exclusively, so exactly one worker can spend an id.
+    """
+
+    def __init__(self, directory: Path | None, clock: Callable[[], int]) -> None:
+        self._dir = directory
+        self._clock = clock
+        self._spent: dict[str, int] = {}
+        self._mutex = threading.Lock()
+        self._claims = 0
+        if directory is not None:
+            try:
+                directory.mkdir(mode=0o700, exist_ok=True)
+            except OSError as exc:
+                raise KeyStoreError(f"cannot create {directory}: {exc.strerror}") from exc
+
+    def spend(self, ident: str, expires: int) -> bool:
+        """Mark ``ident`` used until ``expires``; False if it already was."""
+        with self._mutex:
+            self._claims += 1
+            if self._claims % 256 == 0:
+                self._prune()
+            if self._dir is None:
+                if ident in self._spent:
+                    return False
+                self._spent[ident] = expires
+                return True
+        try:
+            fd = os.open(self._path(ident, expires), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise KeyStoreError(f"cannot write in {self._dir}: {exc.strerror}") from exc
+        os.close(fd)
+        return True
+
+    def is_spent(self, ident: str, expires: int) -> bool:
+        if self._dir is None:
+            return ident in self._spent
+        return os.path.exists(self._path(ident, expires))
+
+    def clear(self) -> None:
+        with self._mutex:
+            self._spent.clear()
+
+    def _path(self, ident: str, expires: int) -> str:
+        assert self._dir is not None
+        return str(self._dir / f"{expires}-{ident}")
+
+    def _prune(self) -> None:
+        now = self._clock()
+        if self._dir is None:
+            self._spent = {k: exp for k, exp in self._spent.items() if exp >= now}
+            return
+        with contextlib.suppress(OSError):
+            for name in os.listdir(self._dir):
+                expires, _, _ = name.partition("-")
+                if expires.isdigit() and int(expires) < now:
+                    with contextlib.suppress(OSError):
+                        os.unlink(self._dir / name)

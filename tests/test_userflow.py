@@ -1,0 +1,746 @@
+"""User login in process: the authorization endpoint, the authorization_code and
+refresh_token grants, user profile, introspection, revocation and logout."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import stat
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import jwt
+import pytest
+from starlette.testclient import TestClient
+
+from mockauth.app import create_app
+from mockauth.config import default_config, parse_config
+from mockauth.keys import KeyStore
+from mockauth.sealed import SEAL_KEY_FILE, SpentIds
+from mockauth.state import Tenant
+from mockauth.testing import MockAuth
+
+ISSUER = "http://testserver"
+CONFIG = default_config()
+M2M = CONFIG.apps[0]
+WEB = next(a for a in CONFIG.apps if a.type == "regular")
+SPA = next(a for a in CONFIG.apps if a.type == "spa")
+USER = CONFIG.users[0]
+ORG = CONFIG.orgs[0]
+API = "https://api.example.com"
+CALLBACK = WEB.redirect_uris[1]
+VERIFIER = "v" * 20 + "-._~" + "0123456789abcdefghijklmn"
+CHALLENGE = base64.urlsafe_b64encode(hashlib.sha256(VERIFIER.encode()).digest()).rstrip(b"=")
+ALL_SCOPES = "openid profile email offline"
+
+EXTRA_TOML = """
+[[apis]]
+audience = "https://api.example.com"
+scopes = ["read:calendar"]
+
+[[apps]]
+name = "Web"
+type = "regular"
+client_id = "4c3f8a5e0b7d4e21a9f6c2d8e1b05f37"
+client_secret = "Rk7vW2mQ9pL4xT8nZ3cJ6hY1sB5dF0gKaE2uN7iO4rVt9XqM3w"
+redirect_uris = ["http://localhost:3000/callback"]
+logout_uris = ["http://localhost:3000"]
+
+[[apps]]
+name = "Other"
+type = "regular"
+client_id = "00000000000000000000000000000001"
+client_secret = "Rk7vW2mQ9pL4xT8nZ3cJ6hY1sB5dF0gKaE2uN7iO4rVt9XqM3x"
+redirect_uris = ["http://localhost:3000/callback"]
+logout_uris = ["http://localhost:4000"]
+
+[[orgs]]
+code = "org_a"
+name = "A"
+
+[[orgs]]
+code = "org_b"
+
+[[users]]
+email = "first@example.com"
+orgs = ["org_a", "org_b"]
+
+[[users]]
+id = "kp_second"
+email = "Second@Example.com"
+given_name = "Sec"
+username = "second"
+picture = "https://example.com/p.png"
+roles = ["admin"]
+claims = { tier = "gold" }
+"""
+OTHER_ID = "00000000000000000000000000000001"
+OTHER_SECRET = "Rk7vW2mQ9pL4xT8nZ3cJ6hY1sB5dF0gKaE2uN7iO4rVt9XqM3x"
+
+
+@pytest.fixture
+def tenant() -> Tenant:
+    return Tenant(issuer=ISSUER, keys=KEYS)
+
+
+KEYS = KeyStore()
+
+
+@pytest.fixture
+def client(tenant: Tenant) -> TestClient:
+    return TestClient(create_app(tenant), base_url=ISSUER)
+
+
+def auth_params(app: Any = WEB, **extra: str) -> dict[str, str]:
+    params = {
+        "client_id": app.client_id,
+        "redirect_uri": CALLBACK if app is WEB else app.redirect_uris[0],
+        "response_type": "code",
+        "scope": ALL_SCOPES,
+        "state": "st-1",
+        "nonce": "nonce-1",
+        "code_challenge": CHALLENGE.decode(),
+        "code_challenge_method": "S256",
+    }
+    params.update(extra)
+    return {k: v for k, v in params.items() if v != "-"}
+
+
+def authorize(client: TestClient, **params: str) -> dict[str, str]:
+    answer = client.get("/oauth2/auth", params=params, follow_redirects=False)
+    assert answer.status_code == 302, answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    location = urlsplit(answer.headers["location"])
+    redirect_uri = params["redirect_uri"]
+    assert f"{location.scheme}://{location.netloc}{location.path}" == redirect_uri
+    return {k: v[0] for k, v in parse_qs(location.query).items()}
+
+
+def code_for(client: TestClient, app: Any = WEB, **extra: str) -> str:
+    got = authorize(client, **auth_params(app, **extra))
+    assert "code" in got, got
+    return got["code"]
+
+
+def redeem(client: TestClient, the_code: str, app: Any = WEB, **extra: str) -> Any:
+    form = {
+        "grant_type": "authorization_code",
+        "code": the_code,
+        "client_id": app.client_id,
+        "redirect_uri": CALLBACK if app is WEB else app.redirect_uris[0],
+        "code_verifier": VERIFIER,
+    }
+    if app.client_secret:
+        form["client_secret"] = app.client_secret
+    form.update(extra)
+    return client.post("/oauth2/token", data={k: v for k, v in form.items() if v != "-"})
+
+
+def login(client: TestClient, app: Any = WEB, **extra: str) -> dict[str, Any]:
+    answer = redeem(client, code_for(client, app, **extra), app)
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+def verified(
+    token: str, audience: str | None = None, *, now_is_real: bool = True
+) -> dict[str, Any]:
+    """Claims after PyJWT checks signature, issuer and audience (and times, unless the
+    tenant's clock was moved)."""
+    kid = jwt.get_unverified_header(token)["kid"]
+    key = KEYS.public_key(kid)
+    assert key is not None
+    options = {} if audience else {"verify_aud": False}
+    if not now_is_real:
+        options.update(verify_iat=False, verify_exp=False)
+    claims: dict[str, Any] = jwt.decode(
+        token, key, algorithms=["RS256"], issuer=ISSUER, audience=audience, options=options
+    )
+    return claims
+
+
+def refresh(client: TestClient, token: str, app: Any = WEB, **extra: str) -> Any:
+    form = {"grant_type": "refresh_token", "refresh_token": token, "client_id": app.client_id}
+    if app.client_secret:
+        form["client_secret"] = app.client_secret
+    form.update(extra)
+    return client.post("/oauth2/token", data=form)
+
+
+def assert_error(answer: Any, status: int, error: str) -> dict[str, Any]:
+    assert answer.status_code == status, answer.text
+    body: dict[str, Any] = answer.json()
+    assert set(body) == {"error", "error_description"}
+    assert body["error"] == error, body
+    return body
+
+
+# --- the authorization endpoint ---
+
+
+def test_authorize_redirects_with_a_code_and_the_state(client: TestClient) -> None:
+    got = authorize(client, **auth_params())
+    assert set(got) == {"code", "state"}
+    assert got["state"] == "st-1"
+    head, dot, tail = got["code"].partition(".")
+    assert dot and head and tail and "=" not in got["code"]
+
+
+def test_authorize_keeps_the_redirect_uris_own_query() -> None:
+    config = parse_config(
+        EXTRA_TOML.replace(
+            '"http://localhost:3000/callback"]', '"http://a.test/cb?x=1"]', 1
+        ).encode(),
+        source="t.toml",
+    )
+    client = TestClient(create_app(Tenant(config, issuer=ISSUER, keys=KEYS)))
+    answer = client.get(
+        "/oauth2/auth",
+        params={**auth_params(), "redirect_uri": "http://a.test/cb?x=1"},
+        follow_redirects=False,
+    )
+    location = urlsplit(answer.headers["location"])
+    assert location.netloc == "a.test"
+    query = parse_qs(location.query)
+    assert query["x"] == ["1"] and query["state"] == ["st-1"] and "code" in query
+
+
+def test_fragment_mode_puts_the_code_in_the_fragment(client: TestClient) -> None:
+    answer = client.get(
+        "/oauth2/auth", params=auth_params(response_mode="fragment"), follow_redirects=False
+    )
+    location = urlsplit(answer.headers["location"])
+    assert location.query == ""
+    assert "code" in parse_qs(location.fragment)
+
+
+def test_form_post_mode_answers_a_page_posting_to_the_redirect_uri(client: TestClient) -> None:
+    answer = client.get("/oauth2/auth", params=auth_params(response_mode="form_post", state='"<x>'))
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/html")
+    page = answer.text
+    assert f'action="{CALLBACK}"' in page
+    assert 'name="code"' in page
+    assert 'value="&quot;&lt;x&gt;"' in page  # the state, escaped
+    assert "<x>" not in page
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "error"),
+    [
+        ({"client_id": "-"}, 400, "invalid_request"),
+        ({"client_id": "ffffffffffffffffffffffffffffffff"}, 401, "invalid_client"),
+        ({"redirect_uri": "-"}, 400, "invalid_request"),
+        ({"redirect_uri": "http://evil.example/callback"}, 400, "invalid_request"),
+        ({"redirect_uri": CALLBACK + "/"}, 400, "invalid_request"),
+    ],
+)
+def test_untrusted_client_or_redirect_uri_is_answered_not_redirected(
+    client: TestClient, change: dict[str, str], status: int, error: str
+) -> None:
+    # RFC 6749 4.1.2.1: never send the browser to a redirect_uri that is not registered.
+    answer = client.get("/oauth2/auth", params=auth_params(**change), follow_redirects=False)
+    assert "location" not in answer.headers
+    assert_error(answer, status, error)
+
+
+def test_a_repeated_client_id_is_answered_not_redirected(client: TestClient) -> None:
+    query = "client_id=" + WEB.client_id + "&client_id=" + SPA.client_id
+    answer = client.get(f"/oauth2/auth?{query}&redirect_uri={CALLBACK}", follow_redirects=False)
+    assert "location" not in answer.headers
+    assert_error(answer, 400, "invalid_request")
+
+
+@pytest.mark.parametrize(
+    ("app", "change", "error"),
+    [
+        (WEB, {"response_type": "token"}, "unsupported_response_type"),
+        (WEB, {"response_type": "-"}, "unsupported_response_type"),
+        (WEB, {"code_challenge_method": "plain"}, "invalid_request"),
+        (WEB, {"code_challenge": "short"}, "invalid_request"),
+        (WEB, {"code_challenge": "-"}, "invalid_request"),  # a method without a challenge
+        (SPA, {"code_challenge": "-", "code_challenge_method": "-"}, "invalid_request"),
+        (WEB, {"audience": "https://unknown.example.com"}, "unauthorized_client"),
+        (WEB, {"login_hint": "nobody@example.com"}, "access_denied"),
+        (WEB, {"org_code": "org_notmine"}, "access_denied"),
+        (WEB, {"response_mode": "web_message"}, "invalid_request"),
+    ],
+)
+def test_bad_authorization_requests_redirect_with_an_error_and_the_state(
+    client: TestClient, app: Any, change: dict[str, str], error: str
+) -> None:
+    got = authorize(client, **auth_params(app, **change))
+    assert set(got) == {"error", "error_description", "state"}
+    assert got["error"] == error
+    assert got["state"] == "st-1"
+
+
+def test_an_m2m_app_cannot_sign_users_in() -> None:
+    config = parse_config(
+        EXTRA_TOML.replace('type = "regular"', 'type = "m2m"', 1)
+        .replace('redirect_uris = ["http://localhost:3000/callback"]\n', "", 1)
+        .encode(),
+        source="t.toml",
+    )
+    t = Tenant(config, issuer=ISSUER, keys=KEYS)
+    with pytest.raises(Exception) as info:
+        t.login.authorize(list(auth_params().items()))
+    assert "redirect_uri" in str(info.value)  # an m2m app has no callback to trust
+
+
+def test_a_repeated_parameter_is_refused_through_the_redirect(client: TestClient) -> None:
+    query = "&".join(f"{k}={v}" for k, v in auth_params().items())
+    answer = client.get(f"/oauth2/auth?{query}&scope=openid", follow_redirects=False)
+    got = parse_qs(urlsplit(answer.headers["location"]).query)
+    assert got["error"] == ["invalid_request"]
+    assert "scope" in got["error_description"][0]
+
+
+def test_no_users_means_access_denied() -> None:
+    config = parse_config(EXTRA_TOML.split("[[orgs]]")[0].encode(), source="t.toml")
+    client = TestClient(create_app(Tenant(config, issuer=ISSUER, keys=KEYS)))
+    got = authorize(client, **auth_params())
+    assert got["error"] == "access_denied"
+    assert "[[users]]" in got["error_description"]
+
+
+def test_unknown_scopes_are_dropped_and_the_rest_granted(client: TestClient) -> None:
+    body = login(client, scope="openid offline_access email")
+    assert body["scope"] == "openid email"
+    assert "refresh_token" not in body  # only 'offline' gives one
+    assert verified(body["access_token"])["scp"] == ["openid", "email"]
+
+
+# --- the authorization_code grant ---
+
+
+def test_the_code_buys_kinde_shaped_tokens(client: TestClient) -> None:
+    body = login(client, audience=API)
+    assert list(body) == [
+        "access_token",
+        "expires_in",
+        "id_token",
+        "refresh_token",
+        "scope",
+        "token_type",
+    ]
+    assert body["token_type"] == "bearer"
+    assert body["scope"] == ALL_SCOPES
+    assert body["expires_in"] == CONFIG.lifetimes.access_token - 1
+    access = verified(body["access_token"], audience=API)
+    assert jwt.get_unverified_header(body["access_token"])["typ"] == "JWT"
+    assert access["aud"] == [API]
+    assert access["azp"] == WEB.client_id
+    assert access["sub"] == USER.id
+    assert access["org_code"] == ORG.code
+    assert access["org_name"] == ORG.name
+    assert access["permissions"] == list(USER.permissions)
+    assert access["scp"] == ALL_SCOPES.split()
+    assert access["feature_flags"] == {}
+    assert access["exp"] - access["iat"] == CONFIG.lifetimes.access_token
+    assert "gty" not in access and "scope" not in access
+
+
+def test_the_id_token_names_the_user_and_binds_the_access_token(client: TestClient) -> None:
+    body = login(client)
+    claims = verified(body["id_token"], audience=WEB.client_id)
+    assert claims["aud"] == [ISSUER, WEB.client_id]
+    assert claims["azp"] == WEB.client_id
+    assert claims["nonce"] == "nonce-1"
+    assert claims["sub"] == USER.id
+    assert claims["email"] == USER.email
+    assert claims["name"] == f"{USER.given_name} {USER.family_name}"
+    assert claims["org_codes"] == [ORG.code]
+    assert claims["exp"] - claims["iat"] == CONFIG.lifetimes.id_token
+    digest = hashlib.sha256(body["access_token"].encode()).digest()[:16]
+    assert claims["at_hash"] == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def test_an_access_token_without_an_audience_has_an_empty_aud(client: TestClient) -> None:
+    assert verified(login(client)["access_token"])["aud"] == []
+
+
+def test_without_openid_there_is_no_id_token(client: TestClient) -> None:
+    body = login(client, scope="offline")
+    assert "id_token" not in body and "refresh_token" in body
+
+
+def test_a_spa_redeems_without_a_secret(client: TestClient) -> None:
+    body = login(client, SPA)
+    assert verified(body["access_token"])["azp"] == SPA.client_id
+
+
+def test_login_hint_and_org_code_choose_who_signs_in() -> None:
+    config = parse_config(EXTRA_TOML.encode(), source="t.toml")
+    client = TestClient(create_app(Tenant(config, issuer=ISSUER, keys=KEYS)))
+    first = verified(login(client)["access_token"])
+    assert first["sub"] == config.users[0].id and first["org_code"] == "org_a"
+    assert config.users[0].id.startswith("kp_") and len(config.users[0].id) == 35
+    other_org = verified(login(client, org_code="org_b")["access_token"])
+    assert other_org["org_code"] == "org_b" and "org_name" not in other_org
+    second = verified(login(client, login_hint="second@EXAMPLE.com")["access_token"])
+    assert second["sub"] == "kp_second"
+    assert "org_code" not in second  # a user in no organisation
+    assert second["roles"][0]["key"] == "admin" and second["tier"] == "gold"
+    by_id = login(client, login_hint="kp_second")
+    id_claims = verified(by_id["id_token"], audience=WEB.client_id)
+    assert id_claims["preferred_username"] == "second"
+    assert id_claims["picture"] == "https://example.com/p.png"
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "error"),
+    [
+        ({"code_verifier": "w" * 43}, 400, "invalid_grant"),
+        ({"code_verifier": "-"}, 400, "invalid_grant"),
+        ({"code_verifier": "short"}, 400, "invalid_grant"),
+        ({"redirect_uri": WEB.redirect_uris[0]}, 400, "invalid_grant"),
+        ({"redirect_uri": "-"}, 400, "invalid_grant"),
+        ({"client_secret": "x" * 50}, 401, "invalid_client"),
+        ({"client_secret": "-"}, 401, "invalid_client"),
+        ({"code": "-"}, 400, "invalid_request"),
+        ({"code": "not.ours"}, 400, "invalid_grant"),
+    ],
+)
+def test_a_bad_code_redemption_is_refused(
+    client: TestClient, change: dict[str, str], status: int, error: str
+) -> None:
+    assert_error(redeem(client, code_for(client), **change), status, error)
+
+
+def test_a_verifier_without_a_challenge_is_refused(client: TestClient) -> None:
+    code = code_for(client, code_challenge="-", code_challenge_method="-")
+    assert_error(redeem(client, code), 400, "invalid_grant")
+    assert redeem(client, code, code_verifier="-").status_code == 200
+
+
+def test_a_code_works_once(client: TestClient) -> None:
+    code = code_for(client)
+    assert redeem(client, code).status_code == 200
+    body = assert_error(redeem(client, code), 400, "invalid_grant")
+    assert "already been used" in body["error_description"]
+
+
+def test_a_code_is_bound_to_its_client() -> None:
+    config = parse_config(EXTRA_TOML.encode(), source="t.toml")
+    client = TestClient(create_app(Tenant(config, issuer=ISSUER, keys=KEYS)))
+    code = code_for(client)
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "client_id": OTHER_ID,
+        "client_secret": OTHER_SECRET,
+        "redirect_uri": CALLBACK,
+        "code_verifier": VERIFIER,
+    }
+    body = assert_error(client.post("/oauth2/token", data=form), 400, "invalid_grant")
+    assert "another client" in body["error_description"]
+
+
+def test_a_code_expires_after_ten_minutes(tenant: Tenant, client: TestClient) -> None:
+    code = code_for(client)
+    tenant.clock.advance(601)
+    body = assert_error(redeem(client, code), 400, "invalid_grant")
+    assert "expired" in body["error_description"]
+
+
+def test_a_tampered_code_is_refused(client: TestClient) -> None:
+    code = code_for(client)
+    i = len(code) // 3
+    tampered = code[:i] + ("A" if code[i] != "A" else "B") + code[i + 1 :]
+    assert_error(redeem(client, tampered), 400, "invalid_grant")
+
+
+def test_a_refresh_token_is_not_a_code(client: TestClient) -> None:
+    token = login(client)["refresh_token"]
+    assert_error(redeem(client, token), 400, "invalid_grant")
+
+
+def test_another_servers_code_is_refused(client: TestClient) -> None:
+    stranger = TestClient(create_app(Tenant(issuer=ISSUER, keys=KEYS)), base_url=ISSUER)
+    assert_error(redeem(client, code_for(stranger)), 400, "invalid_grant")
+
+
+# --- the refresh_token grant ---
+
+
+def test_refresh_rotates_and_keeps_the_unexpired_access_token(client: TestClient) -> None:
+    first = login(client)
+    again = refresh(client, first["refresh_token"])
+    assert again.status_code == 200, again.text
+    body = again.json()
+    assert body["access_token"] == first["access_token"]  # as Kinde answers
+    assert body["refresh_token"] != first["refresh_token"]
+    assert body["scope"] == ALL_SCOPES
+    assert verified(body["id_token"], audience=WEB.client_id)["sub"] == USER.id
+    # The old refresh token is spent; the new one works.
+    assert_error(refresh(client, first["refresh_token"]), 400, "invalid_grant")
+    assert refresh(client, body["refresh_token"]).status_code == 200
+
+
+def test_refresh_after_the_access_token_expired_gives_a_new_one(
+    tenant: Tenant, client: TestClient
+) -> None:
+    first = login(client)
+    tenant.clock.advance(CONFIG.lifetimes.access_token + 1)
+    body = refresh(client, first["refresh_token"]).json()
+    assert body["access_token"] != first["access_token"]
+    new = verified(body["access_token"], now_is_real=False)
+    old = verified(first["access_token"])
+    assert new["iat"] > old["iat"] and new["jti"] != old["jti"]
+    assert body["expires_in"] == CONFIG.lifetimes.access_token - 1
+
+
+def test_a_refresh_may_narrow_the_scope_but_not_widen_it(client: TestClient) -> None:
+    token = login(client, scope="openid offline")["refresh_token"]
+    assert_error(refresh(client, token, scope="openid email"), 400, "invalid_scope")
+    body = refresh(client, token, scope="offline").json()
+    assert body["scope"] == "offline" and "id_token" not in body
+
+
+def test_a_refresh_token_expires(tenant: Tenant, client: TestClient) -> None:
+    token = login(client)["refresh_token"]
+    tenant.clock.advance(CONFIG.lifetimes.refresh_token + 1)
+    assert (
+        "expired" in assert_error(refresh(client, token), 400, "invalid_grant")["error_description"]
+    )
+
+
+def test_a_refresh_token_is_bound_to_its_client() -> None:
+    config = parse_config(EXTRA_TOML.encode(), source="t.toml")
+    client = TestClient(create_app(Tenant(config, issuer=ISSUER, keys=KEYS)))
+    token = login(client)["refresh_token"]
+    form = {
+        "grant_type": "refresh_token",
+        "refresh_token": token,
+        "client_id": OTHER_ID,
+        "client_secret": OTHER_SECRET,
+    }
+    assert_error(client.post("/oauth2/token", data=form), 400, "invalid_grant")
+
+
+def test_refresh_tokens_and_codes_survive_a_restart(tmp_path: Path) -> None:
+    first = Tenant(issuer=ISSUER, keys_dir=tmp_path)
+    body = MockAuth(first, ISSUER).user_token_response()
+    seal = tmp_path / SEAL_KEY_FILE
+    assert stat.S_IMODE(seal.stat().st_mode) == 0o600
+    second = TestClient(create_app(Tenant(issuer=ISSUER, keys_dir=tmp_path)), base_url=ISSUER)
+    answer = refresh(second, body["refresh_token"])
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_damaged_seal_key_stops_start_up(tmp_path: Path) -> None:
+    Tenant(issuer=ISSUER, keys_dir=tmp_path)
+    (tmp_path / SEAL_KEY_FILE).write_bytes(b"short")
+    with pytest.raises(Exception, match=SEAL_KEY_FILE):
+        Tenant(issuer=ISSUER, keys_dir=tmp_path)
+
+
+# --- user profile ---
+
+
+def test_user_profile_v2_and_v1(client: TestClient) -> None:
+    token = login(client)["access_token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    v2 = client.get("/oauth2/v2/user_profile", headers=auth)
+    assert v2.status_code == 200 and v2.headers["cache-control"] == "no-store"
+    assert v2.json() == {
+        "sub": USER.id,
+        "id": USER.id,
+        "provided_id": None,
+        "name": "Jane Doe",
+        "given_name": "Jane",
+        "family_name": "Doe",
+        "updated_at": v2.json()["updated_at"],
+        "email": USER.email,
+        "email_verified": True,
+        "picture": None,
+        "preferred_username": None,
+    }
+    assert isinstance(v2.json()["updated_at"], int)
+    v1 = client.get("/oauth2/user_profile", headers=auth).json()
+    assert v1 == {
+        "id": USER.id,
+        "preferred_email": USER.email,
+        "username": None,
+        "provided_id": None,
+        "last_name": "Doe",
+        "first_name": "Jane",
+        "picture": None,
+    }
+
+
+def test_user_profile_refuses_what_is_not_a_live_user_access_token(
+    tenant: Tenant, client: TestClient
+) -> None:
+    mock = MockAuth(tenant, ISSUER)
+    body = login(client)
+    cases = {
+        "no header": {},
+        "basic": {"Authorization": "Basic eDp5"},
+        "garbage": {"Authorization": "Bearer abc"},
+        "an M2M token": {"Authorization": f"Bearer {mock.token()}"},
+        "an ID token": {"Authorization": f"Bearer {body['id_token']}"},
+        "another key's token": {
+            "Authorization": "Bearer " + MockAuth(Tenant(issuer=ISSUER), ISSUER).user_token()
+        },
+    }
+    for name, headers in cases.items():
+        answer = client.get("/oauth2/v2/user_profile", headers=headers)
+        assert_error(answer, 401, "invalid_token")
+        assert answer.headers["www-authenticate"].startswith("Bearer"), name
+    tenant.clock.advance(CONFIG.lifetimes.access_token + 1)
+    expired = client.get(
+        "/oauth2/v2/user_profile", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
+    assert_error(expired, 401, "invalid_token")
+
+
+# --- introspection and revocation ---
+
+
+def app_auth(app: Any = WEB) -> dict[str, str]:
+    return {"client_id": app.client_id, "client_secret": app.client_secret or ""}
+
+
+def test_introspection_describes_live_tokens(tenant: Tenant, client: TestClient) -> None:
+    body = login(client, audience=API)
+    access = client.post("/oauth2/introspect", data={"token": body["access_token"], **app_auth()})
+    claims = verified(body["access_token"], audience=API)
+    assert access.json() == {
+        "active": True,
+        "aud": [API],
+        "client_id": WEB.client_id,
+        "exp": claims["exp"],
+        "iat": claims["iat"],
+        "scope": ALL_SCOPES,
+        "sub": USER.id,
+    }
+    refresh_answer = client.post(
+        "/oauth2/introspect", data={"token": body["refresh_token"], **app_auth()}
+    ).json()
+    assert refresh_answer["active"] is True and refresh_answer["sub"] == USER.id
+    m2m = MockAuth(tenant, ISSUER).token()
+    by_bearer = client.post(
+        "/oauth2/introspect", data={"token": m2m}, headers={"Authorization": f"Bearer {m2m}"}
+    ).json()
+    assert by_bearer["active"] is True and by_bearer["client_id"] == M2M.client_id
+    assert "sub" not in by_bearer
+    for dead in ("garbage", body["id_token"]):
+        answer = client.post("/oauth2/introspect", data={"token": dead, **app_auth()})
+        assert answer.json() == {"active": False}
+
+
+def test_introspection_needs_a_caller(client: TestClient) -> None:
+    assert_error(client.post("/oauth2/introspect", data={"token": "x"}), 400, "invalid_request")
+    bad = {"token": "x", "client_id": WEB.client_id, "client_secret": "y" * 50}
+    assert_error(client.post("/oauth2/introspect", data=bad), 401, "invalid_client")
+    spa = {"token": "x", "client_id": SPA.client_id}  # a public client cannot introspect
+    assert_error(client.post("/oauth2/introspect", data=spa), 401, "invalid_client")
+    bearer = {"Authorization": "Bearer nope"}
+    answer = client.post("/oauth2/introspect", data={"token": "x"}, headers=bearer)
+    assert_error(answer, 401, "invalid_token")
+
+
+def test_revoking_a_refresh_token_ends_it(client: TestClient) -> None:
+    token = login(client)["refresh_token"]
+    answer = client.post("/oauth2/revoke", data={"token": token, **app_auth()})
+    assert answer.status_code == 200 and answer.content == b""
+    assert_error(refresh(client, token), 400, "invalid_grant")
+    introspected = client.post("/oauth2/introspect", data={"token": token, **app_auth()})
+    assert introspected.json() == {"active": False}
+
+
+def test_revoking_an_access_token_ends_it_and_refresh_gives_a_new_one(
+    client: TestClient,
+) -> None:
+    body = login(client)
+    client.post("/oauth2/revoke", data={"token": body["access_token"], **app_auth()})
+    auth = {"Authorization": f"Bearer {body['access_token']}"}
+    assert_error(client.get("/oauth2/v2/user_profile", headers=auth), 401, "invalid_token")
+    again = refresh(client, body["refresh_token"]).json()
+    assert again["access_token"] != body["access_token"]
+    auth = {"Authorization": f"Bearer {again['access_token']}"}
+    assert client.get("/oauth2/v2/user_profile", headers=auth).status_code == 200
+
+
+def test_revocation_leaves_other_clients_tokens_alone() -> None:
+    config = parse_config(EXTRA_TOML.encode(), source="t.toml")
+    client = TestClient(create_app(Tenant(config, issuer=ISSUER, keys=KEYS)))
+    token = login(client)["refresh_token"]
+    other = {"token": token, "client_id": OTHER_ID, "client_secret": OTHER_SECRET}
+    assert client.post("/oauth2/revoke", data=other).status_code == 200
+    assert refresh(client, token).status_code == 200
+
+
+def test_revocation_checks_the_caller(client: TestClient) -> None:
+    assert client.post("/oauth2/revoke", data={"token": "junk", **app_auth()}).status_code == 200
+    bad = {"token": "junk", "client_id": WEB.client_id, "client_secret": "z" * 50}
+    assert_error(client.post("/oauth2/revoke", data=bad), 401, "invalid_client")
+    assert_error(client.post("/oauth2/revoke", data=app_auth()), 400, "invalid_request")
+
+
+# --- logout ---
+
+
+def test_logout_without_a_redirect_shows_a_page(client: TestClient) -> None:
+    answer = client.get("/logout")
+    assert answer.status_code == 200 and "signed out" in answer.text
+
+
+@pytest.mark.parametrize("name", ["redirect", "post_logout_redirect_uri", "redirect_uri"])
+def test_logout_redirects_to_an_allowed_url(client: TestClient, name: str) -> None:
+    answer = client.get(
+        "/logout", params={name: "http://localhost:3000", "state": "s1"}, follow_redirects=False
+    )
+    assert answer.status_code == 302
+    assert answer.headers["location"] == "http://localhost:3000?state=s1"
+
+
+def test_logout_refuses_urls_no_app_allows() -> None:
+    config = parse_config(EXTRA_TOML.encode(), source="t.toml")
+    client = TestClient(create_app(Tenant(config, issuer=ISSUER, keys=KEYS)))
+    for params in (
+        {"redirect": "http://evil.example"},
+        {"redirect": "http://localhost:4000", "client_id": WEB.client_id},
+    ):
+        answer = client.get("/logout", params=params, follow_redirects=False)
+        assert "location" not in answer.headers
+        assert_error(answer, 400, "invalid_request")
+    ok = client.get("/logout", params={"redirect": "http://localhost:4000"}, follow_redirects=False)
+    assert ok.status_code == 302
+    unknown = {"redirect": "http://localhost:4000", "client_id": "f" * 32}
+    assert_error(client.get("/logout", params=unknown), 401, "invalid_client")
+
+
+# --- the testing helper and the spent-id store ---
+
+
+def test_the_helper_mints_user_tokens(tenant: Tenant) -> None:
+    mock = MockAuth(tenant, ISSUER)
+    claims = verified(mock.user_token(audience=API), audience=API)
+    assert claims["sub"] == USER.id and claims["azp"] == WEB.client_id
+    spa = verified(mock.user_token(client_id=SPA.client_id, scopes=["openid"]))
+    assert spa["azp"] == SPA.client_id and spa["scp"] == ["openid"]
+    with pytest.raises(Exception) as info:
+        mock.user_token("nobody@example.com")
+    assert getattr(info.value, "error", None) == "access_denied"
+    with pytest.raises(ValueError, match="M2M"):
+        mock.user_token(client_id=M2M.client_id)
+
+
+def test_spent_ids_in_a_shared_dir_are_spent_once_across_processes(tmp_path: Path) -> None:
+    now = [1000]
+    one, two = SpentIds(tmp_path, lambda: now[0]), SpentIds(tmp_path, lambda: now[0])
+    assert one.spend("abc", 2000)
+    assert not two.spend("abc", 2000)  # the other worker's view
+    assert two.is_spent("abc", 2000)
+    now[0] = 3000
+    for i in range(300):  # enough claims to prune the expired entry
+        assert one.spend(f"id{i}", 5000)
+    assert not (tmp_path / "2000-abc").exists()
+    assert (tmp_path / "5000-id0").exists()
+    assert os.stat(tmp_path / "5000-id0").st_size == 0
