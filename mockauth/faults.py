@@ -24,6 +24,11 @@ ENDPOINTS: Mapping[str, tuple[str, ...]] = {
     "token": (paths.TOKEN,),
     "jwks": (paths.JWKS, paths.JWKS_JSON),
     "discovery": (paths.DISCOVERY,),
+    "authorize": (paths.AUTHORIZE,),
+    "userinfo": (paths.USERINFO, paths.USERINFO_V1),
+    "introspect": (paths.INTROSPECT,),
+    "revoke": (paths.REVOKE,),
+    "logout": (paths.LOGOUT,),
     "any": (),
 }
 # Each effect and the parameters it takes.

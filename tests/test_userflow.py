@@ -13,6 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from mockauth.app import create_app
@@ -744,3 +746,51 @@ def test_spent_ids_in_a_shared_dir_are_spent_once_across_processes(tmp_path: Pat
     assert not (tmp_path / "2000-abc").exists()
     assert (tmp_path / "5000-id0").exists()
     assert os.stat(tmp_path / "5000-id0").st_size == 0
+
+
+# --- faults and arbitrary input ---
+
+
+def test_faults_reach_the_login_endpoints(tenant: Tenant, client: TestClient) -> None:
+    tenant.faults.add({"endpoint": "userinfo", "effect": "error", "status": 503})
+    tenant.faults.add({"endpoint": "authorize", "effect": "throttle", "retry_after": 7})
+    body = MockAuth(tenant, ISSUER).user_token_response()  # the token endpoint is untouched
+    auth = {"Authorization": f"Bearer {body['access_token']}"}
+    assert_error(client.get("/oauth2/user_profile", headers=auth), 503, "temporarily_unavailable")
+    throttled = client.get("/oauth2/auth", params=auth_params(), follow_redirects=False)
+    assert throttled.status_code == 429 and "location" not in throttled.headers
+    tenant.faults.clear()
+    assert client.get("/oauth2/user_profile", headers=auth).status_code == 200
+
+
+PARAM_NAMES = [*auth_params(), "response_mode", "login_hint", "org_code", "audience", "prompt"]
+TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=60)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    pairs=st.lists(
+        st.tuples(
+            st.sampled_from(PARAM_NAMES) | TEXT,
+            TEXT | st.sampled_from(list(auth_params().values())),
+        ),
+        max_size=12,
+    ),
+    keep=st.booleans(),
+)
+def test_any_authorization_request_redirects_home_or_gets_an_oauth_4xx(
+    client: TestClient, pairs: list[tuple[str, str]], keep: bool
+) -> None:
+    if keep:  # mostly valid requests with noise, so the redirect branch is explored too
+        pairs = [*auth_params().items(), *pairs]
+    answer = client.get("/oauth2/auth", params=pairs, follow_redirects=False)
+    if answer.status_code == 302:
+        location = answer.headers["location"]
+        assert any(location.startswith(uri + "?") for uri in WEB.redirect_uris + SPA.redirect_uris)
+        got = parse_qs(urlsplit(location).query)
+        assert ("code" in got) != ("error" in got)
+    elif answer.status_code == 200:
+        assert "form" in answer.text  # form_post
+    else:
+        assert 400 <= answer.status_code < 500
+        assert set(answer.json()) == {"error", "error_description"}

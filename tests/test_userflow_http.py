@@ -1,0 +1,205 @@
+"""User login over real sockets: a browser's redirects followed by hand, tokens checked with
+PyJWT's PyJWKClient against the served JWKS, and codes and refresh tokens shared by
+`mockauth serve --workers 2`."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import secrets
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from test_server import (
+    API,
+    FORM,
+    LINUX_PROC,
+    http_request,
+    serving,
+    verify,
+    wait_for_state,
+    worker_pids,
+)
+
+from mockauth.config import default_config
+from mockauth.server import ServerThread
+
+CONFIG = default_config()
+WEB = next(a for a in CONFIG.apps if a.type == "regular")
+SPA = next(a for a in CONFIG.apps if a.type == "spa")
+USER = CONFIG.users[0]
+CALLBACK = WEB.redirect_uris[0]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ServerThread]:
+    with ServerThread() as running:
+        yield running
+
+
+class Browser:
+    """What a web app's back end and its user's browser do, one request per connection."""
+
+    def __init__(self, url: str, app: Any = WEB) -> None:
+        self.url = url
+        self.app = app
+        self.verifier = secrets.token_urlsafe(48)
+        digest = hashlib.sha256(self.verifier.encode()).digest()
+        self.challenge = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    def authorize(self, **extra: str) -> dict[str, str]:
+        query = {
+            "client_id": self.app.client_id,
+            "redirect_uri": self.app.redirect_uris[0],
+            "response_type": "code",
+            "scope": "openid profile email offline",
+            "state": "s-1",
+            "nonce": "n-1",
+            "code_challenge": self.challenge,
+            "code_challenge_method": "S256",
+            **extra,
+        }
+        status, headers, body = http_request(
+            self.url, "GET", "/oauth2/auth?" + urlencode(query), headers={}
+        )
+        assert status == 302, body
+        location = urlsplit(headers["location"])
+        assert f"{location.scheme}://{location.netloc}{location.path}" == query["redirect_uri"]
+        return {k: v[0] for k, v in parse_qs(location.query).items()}
+
+    def post_token(self, **form: str) -> tuple[int, dict[str, Any]]:
+        if self.app.client_secret:
+            form["client_secret"] = self.app.client_secret
+        form["client_id"] = self.app.client_id
+        status, _, body = http_request(
+            self.url, "POST", "/oauth2/token", body=urlencode(form), headers={"Content-Type": FORM}
+        )
+        answer: dict[str, Any] = json.loads(body)
+        return status, answer
+
+    def redeem(self, code: str) -> tuple[int, dict[str, Any]]:
+        return self.post_token(
+            grant_type="authorization_code",
+            code=code,
+            redirect_uri=self.app.redirect_uris[0],
+            code_verifier=self.verifier,
+        )
+
+    def refresh(self, token: str) -> tuple[int, dict[str, Any]]:
+        return self.post_token(grant_type="refresh_token", refresh_token=token)
+
+    def login(self, **extra: str) -> dict[str, Any]:
+        status, body = self.redeem(self.authorize(**extra)["code"])
+        assert status == 200, body
+        return body
+
+
+def test_a_login_over_http_gives_tokens_the_served_jwks_verifies(server: ServerThread) -> None:
+    browser = Browser(server.url)
+    got = browser.authorize(audience=API)
+    assert got["state"] == "s-1"
+    status, body = browser.redeem(got["code"])
+    assert status == 200, body
+    jwks_url = server.url + "/.well-known/jwks"
+    access = verify(body["access_token"], jwks_url, issuer=server.url, audience=API)
+    assert access["sub"] == USER.id and access["azp"] == WEB.client_id
+    id_claims = verify(body["id_token"], jwks_url, issuer=server.url, audience=WEB.client_id)
+    assert id_claims["nonce"] == "n-1" and id_claims["sub"] == USER.id
+    status, _, profile = http_request(
+        server.url,
+        "GET",
+        "/oauth2/v2/user_profile",
+        headers={"Authorization": f"Bearer {body['access_token']}"},
+    )
+    assert status == 200 and json.loads(profile)["sub"] == id_claims["sub"]
+    status, again = browser.refresh(body["refresh_token"])
+    assert status == 200 and again["access_token"] == body["access_token"]
+    assert browser.refresh(body["refresh_token"])[1]["error"] == "invalid_grant"
+
+
+def test_a_spa_logs_in_over_http_with_pkce_alone(server: ServerThread) -> None:
+    browser = Browser(server.url, SPA)
+    body = browser.login()
+    claims = verify(
+        body["id_token"],
+        server.url + "/.well-known/jwks.json",
+        issuer=server.url,
+        audience=SPA.client_id,
+    )
+    assert claims["azp"] == SPA.client_id
+    other = Browser(server.url, SPA)  # another verifier: the code is useless without its own
+    status, answer = other.redeem(browser.authorize()["code"])
+    assert (status, answer["error"]) == (400, "invalid_grant")
+
+
+def test_discovery_names_the_user_login_endpoints_that_answer(server: ServerThread) -> None:
+    status, _, raw = http_request(
+        server.url, "GET", "/.well-known/openid-configuration", headers={}
+    )
+    doc = json.loads(raw)
+    assert {"authorization_code", "refresh_token"} <= set(doc["grant_types_supported"])
+    status, headers, _ = http_request(
+        server.url,
+        "GET",
+        urlsplit(doc["end_session_endpoint"]).path + "?redirect=" + WEB.logout_uris[0],
+        headers={},
+    )
+    assert (status, headers["location"]) == (302, WEB.logout_uris[0])
+
+
+@LINUX_PROC
+def test_two_workers_share_codes_and_refresh_tokens_and_spend_each_once(tmp_path: Path) -> None:
+    keys_dir = tmp_path / "keys"
+    with serving(
+        "--port", "0", "--keys-dir", str(keys_dir), "--workers", "2", cwd=tmp_path
+    ) as proc:
+        url = proc.url()
+        first, second = worker_pids(proc.proc.pid)
+        browser = Browser(url)
+
+        def alone(pid: int) -> Any:
+            """Stop the other worker so that ``pid`` answers the next request."""
+            other = second if pid == first else first
+            os.kill(other, signal.SIGSTOP)
+            wait_for_state(other, "T")
+            return other
+
+        def resume(pid: int) -> None:
+            os.kill(pid, signal.SIGCONT)
+
+        stopped = alone(first)
+        try:
+            code = browser.authorize()["code"]  # issued by the first worker
+        finally:
+            resume(stopped)
+        stopped = alone(second)
+        try:
+            status, body = browser.redeem(code)  # redeemed at the second
+            assert status == 200, body
+        finally:
+            resume(stopped)
+        stopped = alone(first)
+        try:
+            status, replay = browser.redeem(code)  # and refused at the first
+            assert (status, replay["error"]) == (400, "invalid_grant"), replay
+            assert "already been used" in replay["error_description"]
+            status, rotated = browser.refresh(body["refresh_token"])
+            assert status == 200, rotated
+        finally:
+            resume(stopped)
+        stopped = alone(second)
+        try:
+            status, replay = browser.refresh(body["refresh_token"])
+            assert (status, replay["error"]) == (400, "invalid_grant"), replay
+        finally:
+            resume(stopped)
+        assert proc.stop() == 0
+    spent = sorted((keys_dir / "spent").iterdir())
+    assert len(spent) == 2  # the code and the first refresh token
+    assert all(p.name.split("-", 1)[0].isdigit() and p.stat().st_size == 0 for p in spent)
