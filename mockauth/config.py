@@ -18,7 +18,9 @@ from mockauth.people import (
     ORG_CODE_RE,
     Org,
     User,
+    parse_org,
     parse_orgs,
+    parse_user,
     parse_users,
     redirect_uri_problem,
 )
@@ -238,6 +240,18 @@ def parse_api(value: object, *, source: str, key: str = "api") -> Api:
 def parse_app(value: object, *, source: str, apis: tuple[Api, ...], key: str = "app") -> App:
     """Validate one ``[[apps]]`` table (or its JSON form) against the defined ``apis``."""
     return _Validator(source).app(value, key, {a.audience: a for a in apis})
+
+
+def parse_user_table(
+    value: object, *, source: str, orgs: tuple[Org, ...], key: str = "user"
+) -> User:
+    """Validate one ``[[users]]`` table (or its JSON form) against the defined ``orgs``."""
+    return parse_user(_Validator(source), value, key, {o.code for o in orgs})
+
+
+def parse_org_table(value: object, *, source: str, key: str = "org") -> Org:
+    """Validate one ``[[orgs]]`` table (or its JSON form)."""
+    return parse_org(_Validator(source), value, key)
 
 
 def parse_config(raw: bytes, *, source: str) -> ServerConfig:

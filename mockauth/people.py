@@ -73,18 +73,18 @@ def redirect_uri_problem(uri: str) -> str | None:
 
 
 def parse_orgs(v: _Validator, items: list[Any]) -> tuple[Org, ...]:
-    orgs = []
-    for i, value in enumerate(items):
-        key = f"orgs[{i}]"
-        data = v.table(value, key, {"code", "name"})
-        code = v.typed(data, "code", f"{key}.code", str)
-        if not ORG_CODE_RE.match(code):
-            raise v.fail(
-                f"{key}.code", code, "must be org_ and 1 to 32 lowercase letters or digits"
-            )
-        orgs.append(Org(code=code, name=v.typed(data, "name", f"{key}.name", str, "")))
+    orgs = tuple(parse_org(v, value, f"orgs[{i}]") for i, value in enumerate(items))
     v.unique([o.code for o in orgs], "orgs", "code")
-    return tuple(orgs)
+    return orgs
+
+
+def parse_org(v: _Validator, value: object, key: str) -> Org:
+    """One ``[[orgs]]`` table."""
+    data = v.table(value, key, {"code", "name"})
+    code = v.typed(data, "code", f"{key}.code", str)
+    if not ORG_CODE_RE.match(code):
+        raise v.fail(f"{key}.code", code, "must be org_ and 1 to 32 lowercase letters or digits")
+    return Org(code=code, name=v.typed(data, "name", f"{key}.name", str, ""))
 
 
 _USER_KEYS = {
@@ -104,7 +104,7 @@ _USER_KEYS = {
 
 def parse_users(v: _Validator, items: list[Any], orgs: tuple[Org, ...]) -> tuple[User, ...]:
     codes = {o.code for o in orgs}
-    users = tuple(_user(v, value, f"users[{i}]", codes) for i, value in enumerate(items))
+    users = tuple(parse_user(v, value, f"users[{i}]", codes) for i, value in enumerate(items))
     emails: set[str] = set()
     for i, user in enumerate(users):  # sign-in matches emails case-insensitively
         if user.email.lower() in emails:
@@ -114,7 +114,8 @@ def parse_users(v: _Validator, items: list[Any], orgs: tuple[Org, ...]) -> tuple
     return users
 
 
-def _user(v: _Validator, value: object, key: str, codes: set[str]) -> User:
+def parse_user(v: _Validator, value: object, key: str, codes: set[str]) -> User:
+    """One ``[[users]]`` table; ``codes``: the org codes it may name."""
     data = v.table(value, key, _USER_KEYS)
     email = v.typed(data, "email", f"{key}.email", str)
     if not EMAIL_RE.match(email):

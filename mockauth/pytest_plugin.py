@@ -40,6 +40,7 @@ from mockauth.app import create_app
 from mockauth.config import Api, App, ServerConfig, default_config, load_config
 from mockauth.errors import ConfigError
 from mockauth.faults import FaultRule
+from mockauth.people import Org, User
 from mockauth.server import ServerThread
 from mockauth.state import Tenant
 from mockauth.testing import MockAuth, MockAuthASGI
@@ -48,10 +49,19 @@ ConfigSource = ServerConfig | str | os.PathLike[str] | None
 # The in-process tenant's issuer and base URL (RFC 2606 reserves .test; no request leaves).
 IN_PROCESS_URL = "http://mockauth.test"
 MARKER = "mockauth"
-MARKER_KEYS = ("apis", "apps", "remove_apps", "faults", "clock_offset", "frozen_at")
+MARKER_KEYS = (
+    "apis",
+    "apps",
+    "remove_apps",
+    "orgs",
+    "users",
+    "faults",
+    "clock_offset",
+    "frozen_at",
+)
 MARKER_HELP = (
-    "mockauth(apis=[...], apps=[...], remove_apps=[...], faults=[...], clock_offset=s, "
-    "frozen_at=epoch): change the mockauth tenant for one test (undone after it)"
+    "mockauth(apis=[...], apps=[...], remove_apps=[...], orgs=[...], users=[...], faults=[...], "
+    "clock_offset=s, frozen_at=epoch): change the mockauth tenant for one test (undone after it)"
 )
 
 
@@ -150,7 +160,8 @@ def _fresh_tenant(tenant: Tenant, node: pytest.Item | pytest.Collector) -> Itera
 
 
 def apply_marker(tenant: Tenant, mark: pytest.Mark) -> None:
-    """Apply one ``@pytest.mark.mockauth(...)``: APIs, then apps, removals, faults, clock."""
+    """Apply one ``@pytest.mark.mockauth(...)``: APIs, then apps, removals, orgs, users,
+    faults, clock."""
     if mark.args:
         raise TypeError(f"takes keyword arguments only ({', '.join(MARKER_KEYS)})")
     kw = mark.kwargs
@@ -166,6 +177,10 @@ def apply_marker(tenant: Tenant, mark: pytest.Mark) -> None:
         if tenant.app(client_id) is None:
             raise LookupError(f"remove_apps: no app has the client_id {client_id!r}")
         tenant.remove_app(client_id)
+    for org in _items(kw.get("orgs")):
+        tenant.put_org(org, source=f"{source}(orgs=...)")
+    for user in _items(kw.get("users")):
+        tenant.put_user(user, source=f"{source}(users=...)")
     tenant.faults.add(*_items(kw.get("faults")))
     if kw.get("clock_offset") is not None and kw.get("frozen_at") is not None:
         raise ValueError("give clock_offset or frozen_at, not both")
@@ -179,7 +194,7 @@ def _items(value: object) -> list[Any]:
     """A marker value as a list: one item (a table, an App, a string) or a sequence of them."""
     if value is None:
         return []
-    if isinstance(value, str | Mapping | App | Api | FaultRule):
+    if isinstance(value, str | Mapping | App | Api | FaultRule | User | Org):
         return [value]
     if isinstance(value, Iterable):
         return list(value)

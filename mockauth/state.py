@@ -21,6 +21,8 @@ from mockauth.config import (
     issuer_problem,
     parse_api,
     parse_app,
+    parse_org_table,
+    parse_user_table,
 )
 from mockauth.errors import ConfigError
 from mockauth.faultengine import FaultEngine
@@ -175,6 +177,31 @@ class Tenant:
             created = len(apis) == len(self.config.apis)
             self._install(replace(self.config, apis=(*apis, api)))
         return api, created
+
+    def put_org(self, data: Org | object, *, source: str = "org") -> tuple[Org, bool]:
+        """Add or replace (by code) an organisation. Returns it and whether it is new."""
+        with self._mutex:
+            org = data if isinstance(data, Org) else parse_org_table(data, source=source)
+            orgs = [o for o in self.config.orgs if o.code != org.code]
+            created = len(orgs) == len(self.config.orgs)
+            self._install(replace(self.config, orgs=(*orgs, org)))
+        return org, created
+
+    def put_user(self, data: User | object, *, source: str = "user") -> tuple[User, bool]:
+        """Add or replace (by id) a user who can sign in; tables are validated as in the
+        config file, against the orgs defined. Returns the user and whether it is new."""
+        with self._mutex:
+            user = (
+                data
+                if isinstance(data, User)
+                else parse_user_table(data, source=source, orgs=self.config.orgs)
+            )
+            users = [u for u in self.config.users if u.id != user.id]
+            if any(u.email.lower() == user.email.lower() for u in users):
+                raise ConfigError(source, "email", user.email, "another user has this email")
+            created = len(users) == len(self.config.users)
+            self._install(replace(self.config, users=(*users, user)))
+        return user, created
 
     def rotate_keys(self, *, overlap: float | None = None) -> str:
         """Rotate the signing key; ``overlap`` defaults to the config's ``[keys] overlap``."""

@@ -337,6 +337,16 @@ def test_marker_in_process(mockauth_asgi):
     assert mockauth_asgi.get_app("1" * 32).name == "Billing worker"
 
 
+@pytest.mark.mockauth(
+    orgs={"code": "org_billing", "name": "Billing"},
+    users=[{"email": "ann@example.com", "orgs": ["org_billing"], "permissions": ["pay"]}],
+)
+def test_marker_adds_a_user_who_signs_in(mockauth):
+    claims = unverified(mockauth.user_token("ann@example.com"))
+    assert claims["permissions"] == ["pay"]
+    assert claims["org_code"] == "org_billing" and claims["org_name"] == "Billing"
+
+
 def test_next_test_sees_the_start_up_state(mockauth, mockauth_asgi):
     for auth in (mockauth, mockauth_asgi):
         from mockauth.config import default_config
@@ -344,6 +354,8 @@ def test_next_test_sees_the_start_up_state(mockauth, mockauth_asgi):
         defaults = [a.client_id for a in default_config().apps]
         assert [a.client_id for a in auth.tenant.config.apps] == defaults
         assert len(auth.tenant.config.apis) == 2
+        assert [u.email for u in auth.tenant.config.users] == ["jane@example.com"]
+        assert [o.code for o in auth.tenant.config.orgs] == ["org_e5f28e1676d"]
         assert auth.tenant.faults.rules() == []
         assert (auth.clock.offset, auth.clock.frozen_at) == (0, None)
     assert httpx.get(mockauth.jwks_url).status_code == 200
@@ -372,7 +384,7 @@ def test_module_marker(mockauth):
 
 def test_marker_changes_one_test_and_is_undone(project: pytest.Pytester) -> None:
     project.makepyfile(test_marker=user_tests(MARKER_TESTS), test_layers=user_tests(LAYERED_TESTS))
-    project.runpytest().assert_outcomes(passed=10)
+    project.runpytest().assert_outcomes(passed=11)
 
 
 @pytest.mark.parametrize(
@@ -385,6 +397,11 @@ def test_marker_changes_one_test_and_is_undone(project: pytest.Pytester) -> None
         ('faults=[{"effect": "explode"}]', "*effect = 'explode': must be one of*"),
         ("clock_offset=1, frozen_at=2", "give clock_offset or frozen_at, not both"),
         ("apps=42", "expected a list, not 42"),
+        (
+            'users={"email": "x@y.z", "orgs": ["org_none"]}',
+            "*users=...): user.orgs?0? = 'org_none'*",
+        ),
+        ('users={"email": "JANE@example.com"}', "*email = 'JANE@example.com': another user*"),
     ],
 )
 def test_bad_marker_is_a_clear_setup_error(
