@@ -62,8 +62,12 @@ class OAuthError(MockAuthError):
 
     def body(self) -> bytes:
         """The wire body: exactly ``{"error", "error_description"}``."""
+        return json.dumps(self.wire_fields()).encode()
+
+    def wire_fields(self) -> dict[str, str]:
+        """``error`` and ``error_description``, the latter in RFC 6749's character set."""
         description = _NOT_DESCRIPTION_CHAR.sub("?", self.description)
-        return json.dumps({"error": self.error, "error_description": description}).encode()
+        return {"error": self.error, "error_description": description}
 
     def response_headers(self) -> dict[str, str]:
         """Headers of the error answer besides its content type and length."""

@@ -62,6 +62,8 @@ def role_claim(role: str) -> dict[str, str]:
 
 def redirect_uri_problem(uri: str) -> str | None:
     """Why ``uri`` cannot be a registered redirect URI (RFC 6749 3.1.2), or None."""
+    if len(uri) > 2048:
+        return "must be at most 2048 characters"
     if any(c.isspace() for c in uri):
         return "must not contain whitespace"
     parts = urlsplit(uri)

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ SPENT_DIR = "spent"
 _KEY_BYTES = 32
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
+# Anything longer did not come from us: a token request's whole body is capped at 64 KiB.
+MAX_SEALED = 64 * 1024
 
 
 def load_seal_key(keys_dir: Path | None) -> bytes:
@@ -67,7 +70,7 @@ class Sealer:
     def open(self, purpose: str, token: str) -> dict[str, Any] | None:
         """The payload, or None for anything this sealer did not seal for ``purpose``."""
         head, dot, tag = token.partition(".")
-        if not dot or len(token) > 8192:
+        if not dot or len(token) > MAX_SEALED:
             return None
         try:
             body, mac = _unb64(head), _unb64(tag)
@@ -94,8 +97,10 @@ def _unb64(text: str) -> bytes:
 class SpentIds:
     """Ids of codes and refresh tokens used once, and of revoked tokens, until they expire.
 
-    In memory for one process; with several worker processes, one empty file per id in
-    ``<keys dir>/spent/``, created exclusively, so exactly one worker can spend an id.
+    With a keys dir, one empty file per id in ``<keys dir>/spent/``, created exclusively,
+    so exactly one worker spends an id and a restart forgets none; in memory without one.
+    Ids are dropped once expired on both the real and the tenant's clock, so moving the
+    clock forward and back again revives nothing.
     """
 
     def __init__(self, directory: Path | None, clock: Callable[[], int]) -> None:
@@ -135,16 +140,12 @@ class SpentIds:
             return ident in self._spent
         return os.path.exists(self._path(ident, expires))
 
-    def clear(self) -> None:
-        with self._mutex:
-            self._spent.clear()
-
     def _path(self, ident: str, expires: int) -> str:
         assert self._dir is not None
         return str(self._dir / f"{expires}-{ident}")
 
     def _prune(self) -> None:
-        now = self._clock()
+        now = min(self._clock(), int(time.time()))
         if self._dir is None:
             self._spent = {k: exp for k, exp in self._spent.items() if exp >= now}
             return

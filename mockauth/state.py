@@ -97,7 +97,8 @@ class Tenant:
         self._mutex = threading.Lock()
         self.started_at = self.clock()
         keys_dir = self.keys.keys_dir
-        spent_dir = keys_dir / SPENT_DIR if keys_dir is not None and workers > 1 else None
+        # On disk with a keys dir: sealed grants outlive a restart, so must their spending.
+        spent_dir = keys_dir / SPENT_DIR if keys_dir is not None else None
         self.login = UserLogin(
             self, Sealer(load_seal_key(keys_dir)), SpentIds(spent_dir, self.clock)
         )
@@ -130,12 +131,14 @@ class Tenant:
             )
         except jwt.PyJWTError:
             return None
-        exp, jti = claims.get("exp"), claims.get("jti")
+        exp, jti, now = claims.get("exp"), claims.get("jti"), self.clock()
         if (
             claims.get("iss") != self.issuer
             or "at_hash" in claims
             or not isinstance(exp, int)
-            or exp <= self.clock()
+            or exp <= now
+            or not _not_after(claims.get("nbf"), now)
+            or not _not_after(claims.get("iat"), now)
             or not isinstance(jti, str)
             or not _ID_RE.match(jti)
         ):
@@ -215,7 +218,6 @@ class Tenant:
         self.faults.load(self._startup.faults)
         self.clock.reset()
         self.journal.clear()
-        self.login.spent.clear()
 
     def _install(self, config: ServerConfig) -> None:
         # One assignment each, so request handlers see the old or the new config, never a mix.
@@ -241,6 +243,11 @@ class Tenant:
                 apis[audience] = scopes
             out["apis"] = apis
         return out
+
+
+def _not_after(value: object, now: int) -> bool:
+    """An optional time claim that has come (absent counts as come)."""
+    return value is None or (isinstance(value, int | float) and value <= now)
 
 
 def _check_grants(apps: tuple[App, ...], api: Api, source: str) -> None:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 OIDC_SCOPES = ("openid", "profile", "email", "offline", "address", "phone")
 RESPONSE_MODES = ("query", "fragment", "form_post")
 CODE_LIFETIME = 600  # seconds, as Kinde's OAuth layer (Ory Fosite) defaults
+MAX_NONCE = 1024  # it is sealed into the code, and codes have a size limit
 _VERIFIER_RE = re.compile(r"^[A-Za-z0-9._~-]{43,128}\Z")
 _CODE, _REFRESH = "code", "refresh"
 
@@ -92,10 +93,10 @@ class UserLogin:
         error must then not be sent to the redirect_uri (RFC 6749 4.1.2.1).
         """
         params: dict[str, str] = {}
-        repeated = None
+        repeated: list[str] = []
         for name, value in pairs:
-            if name in params and repeated is None:
-                repeated = name
+            if name in params and name not in repeated:
+                repeated.append(name)
             params.setdefault(name, value)
         app, redirect_uri = self._trusted_target(params, repeated)
         mode = params.get("response_mode") or "query"
@@ -106,17 +107,19 @@ class UserLogin:
                 raise InvalidRequestError(
                     f"The response_mode must be one of {', '.join(RESPONSE_MODES)}."
                 )
-            if repeated is not None:
-                raise InvalidRequestError(f"The '{repeated}' parameter is included more than once.")
+            if repeated:
+                raise InvalidRequestError(
+                    f"The '{repeated[0]}' parameter is included more than once."
+                )
             code = self.sign_in(app, redirect_uri, params)
         except OAuthError as exc:
-            error = {"error": exc.error, "error_description": exc.description}
-            return Redirect(redirect_uri, {**error, **extra}, mode)
+            return Redirect(redirect_uri, {**exc.wire_fields(), **extra}, mode)
         return Redirect(redirect_uri, {"code": code, **extra}, mode)
 
-    def _trusted_target(self, params: dict[str, str], repeated: str | None) -> tuple[App, str]:
-        if repeated in ("client_id", "redirect_uri"):
-            raise InvalidRequestError(f"The '{repeated}' parameter is included more than once.")
+    def _trusted_target(self, params: dict[str, str], repeated: list[str]) -> tuple[App, str]:
+        for name in ("client_id", "redirect_uri"):
+            if name in repeated:
+                raise InvalidRequestError(f"The '{name}' parameter is included more than once.")
         client_id = params.get("client_id")
         if not client_id:
             raise InvalidRequestError("The request is missing the required 'client_id' parameter.")
@@ -128,7 +131,7 @@ class UserLogin:
             raise InvalidRequestError(
                 "The request is missing the required 'redirect_uri' parameter."
             )
-        if redirect_uri not in app.redirect_uris:
+        if not any(same_redirect_uri(redirect_uri, uri) for uri in app.redirect_uris):
             raise InvalidRequestError(
                 f"The redirect_uri {_shown(redirect_uri)!r} is not one of the app's allowed "
                 "callback URLs (redirect_uris in its [[apps]] table)."
@@ -138,11 +141,12 @@ class UserLogin:
     def sign_in(self, app: App, redirect_uri: str, params: Mapping[str, str]) -> str:
         """Check an authorization request for a trusted app and redirect_uri and sign its
         user in: the code, or an OAuthError to redirect with."""
-        if app.type == "m2m":
-            raise UnauthorizedClientError("The client is an m2m app: it cannot sign users in.")
         if params.get("response_type") != "code":
             raise UnsupportedResponseTypeError()
         challenge = _challenge(app, params)
+        nonce = params.get("nonce")
+        if nonce is not None and len(nonce) > MAX_NONCE:
+            raise InvalidRequestError(f"The nonce must be at most {MAX_NONCE} characters.")
         audiences = list(dict.fromkeys(params.get("audience", "").split()))
         for audience in audiences:
             if audience not in app.apis:
@@ -162,7 +166,7 @@ class UserLogin:
             "r": redirect_uri,
             "s": scopes,
             "a": audiences,
-            "n": params.get("nonce"),
+            "n": nonce,
             "pc": challenge,
             "t": now,
             "exp": now + CODE_LIFETIME,
@@ -184,7 +188,9 @@ class UserLogin:
         if not code:
             return self._tenant.org(user.orgs[0]) if user.orgs else None
         if code not in user.orgs:
-            raise AccessDeniedError(f"The user is not a member of the organization {code!r}.")
+            raise AccessDeniedError(
+                f"The user is not a member of the organization {_shown(code)!r}."
+            )
         return self._tenant.org(code)
 
     # --- the token endpoint's user grants ---
@@ -193,7 +199,7 @@ class UserLogin:
         """The authorization_code grant for an authenticated app: the token response."""
         code = form.required("code")
         grant = self._open(_CODE, code, app)
-        if form.one("redirect_uri") != grant["r"]:
+        if not same_redirect_uri(form.one("redirect_uri") or "", grant["r"]):
             raise InvalidGrantError(
                 "The redirect_uri does not match the one of the authorization request."
             )
@@ -205,21 +211,24 @@ class UserLogin:
     def redeem_refresh(self, app: App, form: Form) -> dict[str, Any]:
         """The refresh_token grant: new tokens and a new refresh token (rotation)."""
         grant = self._open(_REFRESH, form.required("refresh_token"), app)
+        scopes = list(grant["s"])
         scope = form.one("scope")
         if scope and scope.split():
-            wanted = list(dict.fromkeys(scope.split()))
-            extra = [s for s in wanted if s not in grant["s"]]
+            scopes = list(dict.fromkeys(scope.split()))
+            extra = [s for s in scopes if s not in grant["s"]]
             if extra:
                 raise InvalidScopeError(
                     f"The scope {_shown(' '.join(extra))!r} was not granted to this refresh token."
                 )
-            grant = {**grant, "s": wanted}
         if not self.spent.spend(grant["id"], grant["exp"]):
             raise InvalidGrantError(
                 "The refresh token has already been used or was revoked: each refresh "
                 "returns a new one."
             )
-        return self._tokens(app, grant, previous=(grant["ai"], grant["aj"]))
+        # A narrower scope is for the tokens issued now; the new refresh token keeps the
+        # grant's scope (RFC 6749 section 6), and a token with other claims gets a new jti.
+        previous = (grant["ai"], grant["aj"]) if scopes == grant["as"] else None
+        return self._tokens(app, grant, previous=previous, scopes=scopes)
 
     def _open(self, purpose: str, token: str, app: App) -> dict[str, Any]:
         what = "authorization code" if purpose == _CODE else "refresh token"
@@ -233,8 +242,15 @@ class UserLogin:
         return grant
 
     def _tokens(
-        self, app: App, grant: Mapping[str, Any], *, previous: tuple[int, str] | None
+        self,
+        app: App,
+        grant: Mapping[str, Any],
+        *,
+        previous: tuple[int, str] | None,
+        scopes: list[str] | None = None,
     ) -> dict[str, Any]:
+        """The token response for a grant; ``scopes`` narrows what is issued now."""
+        scopes = grant["s"] if scopes is None else scopes
         tenant = self._tenant
         user = tenant.user(grant["u"])
         if user is None:
@@ -253,7 +269,7 @@ class UserLogin:
             user,
             org=org,
             audiences=grant["a"],
-            scopes=grant["s"],
+            scopes=scopes,
             lifetime=lifetimes.access_token,
             iat=iat,
             jti=jti,
@@ -263,7 +279,7 @@ class UserLogin:
             "access_token": access,
             "expires_in": max(claims["exp"] - now - 1, 0),
         }
-        if "openid" in grant["s"]:
+        if "openid" in scopes:
             id_claims = tenant.tokens.id_claims(
                 app,
                 user,
@@ -278,12 +294,15 @@ class UserLogin:
             refresh = {
                 "id": secrets.token_urlsafe(16),
                 **{k: grant[k] for k in ("c", "u", "o", "s", "a", "n", "t")},
+                # The access token issued with it: a refresh returns it again, unless it
+                # asks for other scopes; revoking this refresh token revokes it.
                 "ai": claims["iat"],
                 "aj": claims["jti"],
+                "as": scopes,
                 "exp": now + lifetimes.refresh_token,
             }
             body["refresh_token"] = self._sealer.seal(_REFRESH, refresh)
-        body["scope"] = " ".join(grant["s"])
+        body["scope"] = " ".join(scopes)
         body["token_type"] = "bearer"
         return body
 
@@ -297,15 +316,20 @@ class UserLogin:
         return None if self.spent.is_spent(grant["id"], grant["exp"]) else grant
 
     def revoke(self, app: App, token: str) -> None:
-        """Revoke a refresh token or an access token issued to ``app``; others are ignored
-        (RFC 7009: an invalid token is not an error)."""
+        """Revoke a refresh token (and its access token) or an access token issued to
+        ``app``; another client's token is unauthorized_client, and one that is not live
+        is ignored (RFC 7009: an invalid token is not an error)."""
         grant = self.refresh_grant(token)
+        claims = self._tenant.access_claims(token) if grant is None else None
+        owner = grant["c"] if grant is not None else (claims or {}).get("azp")
+        if owner is not None and owner != app.client_id:
+            raise UnauthorizedClientError("The token was issued to another client.")
         if grant is not None:
-            if grant["c"] == app.client_id:
-                self.spent.spend(grant["id"], grant["exp"])
-            return
-        claims = self._tenant.access_claims(token)
-        if claims is not None and claims.get("azp") == app.client_id:
+            self.spent.spend(grant["id"], grant["exp"])
+            # RFC 7009 2.1: the access token issued with it goes too.
+            lifetime = self._tenant.config.lifetimes_for(app).access_token
+            self.spent.spend(grant["aj"], grant["ai"] + lifetime)
+        elif claims is not None:
             self.spent.spend(claims["jti"], claims["exp"])
 
 
@@ -347,6 +371,17 @@ def _check_verifier(challenge: str | None, verifier: str | None) -> None:
     expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
     if not hmac.compare_digest(expected, challenge):
         raise InvalidGrantError("The code_verifier does not match the code_challenge.")
+
+
+def same_redirect_uri(given: str, registered: str) -> bool:
+    """RFC 6749 exact matching, except that an http(s) origin with an empty path equals the
+    same with ``/`` (RFC 3986 6.2.3): WHATWG URL parsers add the slash (openid-client 6)."""
+    if given == registered:
+        return True
+    short, long = sorted((given, registered), key=len)
+    scheme, _, rest = short.partition("://")
+    bare_origin = scheme in ("http", "https") and not any(c in rest for c in "/?#")
+    return bare_origin and long == short + "/"
 
 
 def _shown(value: str, limit: int = 200) -> str:

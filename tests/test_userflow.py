@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import stat
+import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -280,17 +282,52 @@ def test_bad_authorization_requests_redirect_with_an_error_and_the_state(
     assert got["state"] == "st-1"
 
 
-def test_an_m2m_app_cannot_sign_users_in() -> None:
-    config = parse_config(
-        EXTRA_TOML.replace('type = "regular"', 'type = "m2m"', 1)
-        .replace('redirect_uris = ["http://localhost:3000/callback"]\n', "", 1)
-        .encode(),
-        source="t.toml",
-    )
-    t = Tenant(config, issuer=ISSUER, keys=KEYS)
-    with pytest.raises(Exception) as info:
-        t.login.authorize(list(auth_params().items()))
-    assert "redirect_uri" in str(info.value)  # an m2m app has no callback to trust
+def test_an_m2m_app_has_no_callback_so_signs_no_one_in(client: TestClient) -> None:
+    # The config refuses redirect_uris on m2m apps (test_config), so nothing is redirected.
+    params = auth_params(client_id=M2M.client_id)
+    answer = client.get("/oauth2/auth", params=params, follow_redirects=False)
+    assert "location" not in answer.headers
+    assert "redirect_uri" in assert_error(answer, 400, "invalid_request")["error_description"]
+
+
+@pytest.mark.parametrize("name", ["client_id", "redirect_uri"])
+def test_a_repeated_client_or_callback_is_never_redirected_to(
+    client: TestClient, name: str
+) -> None:
+    # Even when another parameter is repeated first.
+    pairs = [("state", "1"), ("state", "2"), *auth_params().items()]
+    pairs.append((name, "http://evil.example/" if name == "redirect_uri" else OTHER_ID))
+    answer = client.get("/oauth2/auth", params=pairs, follow_redirects=False)
+    assert "location" not in answer.headers
+    assert name in assert_error(answer, 400, "invalid_request")["error_description"]
+
+
+def test_a_redirected_error_description_is_clean_and_short(client: TestClient) -> None:
+    for change in ({"login_hint": '\xff"\\'}, {"org_code": "x" * 25_000}):
+        got = authorize(client, **auth_params(**change))
+        assert got["error"] == "access_denied"
+        assert re.fullmatch(r"[\x20\x21\x23-\x5b\x5d-\x7e]+", got["error_description"])
+        assert len(got["error_description"]) < 300
+
+
+def test_a_nonce_is_capped_so_every_code_can_be_redeemed(client: TestClient) -> None:
+    got = authorize(client, **auth_params(nonce="n" * 1025))
+    assert got["error"] == "invalid_request" and "nonce" in got["error_description"]
+    body = login(client, nonce="n" * 1024)
+    assert verified(body["id_token"], audience=WEB.client_id)["nonce"] == "n" * 1024
+
+
+def test_a_bare_origin_callback_matches_with_or_without_its_slash(client: TestClient) -> None:
+    # openid-client 6 sends http://localhost:5173/ for a registered http://localhost:5173.
+    origin = SPA.redirect_uris[0]
+    assert "/" not in origin.split("://")[1]
+    code = code_for(client, SPA, redirect_uri=origin + "/")
+    assert redeem(client, code, SPA, redirect_uri=origin).status_code == 200
+    code = code_for(client, SPA)
+    assert redeem(client, code, SPA, redirect_uri=origin + "/").status_code == 200
+    for other in (origin + "//", origin + "/x", origin + "?"):
+        answer = client.get("/oauth2/auth", params=auth_params(SPA, redirect_uri=other))
+        assert_error(answer, 400, "invalid_request")
 
 
 def test_a_repeated_parameter_is_refused_through_the_redirect(client: TestClient) -> None:
@@ -497,10 +534,18 @@ def test_refresh_after_the_access_token_expired_gives_a_new_one(
 
 
 def test_a_refresh_may_narrow_the_scope_but_not_widen_it(client: TestClient) -> None:
-    token = login(client, scope="openid offline")["refresh_token"]
-    assert_error(refresh(client, token, scope="openid email"), 400, "invalid_scope")
-    body = refresh(client, token, scope="offline").json()
-    assert body["scope"] == "offline" and "id_token" not in body
+    first = login(client, scope="openid email offline")
+    token = first["refresh_token"]
+    assert_error(refresh(client, token, scope="openid profile"), 400, "invalid_scope")
+    narrowed = refresh(client, token, scope="email").json()
+    assert narrowed["scope"] == "email" and "id_token" not in narrowed
+    claims = verified(narrowed["access_token"])
+    assert claims["scp"] == ["email"]
+    assert claims["jti"] != verified(first["access_token"])["jti"]  # other claims: new jti
+    # The new refresh token keeps the grant's scope (RFC 6749 section 6).
+    full = refresh(client, narrowed["refresh_token"]).json()
+    assert full["scope"] == "openid email offline" and "id_token" in full
+    assert verified(full["access_token"])["jti"] != claims["jti"]
 
 
 def test_a_refresh_token_expires(tenant: Tenant, client: TestClient) -> None:
@@ -532,6 +577,26 @@ def test_refresh_tokens_and_codes_survive_a_restart(tmp_path: Path) -> None:
     second = TestClient(create_app(Tenant(issuer=ISSUER, keys_dir=tmp_path)), base_url=ISSUER)
     answer = refresh(second, body["refresh_token"])
     assert answer.status_code == 200, answer.text
+
+
+def test_a_spent_code_or_refresh_token_stays_spent_after_a_restart(tmp_path: Path) -> None:
+    first = TestClient(create_app(Tenant(issuer=ISSUER, keys_dir=tmp_path)), base_url=ISSUER)
+    code = code_for(first)
+    body = redeem(first, code).json()
+    assert refresh(first, body["refresh_token"]).status_code == 200
+    revoked = login(first)
+    first.post("/oauth2/revoke", data={"token": revoked["refresh_token"], **app_auth()})
+    second = TestClient(create_app(Tenant(issuer=ISSUER, keys_dir=tmp_path)), base_url=ISSUER)
+    assert_error(redeem(second, code), 400, "invalid_grant")
+    assert_error(refresh(second, body["refresh_token"]), 400, "invalid_grant")
+    assert_error(refresh(second, revoked["refresh_token"]), 400, "invalid_grant")
+
+
+def test_a_reset_revives_no_spent_code(tenant: Tenant, client: TestClient) -> None:
+    code = code_for(client)
+    assert redeem(client, code).status_code == 200
+    tenant.reset()
+    assert_error(redeem(client, code), 400, "invalid_grant")
 
 
 def test_a_damaged_seal_key_stops_start_up(tmp_path: Path) -> None:
@@ -625,13 +690,15 @@ def test_introspection_describes_live_tokens(tenant: Tenant, client: TestClient)
         "/oauth2/introspect", data={"token": body["refresh_token"], **app_auth()}
     ).json()
     assert refresh_answer["active"] is True and refresh_answer["sub"] == USER.id
-    m2m = MockAuth(tenant, ISSUER).token()
+    mock = MockAuth(tenant, ISSUER)
+    m2m = mock.token()
     by_bearer = client.post(
         "/oauth2/introspect", data={"token": m2m}, headers={"Authorization": f"Bearer {m2m}"}
     ).json()
     assert by_bearer["active"] is True and by_bearer["client_id"] == M2M.client_id
     assert "sub" not in by_bearer
-    for dead in ("garbage", body["id_token"]):
+    early = mock.bad_token("not_yet_valid")
+    for dead in ("garbage", body["id_token"], early):
         answer = client.post("/oauth2/introspect", data={"token": dead, **app_auth()})
         assert answer.json() == {"active": False}
 
@@ -644,6 +711,9 @@ def test_introspection_needs_a_caller(client: TestClient) -> None:
     assert_error(client.post("/oauth2/introspect", data=spa), 401, "invalid_client")
     bearer = {"Authorization": "Bearer nope"}
     answer = client.post("/oauth2/introspect", data={"token": "x"}, headers=bearer)
+    assert_error(answer, 401, "invalid_token")
+    user = {"Authorization": "Bearer " + login(client)["access_token"]}  # a browser's token
+    answer = client.post("/oauth2/introspect", data={"token": "x"}, headers=user)
     assert_error(answer, 401, "invalid_token")
 
 
@@ -669,13 +739,22 @@ def test_revoking_an_access_token_ends_it_and_refresh_gives_a_new_one(
     assert client.get("/oauth2/v2/user_profile", headers=auth).status_code == 200
 
 
-def test_revocation_leaves_other_clients_tokens_alone() -> None:
+def test_another_clients_token_cannot_be_revoked() -> None:
     config = parse_config(EXTRA_TOML.encode(), source="t.toml")
     client = TestClient(create_app(Tenant(config, issuer=ISSUER, keys=KEYS)))
-    token = login(client)["refresh_token"]
-    other = {"token": token, "client_id": OTHER_ID, "client_secret": OTHER_SECRET}
-    assert client.post("/oauth2/revoke", data=other).status_code == 200
-    assert refresh(client, token).status_code == 200
+    body = login(client)
+    for token in (body["refresh_token"], body["access_token"]):
+        other = {"token": token, "client_id": OTHER_ID, "client_secret": OTHER_SECRET}
+        answer = client.post("/oauth2/revoke", data=other)
+        assert_error(answer, 400, "unauthorized_client")  # RFC 7009 2.1
+    assert refresh(client, body["refresh_token"]).status_code == 200
+
+
+def test_revoking_a_refresh_token_revokes_its_access_token(client: TestClient) -> None:
+    body = login(client)
+    client.post("/oauth2/revoke", data={"token": body["refresh_token"], **app_auth()})
+    auth = {"Authorization": f"Bearer {body['access_token']}"}
+    assert_error(client.get("/oauth2/v2/user_profile", headers=auth), 401, "invalid_token")
 
 
 def test_revocation_checks_the_caller(client: TestClient) -> None:
@@ -734,13 +813,28 @@ def test_the_helper_mints_user_tokens(tenant: Tenant) -> None:
         mock.user_token(client_id=M2M.client_id)
 
 
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_moving_the_clock_forward_and_back_revives_no_spent_id(
+    tmp_path: Path, on_disk: bool
+) -> None:
+    now = [int(time.time())]
+    spent = SpentIds(tmp_path if on_disk else None, lambda: now[0])
+    assert spent.spend("old", now[0] + 60)
+    now[0] += 86_400  # the tenant's clock, moved a day on
+    for i in range(300):  # enough spends to prune
+        spent.spend(f"id{i}", now[0] + 60)
+    now[0] -= 86_400
+    assert spent.is_spent("old", now[0] + 60)
+    assert not spent.spend("old", now[0] + 60)
+
+
 def test_spent_ids_in_a_shared_dir_are_spent_once_across_processes(tmp_path: Path) -> None:
     now = [1000]
     one, two = SpentIds(tmp_path, lambda: now[0]), SpentIds(tmp_path, lambda: now[0])
     assert one.spend("abc", 2000)
     assert not two.spend("abc", 2000)  # the other worker's view
     assert two.is_spent("abc", 2000)
-    now[0] = 3000
+    now[0] = 3000  # past 2000 on both the tenant's clock and the real one
     for i in range(300):  # enough claims to prune the expired entry
         assert one.spend(f"id{i}", 5000)
     assert not (tmp_path / "2000-abc").exists()

@@ -136,9 +136,14 @@ async def introspect(request: Request) -> Response:
     tenant = _tenant(request)
     scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer":
-        if tenant.access_claims(bearer.strip()) is None:
+        caller = tenant.access_claims(bearer.strip())
+        if caller is None:
             raise InvalidTokenError(
                 "The bearer access token is invalid, expired or revoked.", headers=_INVALID_TOKEN
+            )
+        if caller.get("gty") != ["client_credentials"]:  # a browser's token reads no others
+            raise InvalidTokenError(
+                "Only a machine-to-machine access token may introspect.", headers=_INVALID_TOKEN
             )
     else:
         authenticate(tenant, request.headers, form, require_secret=True)
