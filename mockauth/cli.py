@@ -29,6 +29,7 @@ from mockauth.grants.client_credentials import (
 )
 from mockauth.keys import KEYSET_FILE, KeyStore
 from mockauth.state import Tenant
+from mockauth.testing import MockAuth
 from mockauth.tls import tls_files
 
 Command = Callable[..., Any]
@@ -277,15 +278,24 @@ def _login_lines(tenant: Tenant, url: str) -> list[str]:
     + server.base_url(server.DEFAULT_HOST, server.DEFAULT_PORT)
     + " unless MOCKAUTH_HOST, MOCKAUTH_PORT or MOCKAUTH_TLS say otherwise"
 )
-@click.option("--client-id", help="M2M app to mint for (default: the only M2M app).")
+@click.option(
+    "--client-id",
+    help="App to mint for (default: the only M2M app; with --user, the first web app or SPA).",
+)
 @click.option(
     "--audience",
     "audiences",
     multiple=True,
-    required=True,
-    help="Audience; repeat or space-separate for several.",
+    help="Audience; repeat or space-separate for several (required for M2M tokens).",
 )
-@click.option("--scope", help="Space-separated scopes (default: all granted).")
+@click.option(
+    "--scope",
+    help="Space-separated scopes (default: all granted; --user: openid profile email offline).",
+)
+@click.option(
+    "--user",
+    help="Sign this user (email or kp_ id) in and mint their access token instead of an M2M one.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the whole token response as JSON.")
 def token(
     config_path: str | None,
@@ -294,9 +304,11 @@ def token(
     client_id: str | None,
     audiences: tuple[str, ...],
     scope: str | None,
+    user: str | None,
     as_json: bool,
 ) -> None:
-    """Mint an M2M access token from the config and key store, without a server."""
+    """Mint an M2M access token (or with --user, a user's) from the config and key store,
+    without a server."""
     config = _load(config_path)
     if issuer:  # the flag wins over the file, as in serve
         config = replace(config, issuer=issuer)
@@ -304,6 +316,12 @@ def token(
         tenant = Tenant(config, issuer=config.issuer or _serve_url(), keys_dir=keys_dir)
     except MockAuthError as exc:
         _fail(str(exc))
+    if user is not None:
+        body = _user_token(tenant, user, client_id, audiences, scope)
+        click.echo(json.dumps(body, indent=2) if as_json else body["access_token"])
+        return
+    if not audiences:
+        _fail("--audience is required for an M2M token (or pass --user for a user's)")
     m2m = [a for a in tenant.config.apps if a.type == "m2m"]
     if client_id is None and len(m2m) != 1:
         _fail(f"--client-id is required: the config has {len(m2m)} M2M apps")
@@ -317,6 +335,29 @@ def token(
     except OAuthError as exc:
         _fail(f"{exc.error}: {exc.description}")
     click.echo(json.dumps(body, indent=2) if as_json else body["access_token"])
+
+
+def _user_token(
+    tenant: Tenant,
+    user: str,
+    client_id: str | None,
+    audiences: tuple[str, ...],
+    scope: str | None,
+) -> dict[str, Any]:
+    """The token response of a login through the authorization endpoint's own code."""
+    helper = MockAuth(tenant, tenant.issuer)
+    wanted = " ".join(a for value in audiences for a in value.split())
+    try:
+        return helper.user_token_response(
+            user,
+            client_id=client_id,
+            audience=wanted or None,
+            scopes=scope if scope is not None else "openid profile email offline",
+        )
+    except OAuthError as exc:
+        _fail(f"{exc.error}: {exc.description}")
+    except (LookupError, ValueError) as exc:
+        _fail(str(exc))
 
 
 def _serve_url() -> str:

@@ -245,6 +245,40 @@ def test_serve_prints_only_a_generated_admin_secret(
 # --- token ---
 
 
+def test_token_for_a_user_signs_them_in(tmp_path: Path) -> None:
+    result = mint(tmp_path, "--user", "jane@example.com", "--audience", CAL, "--json")
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert {"access_token", "id_token", "refresh_token"} <= set(body)
+    claims = verify(body["access_token"], tmp_path)
+    config = default_config()
+    assert claims["sub"] == config.users[0].id
+    assert claims["azp"] == next(a for a in config.apps if a.type == "regular").client_id
+    assert claims["permissions"] == list(config.users[0].permissions)
+    spa = next(a for a in config.apps if a.type == "spa")
+    result = mint(tmp_path, "--user", config.users[0].id, "--client-id", spa.client_id)
+    assert result.exit_code == 0, result.output
+    assert jwt.decode(result.stdout.strip(), options={"verify_signature": False})["aud"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--user", "nobody@example.com"], "access_denied: No configured user"),
+        (
+            ["--user", "jane@example.com", "--client-id", "db7910a2cb5ef186a47f64aa64eb7783"],
+            "M2M app",
+        ),
+        (["--user", "jane@example.com", "--audience", "https://x.example"], "unauthorized_client"),
+        ([], "--audience is required"),
+    ],
+)
+def test_token_refusals_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    result = mint(tmp_path, *args)
+    assert result.exit_code == 2
+    assert message in result.stderr and result.stdout == ""
+
+
 def test_token_mints_for_the_default_app(tmp_path: Path) -> None:
     result = mint(tmp_path, "--audience", CAL)
     assert result.exit_code == 0, result.output
