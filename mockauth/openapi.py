@@ -124,9 +124,28 @@ def _schemas() -> dict[str, Schema]:
                 "claims": {"type": "object"},
                 "apis": {"type": "object", "additionalProperties": STRINGS},
                 "lifetimes": {"type": "object", "additionalProperties": INTEGER},
+                "redirect_uris": STRINGS,
+                "logout_uris": STRINGS,
             },
             ("name", "client_id"),
         ),
+        "User": _obj(
+            {
+                "id": STRING,
+                "email": STRING,
+                "given_name": STRING,
+                "family_name": STRING,
+                "email_verified": {"type": "boolean"},
+                "picture": STRING,
+                "username": STRING,
+                "orgs": STRINGS,
+                "permissions": STRINGS,
+                "roles": STRINGS,
+                "claims": {"type": "object"},
+            },
+            ("email",),
+        ),
+        "Org": _obj({"code": STRING, "name": STRING}, ("code",)),
         "Api": _obj({"name": STRING, "audience": STRING, "scopes": STRINGS}, ("audience",)),
     }
 
@@ -252,6 +271,27 @@ def _paths() -> dict[str, Schema]:
                 status="201",
             ),
         },
+        paths.ADMIN_USERS: {
+            "get": _op("Users", _obj({"users": {"type": "array", "items": _ref("User")}})),
+            "post": _op(
+                "Add (201) or replace (200) a user by id (default id: from the email)",
+                _obj({"user": _ref("User"), "created": {"type": "boolean"}}),
+                body=_ref("User"),
+                status="201",
+            ),
+        },
+        paths.ADMIN_USERS + "/{id}": {
+            "delete": _op("Remove a user", deleted, params=[_path_param("id")]),
+        },
+        paths.ADMIN_ORGS: {
+            "get": _op("Organizations", _obj({"orgs": {"type": "array", "items": _ref("Org")}})),
+            "post": _op(
+                "Add (201) or replace (200) an organization by code",
+                _obj({"org": _ref("Org"), "created": {"type": "boolean"}}),
+                body=_ref("Org"),
+                status="201",
+            ),
+        },
         paths.ADMIN_RESET: {
             "post": _op("Back to the start-up state (keys untouched)", _obj({"status": STRING}))
         },
@@ -265,7 +305,8 @@ def openapi_document() -> dict[str, Any]:
         "info": {
             "title": "mockauth admin API",
             "version": "1",
-            "description": "Fault injection, keys, clock, journal and runtime apps of a "
+            "description": "Fault injection, keys, clock, journal, and runtime apps, APIs, "
+            "users and organizations of a "
             "mockauth server. Errors are OAuth-style {error, error_description}.",
         },
         "servers": [{"url": "/"}],

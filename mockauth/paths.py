@@ -24,6 +24,8 @@ ADMIN_CLOCK = ADMIN + "/clock"
 ADMIN_JOURNAL = ADMIN + "/journal"
 ADMIN_APPS = ADMIN + "/apps"
 ADMIN_APIS = ADMIN + "/apis"
+ADMIN_USERS = ADMIN + "/users"
+ADMIN_ORGS = ADMIN + "/orgs"
 ADMIN_RESET = ADMIN + "/reset"
 
 

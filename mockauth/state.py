@@ -206,6 +206,16 @@ class Tenant:
             self._install(replace(self.config, users=(*users, user)))
         return user, created
 
+    def remove_user(self, user_id: str) -> User:
+        """Remove a user; KeyError if there is none with this id."""
+        with self._mutex:
+            user = self.user(user_id)
+            if user is None:
+                raise KeyError(user_id)
+            users = tuple(u for u in self.config.users if u.id != user_id)
+            self._install(replace(self.config, users=users))
+        return user
+
     def rotate_keys(self, *, overlap: float | None = None) -> str:
         """Rotate the signing key; ``overlap`` defaults to the config's ``[keys] overlap``."""
         return self.keys.rotate(overlap=self.config.key_overlap if overlap is None else overlap)

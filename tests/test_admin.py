@@ -343,6 +343,61 @@ def test_bad_apps_get_400_naming_the_key(
     assert [a.client_id for a in tenant_of(client).config.apps] == DEFAULT_IDS
 
 
+def test_apps_are_listed_with_their_callbacks(client: TestClient) -> None:
+    web = next(a for a in client.get(paths.ADMIN_APPS).json()["apps"] if a["type"] == "regular")
+    assert web["redirect_uris"] == list(default_config().apps[1].redirect_uris)
+    assert web["logout_uris"] == list(default_config().apps[1].logout_uris)
+
+
+def test_add_replace_and_remove_users_and_orgs(client: TestClient) -> None:
+    created = client.post(paths.ADMIN_ORGS, json={"code": "org_new", "name": "New"})
+    assert created.status_code == 201 and created.json()["org"] == {
+        "code": "org_new",
+        "name": "New",
+    }
+    user = {"email": "new@example.com", "orgs": ["org_new"], "permissions": ["read:calendar"]}
+    answer = client.post(paths.ADMIN_USERS, json=user)
+    assert answer.status_code == 201
+    added = answer.json()["user"]
+    assert added["id"].startswith("kp_") and added["orgs"] == ["org_new"]
+    replaced = client.post(paths.ADMIN_USERS, json={**user, "id": added["id"], "roles": ["admin"]})
+    assert replaced.status_code == 200 and replaced.json()["user"]["roles"] == ["admin"]
+    emails = [u["email"] for u in client.get(paths.ADMIN_USERS).json()["users"]]
+    assert emails == ["jane@example.com", "new@example.com"]
+    # The new user signs in at once.
+    params = {
+        "client_id": default_config().apps[1].client_id,
+        "redirect_uri": default_config().apps[1].redirect_uris[0],
+        "response_type": "code",
+        "login_hint": "new@example.com",
+    }
+    location = client.get("/oauth2/auth", params=params, follow_redirects=False).headers["location"]
+    assert "code=" in location
+    assert (
+        client.delete(f"{paths.ADMIN_USERS}/{added['id']}").json()["deleted"]["id"] == added["id"]
+    )
+    location = client.get("/oauth2/auth", params=params, follow_redirects=False).headers["location"]
+    assert "error=access_denied" in location
+    assert_oauth_error(client.delete(f"{paths.ADMIN_USERS}/{added['id']}"), 404, "not_found")
+    assert [o["code"] for o in client.get(paths.ADMIN_ORGS).json()["orgs"]][-1] == "org_new"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "nope"}, "user.email"),
+        ({"email": "a@b.c", "orgs": ["org_missing"]}, "user.orgs[0]"),
+        ({"email": "JANE@example.com"}, "email"),
+        ({"email": "a@b.c", "colour": "red"}, "user.colour"),
+        ([], "user"),
+    ],
+)
+def test_bad_users_get_400_naming_the_key(client: TestClient, body: Any, field: str) -> None:
+    response = client.post(paths.ADMIN_USERS, json=body)
+    assert_oauth_error(response, 400, "invalid_request", "request body: ", field)
+    assert [u.email for u in tenant_of(client).config.users] == ["jane@example.com"]
+
+
 def test_add_and_replace_an_api(client: TestClient) -> None:
     api = {"name": "Billing", "audience": "https://billing", "scopes": ["pay"]}
     assert client.post(paths.ADMIN_APIS, json=api).status_code == 201
@@ -373,6 +428,8 @@ def test_reset_restores_the_startup_state(client: TestClient) -> None:
         paths.ADMIN_APPS, json={"name": "N", "client_id": NEW_ID, "client_secret": NEW_SECRET}
     )
     client.post(paths.ADMIN_APIS, json={"audience": "https://extra"})
+    client.post(paths.ADMIN_ORGS, json={"code": "org_extra"})
+    client.post(paths.ADMIN_USERS, json={"email": "extra@example.com", "orgs": ["org_extra"]})
     token_response(client)
     kid = client.post(f"{paths.ADMIN_KEYS}/rotate").json()["active"]
     assert client.post(paths.ADMIN_RESET).json() == {"status": "reset"}
@@ -382,6 +439,8 @@ def test_reset_restores_the_startup_state(client: TestClient) -> None:
     assert [a.client_id for a in tenant.config.apps] == DEFAULT_IDS
     assert len(tenant.config.apis) == 2
     assert tenant.app(NEW_ID) is None
+    assert [u.email for u in tenant.config.users] == ["jane@example.com"]
+    assert [o.code for o in tenant.config.orgs] == [default_config().orgs[0].code]
     assert tenant.keys.active_kid == kid  # keys persist across a reset
 
 
@@ -448,6 +507,9 @@ PER_PROCESS = [
     ("POST", paths.ADMIN_APPS, {"name": "N", "client_id": NEW_ID, "client_secret": NEW_SECRET}),
     ("DELETE", paths.ADMIN_APPS + "/" + APP.client_id, None),
     ("POST", paths.ADMIN_APIS, {"audience": "https://x"}),
+    ("POST", paths.ADMIN_USERS, {"email": "new@example.com"}),
+    ("DELETE", paths.ADMIN_USERS + "/" + default_config().users[0].id, None),
+    ("POST", paths.ADMIN_ORGS, {"code": "org_new"}),
     ("POST", paths.ADMIN_RESET, None),
 ]
 

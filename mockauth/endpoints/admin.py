@@ -1,4 +1,4 @@
-"""The admin API under /_mockauth/: faults, keys, clock, journal, apps, APIs, reset.
+"""The admin API under /_mockauth/: faults, keys, clock, journal, apps, APIs, users, orgs, reset.
 
 JSON in and out. Every handler runs behind one guard that checks the bearer secret (when
 the tenant has one), refuses per-process changes on a multi-worker server with 409, and
@@ -8,7 +8,6 @@ turns a ConfigError (bad input, naming the field) into a 400 before anything is 
 from __future__ import annotations
 
 import hmac
-import json
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
@@ -18,7 +17,19 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mockauth import paths
-from mockauth.config import Api, App
+from mockauth.endpoints.admin_io import SOURCE, json_response, read_json
+from mockauth.endpoints.admin_tenant import (
+    delete_app,
+    delete_user,
+    list_apis,
+    list_apps,
+    list_orgs,
+    list_users,
+    put_api,
+    put_app,
+    put_org,
+    put_user,
+)
 from mockauth.errors import (
     _MISSING,
     AccessDeniedError,
@@ -29,15 +40,11 @@ from mockauth.errors import (
     NotFoundError,
 )
 from mockauth.faults import parse_rule, parse_rules
-from mockauth.forms import read_body
 from mockauth.net import is_loopback
 from mockauth.openapi import openapi_bytes
 from mockauth.state import Tenant
 
-SOURCE = "request body"
-MAX_BODY = 256 * 1024
 JOURNAL_FILTERS = ("path", "client_id", "status", "fault", "since", "limit")
-NO_STORE = {"Cache-Control": "no-store"}
 Handler = Callable[[Request, Tenant], Awaitable[Response]]
 
 
@@ -63,11 +70,16 @@ def routes() -> list[Route]:
         _route(paths.ADMIN_APPS + "/{client_id}", "DELETE", delete_app, per_process="the apps"),
         _route(paths.ADMIN_APIS, "GET", list_apis),
         _route(paths.ADMIN_APIS, "POST", put_api, per_process="the APIs"),
+        _route(paths.ADMIN_USERS, "GET", list_users),
+        _route(paths.ADMIN_USERS, "POST", put_user, per_process="the users"),
+        _route(paths.ADMIN_USERS + "/{id}", "DELETE", delete_user, per_process="the users"),
+        _route(paths.ADMIN_ORGS, "GET", list_orgs),
+        _route(paths.ADMIN_ORGS, "POST", put_org, per_process="the organizations"),
         _route(
             paths.ADMIN_RESET,
             "POST",
             reset,
-            per_process="the apps, APIs, fault rules, clock and request journal",
+            per_process="the apps, APIs, users, organizations, fault rules, clock and journal",
         ),
     ]
 
@@ -155,24 +167,6 @@ def _conflict(what: str, workers: int, *, read: bool) -> str:
     )
 
 
-def _json(data: object, status: int = 200) -> Response:
-    return Response(json.dumps(data), status, media_type="application/json", headers=NO_STORE)
-
-
-async def _body(request: Request, *, optional: bool = False) -> Any:
-    raw = await read_body(request, MAX_BODY)
-    if not raw.strip():
-        if optional:
-            return {}
-        raise InvalidRequestError("The request body must be a JSON document.")
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise InvalidRequestError(f"The request body is not valid JSON: {exc}") from exc
-    except RecursionError as exc:
-        raise InvalidRequestError("The request body is nested too deeply.") from exc
-
-
 def _object(body: object) -> Mapping[str, Any]:
     if not isinstance(body, dict):
         raise ConfigError(SOURCE, "(body)", body, "must be a JSON object")
@@ -187,29 +181,29 @@ async def openapi(request: Request, tenant: Tenant) -> Response:
 
 
 async def list_faults(request: Request, tenant: Tenant) -> Response:
-    return _json({"faults": tenant.faults.describe()})
+    return json_response({"faults": tenant.faults.describe()})
 
 
 async def add_faults(request: Request, tenant: Tenant) -> Response:
     """One rule object, or an array of them: all are added, or none."""
-    body = await _body(request)
+    body = await read_json(request)
     if isinstance(body, list):
         rules = parse_rules(body, source=SOURCE)
     else:
         rules = [parse_rule(body, source=SOURCE)]
     added = tenant.faults.add(*rules)
     described = {d["id"]: d for d in tenant.faults.describe()}
-    return _json({"faults": [described[rule.id] for rule in added]}, 201)
+    return json_response({"faults": [described[rule.id] for rule in added]}, 201)
 
 
 async def clear_faults(request: Request, tenant: Tenant) -> Response:
-    return _json({"deleted": tenant.faults.clear()})
+    return json_response({"deleted": tenant.faults.clear()})
 
 
 async def get_fault(request: Request, tenant: Tenant) -> Response:
     rule_id = request.path_params["id"]
     try:
-        return _json(tenant.faults.describe(rule_id)[0])
+        return json_response(tenant.faults.describe(rule_id)[0])
     except KeyError:
         raise NotFoundError(f"No fault rule has the id {rule_id!r}.") from None
 
@@ -220,7 +214,7 @@ async def delete_fault(request: Request, tenant: Tenant) -> Response:
         rule = tenant.faults.remove(rule_id)
     except KeyError:
         raise NotFoundError(f"No fault rule has the id {rule_id!r}.") from None
-    return _json({"deleted": rule.to_dict()})
+    return json_response({"deleted": rule.to_dict()})
 
 
 # --- keys ----------------------------------------------------------------------------------
@@ -238,22 +232,22 @@ def _keys_state(tenant: Tenant) -> dict[str, Any]:
 
 async def list_keys(request: Request, tenant: Tenant) -> Response:
     tenant.keys.refresh()
-    return _json(_keys_state(tenant))
+    return json_response(_keys_state(tenant))
 
 
 async def rotate_keys(request: Request, tenant: Tenant) -> Response:
     """Body (optional): {"overlap": seconds} before the previous keys leave the JWKS."""
-    body = _object(await _body(request, optional=True))
+    body = _object(await read_json(request, optional=True))
     _only(body, {"overlap"})
     overlap = _number(body, "overlap", low=0.0) if "overlap" in body else None
     previous = tenant.keys.active_kid
     tenant.rotate_keys(overlap=overlap)
-    return _json({**_keys_state(tenant), "previous": previous})
+    return json_response({**_keys_state(tenant), "previous": previous})
 
 
 async def retire_keys(request: Request, tenant: Tenant) -> Response:
     """Body: {"kid": ...} retires one key; {} retires every key but the active one."""
-    body = _object(await _body(request, optional=True))
+    body = _object(await read_json(request, optional=True))
     _only(body, {"kid"})
     kid = body.get("kid")
     if kid is not None and not isinstance(kid, str):
@@ -264,7 +258,7 @@ async def retire_keys(request: Request, tenant: Tenant) -> Response:
         raise ConfigError(SOURCE, "kid", kid, "no published key has this kid") from exc
     except ValueError as exc:
         raise ConfigError(SOURCE, "kid", kid, "is the active signing key; rotate first") from exc
-    return _json({**_keys_state(tenant), "retired": kids})
+    return json_response({**_keys_state(tenant), "retired": kids})
 
 
 # --- clock ---------------------------------------------------------------------------------
@@ -276,12 +270,12 @@ def _clock_state(tenant: Tenant) -> dict[str, Any]:
 
 
 async def get_clock(request: Request, tenant: Tenant) -> Response:
-    return _json(_clock_state(tenant))
+    return json_response(_clock_state(tenant))
 
 
 async def set_clock(request: Request, tenant: Tenant) -> Response:
     """Exactly one of: offset (s), advance (s), frozen_at (epoch s), freeze (true: now)."""
-    body = _object(await _body(request))
+    body = _object(await read_json(request))
     _only(body, {"offset", "advance", "frozen_at", "freeze"})
     if len(body) != 1:
         raise ConfigError(
@@ -298,12 +292,12 @@ async def set_clock(request: Request, tenant: Tenant) -> Response:
         clock.advance(_number(body, "advance"))
     else:
         clock.set_offset(_number(body, "offset"))
-    return _json(_clock_state(tenant))
+    return json_response(_clock_state(tenant))
 
 
 async def reset_clock(request: Request, tenant: Tenant) -> Response:
     tenant.clock.reset()
-    return _json(_clock_state(tenant))
+    return json_response(_clock_state(tenant))
 
 
 # --- journal -------------------------------------------------------------------------------
@@ -326,11 +320,11 @@ async def query_journal(request: Request, tenant: Tenant) -> Response:
         since=ints["since"],
         limit=ints["limit"],
     )
-    return _json({"entries": [e.to_dict() for e in entries]})
+    return json_response({"entries": [e.to_dict() for e in entries]})
 
 
 async def clear_journal(request: Request, tenant: Tenant) -> Response:
-    return _json({"deleted": tenant.journal.clear()})
+    return json_response({"deleted": tenant.journal.clear()})
 
 
 def _int_param(value: str | None, name: str) -> int | None:
@@ -341,65 +335,10 @@ def _int_param(value: str | None, name: str) -> int | None:
     return int(value)
 
 
-# --- apps and APIs -------------------------------------------------------------------------
-
-
-def app_dict(app: App) -> dict[str, Any]:
-    """An app as its config table (JSON-ready): what POST /apps takes back."""
-    out: dict[str, Any] = {"name": app.name, "type": app.type, "client_id": app.client_id}
-    if app.client_secret is not None:
-        out["client_secret"] = app.client_secret
-    if app.org_code is not None:
-        out["org_code"] = app.org_code
-    out["claims"] = dict(app.claims)
-    out["apis"] = {aud: list(scopes) for aud, scopes in app.apis.items()}
-    if app.lifetimes is not None:
-        lt = app.lifetimes
-        out["lifetimes"] = {
-            "access_token": lt.access_token,
-            "id_token": lt.id_token,
-            "refresh_token": lt.refresh_token,
-        }
-    return out
-
-
-def api_dict(api: Api) -> dict[str, Any]:
-    return {"name": api.name, "audience": api.audience, "scopes": list(api.scopes)}
-
-
-async def list_apps(request: Request, tenant: Tenant) -> Response:
-    return _json({"apps": [app_dict(a) for a in tenant.config.apps]})
-
-
-async def put_app(request: Request, tenant: Tenant) -> Response:
-    """Add, or replace by client_id, one app given as its config table."""
-    app, created = tenant.put_app(await _body(request), source=SOURCE)
-    return _json({"app": app_dict(app), "created": created}, 201 if created else 200)
-
-
-async def delete_app(request: Request, tenant: Tenant) -> Response:
-    client_id = request.path_params["client_id"]
-    try:
-        app = tenant.remove_app(client_id)
-    except KeyError:
-        raise NotFoundError(f"No app has the client_id {client_id!r}.") from None
-    return _json({"deleted": app_dict(app)})
-
-
-async def list_apis(request: Request, tenant: Tenant) -> Response:
-    return _json({"apis": [api_dict(a) for a in tenant.config.apis]})
-
-
-async def put_api(request: Request, tenant: Tenant) -> Response:
-    """Add, or replace by audience, one API given as its config table."""
-    api, created = tenant.put_api(await _body(request), source=SOURCE)
-    return _json({"api": api_dict(api), "created": created}, 201 if created else 200)
-
-
 async def reset(request: Request, tenant: Tenant) -> Response:
     """Back to the start-up state: config apps, APIs and faults; real time; empty journal."""
     tenant.reset()
-    return _json({"status": "reset"})
+    return json_response({"status": "reset"})
 
 
 # --- body checks ---------------------------------------------------------------------------
