@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import hmac
 import inspect
 import json
@@ -11,7 +12,7 @@ import logging
 import stat
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx2
 import jwt
@@ -25,6 +26,7 @@ from mockauth.cli import serve
 from mockauth.config import App, default_config
 from mockauth.errors import ConfigError
 from mockauth.keys import KeyStore
+from mockauth.sealed import SEAL_KEY_FILE
 from mockauth.state import Tenant
 
 ISSUER = "http://127.0.0.1:8400"
@@ -362,3 +364,78 @@ def test_the_admin_client_never_carries_its_secret_through_a_redirect() -> None:
         for s in (elsewhere, redirector):
             s.shutdown()
             s.server_close()
+
+
+# --- user login ---
+
+
+def login_responses(client: TestClient, web: App) -> tuple[list[httpx2.Response], dict[str, str]]:
+    """Every user-login endpoint once, and the secrets that went through them."""
+    secret = web.client_secret or ""
+    verifier = "V" * 50
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
+    params = {
+        "client_id": web.client_id,
+        "redirect_uri": web.redirect_uris[0],
+        "response_type": "code",
+        "scope": "openid offline",
+        "code_challenge": challenge.decode(),
+        "code_challenge_method": "S256",
+    }
+    redirect = client.get("/oauth2/auth", params=params, follow_redirects=False)
+    code = parse_qs(urlsplit(redirect.headers["location"]).query)["code"][0]
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": web.redirect_uris[0],
+        "code_verifier": verifier,
+        "client_id": web.client_id,
+        "client_secret": secret,
+    }
+    tokens = client.post("/oauth2/token", data=form)
+    body = tokens.json()
+    auth = {"client_id": web.client_id, "client_secret": secret}
+    bearer = {"Authorization": "Bearer " + body["access_token"]}
+    responses = [
+        redirect,
+        tokens,
+        client.post("/oauth2/token", data=form),  # the replay
+        client.get("/oauth2/v2/user_profile", headers=bearer),
+        client.get("/oauth2/user_profile", headers=bearer),
+        client.post("/oauth2/introspect", data={"token": body["refresh_token"], **auth}),
+        client.post("/oauth2/revoke", data={"token": body["refresh_token"], **auth}),
+        client.get("/logout", params={"redirect": "http://evil.example"}),
+        client.get("/_mockauth/users"),
+        client.get("/_mockauth/apps"),
+    ]
+    used = {"verifier": verifier, "refresh": body["refresh_token"], "code": code}
+    return responses, used
+
+
+def test_no_login_response_carries_the_seal_key_or_a_private_key(tmp_path: Path) -> None:
+    tenant = Tenant(issuer=ISSUER, keys_dir=tmp_path)
+    client = TestClient(create_app(tenant))
+    web = next(a for a in tenant.config.apps if a.type == "regular")
+    seal = (tmp_path / SEAL_KEY_FILE).read_bytes()
+    leaks = [
+        seal.hex(),
+        base64.b64encode(seal).decode(),
+        base64.urlsafe_b64encode(seal).decode().rstrip("="),
+        *private_material(tenant.keys),
+    ]
+    responses, _ = login_responses(client, web)
+    for response in responses:
+        text = response.text + json.dumps(dict(response.headers))
+        for secret in leaks:
+            assert secret not in text, f"{response.request.url} leaked key material"
+
+
+def test_the_journal_keeps_no_code_verifier_token_or_secret(tenant: Tenant) -> None:
+    client = TestClient(create_app(tenant))
+    web = next(a for a in tenant.config.apps if a.type == "regular")
+    tenant.journal.clear()
+    _, used = login_responses(client, web)
+    dump = json.dumps([e.to_dict() for e in tenant.journal.entries()])
+    assert "/oauth2/auth" in dump and "authorization_code" in dump
+    for value in (*used.values(), web.client_secret or "-"):
+        assert value not in dump
