@@ -143,6 +143,14 @@ def main() -> None:
     help="Serve HTTPS with a certificate from a local CA kept in the keys dir; clients trust "
     "<keys dir>/tls/bundle.pem (the CAs trusted here, and that CA). [env: MOCKAUTH_TLS]",
 )
+@click.option(
+    "--login-page/--no-login-page",
+    envvar="MOCKAUTH_LOGIN_PAGE",
+    default=False,
+    show_default=True,
+    help="Show a page at the authorization endpoint to pick who signs in (default: the first "
+    "user, or login_hint's, at once). [env: MOCKAUTH_LOGIN_PAGE]",
+)
 def serve(
     config_path: str | None,
     host: str,
@@ -153,6 +161,7 @@ def serve(
     log_level: str,
     admin_secret: str | None,
     tls: bool,
+    login_page: bool,
 ) -> None:
     """Run the mock Kinde server (Ctrl-C to stop)."""
     if admin_secret is not None and (not admin_secret or admin_secret != admin_secret.strip()):
@@ -168,6 +177,7 @@ def serve(
         log_level=log_level,
         admin_secret=admin_secret,
         tls=tls,
+        login_page=login_page,
     )
     # Only a secret the server generated is printed: a given one is known to whoever gave
     # it, and start-up output ends up in logs and CI transcripts.
@@ -249,7 +259,12 @@ def _login_lines(tenant: Tenant, url: str) -> list[str]:
     apps = [app for app in tenant.config.apps if app.type != "m2m"]
     if not apps:
         return []
-    lines = [f"  authorize: {url}{paths.AUTHORIZE} (signs in the first user, or login_hint's)"]
+    how = (
+        "shows a page to pick the user"
+        if tenant.config.login_page
+        else "signs in the first user, or login_hint's"
+    )
+    lines = [f"  authorize: {url}{paths.AUTHORIZE} ({how})"]
     for app in apps:
         lines += [
             f"  {app.type} app {app.name!r}:",

@@ -146,6 +146,8 @@ class ServerConfig:
     faults: tuple[FaultRule, ...] = ()
     users: tuple[User, ...] = ()
     orgs: tuple[Org, ...] = ()
+    # The authorization endpoint shows a page to pick the user (unless login_hint names one).
+    login_page: bool = False
     # Seconds a rotated-out key stays published; None: until retired explicitly.
     key_overlap: float | None = None
     source: str = "<default>"
@@ -324,7 +326,19 @@ class _Validator:
 
     def config(self, data: dict[str, Any]) -> ServerConfig:
         self.table(
-            data, "", {"issuer", "lifetimes", "apis", "apps", "faults", "keys", "users", "orgs"}
+            data,
+            "",
+            {
+                "issuer",
+                "lifetimes",
+                "apis",
+                "apps",
+                "faults",
+                "keys",
+                "users",
+                "orgs",
+                "login_page",
+            },
         )
         issuer = self.typed(data, "issuer", "issuer", str, None)
         problem = issuer_problem(issuer) if issuer is not None else None
@@ -344,6 +358,7 @@ class _Validator:
         return ServerConfig(
             users=users,
             orgs=orgs,
+            login_page=self.typed(data, "login_page", "login_page", bool, False),
             issuer=issuer,
             lifetimes=lifetimes,
             apis=apis,

@@ -42,6 +42,7 @@ DEFAULT_KEYS_DIR = "keys"
 # Worker processes rebuild the tenant from these (set by the parent before spawning).
 _ENV_CONFIG, _ENV_ISSUER, _ENV_KEYS = "MOCKAUTH_CONFIG", "MOCKAUTH_ISSUER", "MOCKAUTH_KEYS_DIR"
 _ENV_WORKERS, _ENV_ADMIN_SECRET = "MOCKAUTH_WORKERS", "MOCKAUTH_ADMIN_SECRET"
+_ENV_LOGIN_PAGE = "MOCKAUTH_LOGIN_PAGE"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +60,8 @@ class ServeOptions:
     admin_secret: str | None = None
     # HTTPS with a certificate from the keys dir's local CA (tls.py).
     tls: bool = False
+    # A page at the authorization endpoint to pick who signs in (else the first user).
+    login_page: bool = False
 
 
 def admin_secret_for(host: str, configured: str | None) -> str | None:
@@ -210,8 +213,9 @@ def _worker_app() -> ASGIApp:
     path = os.environ.get(_ENV_CONFIG)
     config = load_config(path) if path else default_config()
     issuer = os.environ[_ENV_ISSUER]  # resolved by the parent: --issuer, config, or its URL
+    login_page = bool(os.environ.get(_ENV_LOGIN_PAGE))  # the parent's --login-page or config
     tenant = Tenant(
-        replace(config, issuer=issuer),
+        replace(config, issuer=issuer, login_page=login_page),
         issuer=issuer,
         keys_dir=os.environ[_ENV_KEYS],
         workers=int(os.environ.get(_ENV_WORKERS, "1")),
@@ -254,6 +258,8 @@ def serve(options: ServeOptions, *, on_ready: Callable[[Tenant, str], None]) -> 
     config = load_config(options.config_path) if options.config_path else default_config()
     if options.issuer:  # the flag wins over the file
         config = replace(config, issuer=options.issuer)
+    if options.login_page:
+        config = replace(config, login_page=True)
     # First: a host no certificate can name is refused before anything is written.
     tls = certificate_for(options.keys_dir, options.host, config.issuer) if options.tls else None
     keys = KeyStore(options.keys_dir)  # creates the key once, under the dir lock
@@ -282,6 +288,7 @@ def serve(options: ServeOptions, *, on_ready: Callable[[Tenant, str], None]) -> 
                 _ENV_KEYS: str(Path(options.keys_dir).resolve()),
                 _ENV_WORKERS: str(options.workers),
                 _ENV_ADMIN_SECRET: tenant.admin_secret or "",
+                _ENV_LOGIN_PAGE: "1" if config.login_page else "",
             }
         )
         if options.config_path:

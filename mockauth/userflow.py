@@ -31,6 +31,7 @@ from mockauth.errors import (
     UnsupportedResponseTypeError,
 )
 from mockauth.forms import Form
+from mockauth.loginpage import LoginPage
 from mockauth.people import Org, User
 from mockauth.sealed import Sealer, SpentIds
 
@@ -86,8 +87,9 @@ class UserLogin:
 
     # --- the authorization endpoint ---
 
-    def authorize(self, pairs: list[tuple[str, str]]) -> Redirect:
-        """Answer an authorization request: a Redirect with a code or an error.
+    def authorize(self, pairs: list[tuple[str, str]]) -> Redirect | LoginPage:
+        """Answer an authorization request: a Redirect with a code or an error, or with
+        ``login_page`` on and no ``login_hint``, a page to pick the user.
 
         Raises OAuthError where the client or redirect_uri cannot be trusted, since an
         error must then not be sent to the redirect_uri (RFC 6749 4.1.2.1).
@@ -111,10 +113,22 @@ class UserLogin:
                 raise InvalidRequestError(
                     f"The '{repeated[0]}' parameter is included more than once."
                 )
+            if self._tenant.config.login_page and not params.get("login_hint"):
+                _checked(app, params)
+                return self._chooser(pairs, params.get("org_code"))
             code = self.sign_in(app, redirect_uri, params)
         except OAuthError as exc:
             return Redirect(redirect_uri, {**exc.wire_fields(), **extra}, mode)
         return Redirect(redirect_uri, {"code": code, **extra}, mode)
+
+    def _chooser(self, pairs: list[tuple[str, str]], org_code: str | None) -> LoginPage:
+        users = [u for u in self._tenant.config.users if not org_code or org_code in u.orgs]
+        if not users:
+            raise AccessDeniedError(
+                "No user can sign in: the config has no [[users]] table"
+                + (f" in the organization {_shown(org_code)!r}." if org_code else ".")
+            )
+        return LoginPage(users, pairs)
 
     def _trusted_target(self, params: dict[str, str], repeated: list[str]) -> tuple[App, str]:
         for name in ("client_id", "redirect_uri"):
@@ -141,20 +155,7 @@ class UserLogin:
     def sign_in(self, app: App, redirect_uri: str, params: Mapping[str, str]) -> str:
         """Check an authorization request for a trusted app and redirect_uri and sign its
         user in: the code, or an OAuthError to redirect with."""
-        if params.get("response_type") != "code":
-            raise UnsupportedResponseTypeError()
-        challenge = _challenge(app, params)
-        nonce = params.get("nonce")
-        if nonce is not None and len(nonce) > MAX_NONCE:
-            raise InvalidRequestError(f"The nonce must be at most {MAX_NONCE} characters.")
-        audiences = list(dict.fromkeys(params.get("audience", "").split()))
-        for audience in audiences:
-            if audience not in app.apis:
-                raise UnauthorizedClientError(
-                    f"The client is not authorized for the audience {_shown(audience)!r}."
-                )
-        # Scopes Kinde does not know (offline_access, say) are dropped, not refused.
-        scopes = [s for s in dict.fromkeys(params.get("scope", "").split()) if s in OIDC_SCOPES]
+        challenge, nonce, audiences, scopes = _checked(app, params)
         user = self._signed_in_user(params.get("login_hint"))
         org = self._org_for(user, params.get("org_code"))
         now = self._tenant.clock()
@@ -331,6 +332,28 @@ class UserLogin:
             self.spent.spend(grant["aj"], grant["ai"] + lifetime)
         elif claims is not None:
             self.spent.spend(claims["jti"], claims["exp"])
+
+
+def _checked(
+    app: App, params: Mapping[str, str]
+) -> tuple[str | None, str | None, list[str], list[str]]:
+    """An authorization request's code challenge, nonce, audiences and granted scopes, or
+    the OAuthError to redirect with; who signs in is decided after."""
+    if params.get("response_type") != "code":
+        raise UnsupportedResponseTypeError()
+    challenge = _challenge(app, params)
+    nonce = params.get("nonce")
+    if nonce is not None and len(nonce) > MAX_NONCE:
+        raise InvalidRequestError(f"The nonce must be at most {MAX_NONCE} characters.")
+    audiences = list(dict.fromkeys(params.get("audience", "").split()))
+    for audience in audiences:
+        if audience not in app.apis:
+            raise UnauthorizedClientError(
+                f"The client is not authorized for the audience {_shown(audience)!r}."
+            )
+    # Scopes Kinde does not know (offline_access, say) are dropped, not refused.
+    scopes = [s for s in dict.fromkeys(params.get("scope", "").split()) if s in OIDC_SCOPES]
+    return challenge, nonce, audiences, scopes
 
 
 def _challenge(app: App, params: Mapping[str, str]) -> str | None:

@@ -32,6 +32,7 @@ ENV_NAMES = [
     "MOCKAUTH_WORKERS",
     "MOCKAUTH_LOG_LEVEL",
     "MOCKAUTH_ADMIN_SECRET",
+    "MOCKAUTH_LOGIN_PAGE",
 ]
 APP_A = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 APP_B = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 import os
 import re
 import stat
@@ -888,3 +889,46 @@ def test_any_authorization_request_redirects_home_or_gets_an_oauth_4xx(
     else:
         assert 400 <= answer.status_code < 500
         assert set(answer.json()) == {"error", "error_description"}
+
+
+# --- the login page ---
+
+PAGE_TOML = EXTRA_TOML.replace('given_name = "Sec"', 'given_name = "<Sec & Co>"').replace(
+    "[[apis]]", "login_page = true\n\n[[apis]]", 1
+)
+
+
+def page_client() -> TestClient:
+    config = parse_config(PAGE_TOML.encode(), source="t.toml")
+    return TestClient(create_app(Tenant(config, issuer=ISSUER, keys=KEYS)), base_url=ISSUER)
+
+
+def page_links(answer: Any) -> list[str]:
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
+    assert answer.headers["cache-control"] == "no-store"
+    return [html.unescape(href) for href in re.findall(r'<a href="([^"]+)"', answer.text)]
+
+
+def test_the_login_page_lists_users_and_each_link_signs_one_in() -> None:
+    client = page_client()
+    answer = client.get("/oauth2/auth", params=auth_params())
+    links = page_links(answer)
+    assert len(links) == 2
+    assert "&lt;Sec &amp; Co&gt;" in answer.text and "<Sec" not in answer.text
+    got = authorize(client, **{k: v[0] for k, v in parse_qs(urlsplit(links[1]).query).items()})
+    assert got["state"] == "st-1"
+    body = redeem(client, got["code"]).json()
+    assert verified(body["access_token"])["sub"] == "kp_second"
+    # login_hint skips the page; a bad request is redirected with its error, not shown a page.
+    assert "code" in authorize(client, **auth_params(login_hint="kp_second"))
+    assert authorize(client, **auth_params(response_type="token"))["error"] == (
+        "unsupported_response_type"
+    )
+
+
+def test_the_login_page_lists_only_the_orgs_members() -> None:
+    client = page_client()
+    links = page_links(client.get("/oauth2/auth", params=auth_params(org_code="org_b")))
+    assert len(links) == 1 and "login_hint=" in links[0]
+    got = authorize(client, **auth_params(org_code="org_nobody"))
+    assert got["error"] == "access_denied"

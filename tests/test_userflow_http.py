@@ -203,3 +203,39 @@ def test_two_workers_share_codes_and_refresh_tokens_and_spend_each_once(tmp_path
     spent = sorted((keys_dir / "spent").iterdir())
     assert len(spent) == 2  # the code and the first refresh token
     assert all(p.name.split("-", 1)[0].isdigit() and p.stat().st_size == 0 for p in spent)
+
+
+@LINUX_PROC
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_serve_login_page_reaches_every_worker(tmp_path: Path, how: str) -> None:
+    args = ["--port", "0", "--keys-dir", str(tmp_path / "keys"), "--workers", "2"]
+    env = {"MOCKAUTH_LOGIN_PAGE": "1"} if how == "env" else None
+    with serving(
+        *args, *(["--login-page"] if how == "flag" else []), cwd=tmp_path, env=env
+    ) as proc:
+        url = proc.url()
+        lines = [proc.line()]
+        while not lines[-1].strip().startswith("users:"):
+            lines.append(proc.line())
+        assert any("shows a page to pick the user" in line for line in lines)
+        first, second = worker_pids(proc.proc.pid)
+        for stopped in (first, second):  # each worker alone shows the page
+            os.kill(stopped, signal.SIGSTOP)
+            try:
+                wait_for_state(stopped, "T")
+                query = urlencode(
+                    {
+                        "client_id": WEB.client_id,
+                        "redirect_uri": CALLBACK,
+                        "response_type": "code",
+                    }
+                )
+                status, headers, body = http_request(
+                    url, "GET", "/oauth2/auth?" + query, headers={}
+                )
+                assert status == 200, body
+                assert headers["content-type"].startswith("text/html")
+                assert b"login_hint=" + USER.id.encode() in body
+            finally:
+                os.kill(stopped, signal.SIGCONT)
+        assert proc.stop() == 0

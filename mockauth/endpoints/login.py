@@ -17,6 +17,7 @@ from mockauth.errors import (
 )
 from mockauth.forms import read_form
 from mockauth.journal import remember_form
+from mockauth.loginpage import LoginPage
 from mockauth.people import User
 from mockauth.state import Tenant
 
@@ -34,6 +35,8 @@ async def authorize(request: Request) -> Response:
     pairs = request.query_params.multi_items()
     remember_form(request.scope, pairs)
     redirect = _tenant(request).login.authorize(pairs)
+    if isinstance(redirect, LoginPage):
+        return HTMLResponse(redirect.html(), headers=NO_STORE)
     if redirect.mode == "form_post":
         return HTMLResponse(redirect.form_post_page(), headers=NO_STORE)
     return RedirectResponse(redirect.location(), status_code=302, headers=NO_STORE)
