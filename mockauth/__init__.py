@@ -6,6 +6,7 @@ from mockauth.config import Api, App, Lifetimes, ServerConfig, default_config, l
 from mockauth.errors import (
     ConfigError,
     DisallowedAlgorithmError,
+    InsufficientPermissionError,
     InsufficientScopeError,
     InvalidAudienceError,
     InvalidIssuerError,
@@ -38,6 +39,7 @@ __all__ = [
     "DisallowedAlgorithmError",
     "FaultEngine",
     "FaultRule",
+    "InsufficientPermissionError",
     "InsufficientScopeError",
     "InvalidAudienceError",
     "InvalidIssuerError",

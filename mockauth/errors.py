@@ -276,6 +276,18 @@ class InsufficientScopeError(TokenValidationError):
         super().__init__(message)
 
 
+class InsufficientPermissionError(TokenValidationError):
+    """The token lacks required permissions (the ``permissions`` claim of a user's token)."""
+
+    def __init__(
+        self, message: str, *, required: tuple[str, ...], granted: tuple[str, ...]
+    ) -> None:
+        self.required = required
+        self.granted = granted
+        self.missing = tuple(p for p in required if p not in granted)
+        super().__init__(message)
+
+
 class KeySetUnavailableError(UnknownKeyError):
     """The kid is not among the keys held and the key set could not be fetched.
 

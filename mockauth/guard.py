@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from mockauth.errors import (
+    InsufficientPermissionError,
     InsufficientScopeError,
     InvalidAudienceError,
     InvalidIssuerError,
@@ -53,16 +54,31 @@ class ScopeGuard:
     503 while the key set cannot be fetched and the token's kid is not held.
     """
 
-    def __init__(self, validator: TokenValidator, scopes: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        validator: TokenValidator,
+        scopes: tuple[str, ...],
+        permissions: tuple[str, ...] = (),
+    ) -> None:
         self.validator = validator
         self.scopes = scopes
+        self.permissions = permissions
 
     async def __call__(self, request: Request) -> TokenClaims:
         token = bearer_token(request.headers.get("authorization"))
         if token is None:
             raise HTTPException(401, "Bearer token required", {"WWW-Authenticate": "Bearer"})
         try:
-            return await self.validator.validate_async(token, self.scopes)
+            return await self.validator.validate_async(
+                token, self.scopes, required_permissions=self.permissions
+            )
+        except InsufficientPermissionError as exc:
+            # RFC 6750 has one 403 code; Kinde puts a user's rights in permissions.
+            challenge = (
+                'Bearer error="insufficient_scope", '
+                'error_description="The access token lacks a required permission"'
+            )
+            raise HTTPException(403, str(exc), {"WWW-Authenticate": challenge}) from exc
         except InsufficientScopeError as exc:
             challenge = (
                 'Bearer error="insufficient_scope", '
@@ -91,11 +107,17 @@ class ScopeGuard:
         return guarded
 
 
-def requires_scopes(validator: TokenValidator, *scopes: str | Iterable[str]) -> ScopeGuard:
-    """Guard an endpoint: a valid bearer token granting every one of ``scopes``.
+def requires_scopes(
+    validator: TokenValidator,
+    *scopes: str | Iterable[str],
+    permissions: str | Iterable[str] = (),
+) -> ScopeGuard:
+    """Guard an endpoint: a valid bearer token granting every one of ``scopes`` and, for
+    a user's token, every one of ``permissions`` (Kinde's ``permissions`` claim).
 
     Scopes may be given as arguments, space-separated strings or lists, as ``validate``
-    takes them: ``requires_scopes(v, "read:calendar update:event")`` needs both.
+    takes them: ``requires_scopes(v, "read:calendar update:event")`` needs both;
+    ``requires_scopes(v, permissions="read:calendar")`` needs a user allowed to read.
 
     >>> read_calendar = requires_scopes(validator, "read:calendar")
     >>> @read_calendar.protect
@@ -107,4 +129,7 @@ def requires_scopes(validator: TokenValidator, *scopes: str | Iterable[str]) -> 
         if not all(isinstance(p, str) for p in parts):
             raise TypeError(f"scopes must be strings: {item!r}")
         flat.extend(p for p in parts if p not in flat)
-    return ScopeGuard(validator, tuple(flat))
+    wanted = permissions.split() if isinstance(permissions, str) else list(permissions)
+    if not all(isinstance(p, str) for p in wanted):
+        raise TypeError(f"permissions must be strings: {permissions!r}")
+    return ScopeGuard(validator, tuple(flat), tuple(dict.fromkeys(wanted)))

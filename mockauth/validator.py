@@ -34,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from mockauth import paths
 from mockauth.errors import (
     DisallowedAlgorithmError,
+    InsufficientPermissionError,
     InsufficientScopeError,
     InvalidAudienceError,
     InvalidIssuerError,
@@ -144,21 +145,38 @@ class TokenValidator:
 
     # --- public surface ---
 
-    def validate(self, token: str, required_scopes: Iterable[str] = ()) -> TokenClaims:
+    def validate(
+        self,
+        token: str,
+        required_scopes: Iterable[str] = (),
+        *,
+        required_permissions: Iterable[str] = (),
+    ) -> TokenClaims:
         """Check the token and return its claims, or raise a TokenValidationError.
 
-        ``required_scopes`` is an iterable of scopes, or one space-separated string.
+        ``required_scopes`` (``scp``/``scope``, as M2M tokens carry them) and
+        ``required_permissions`` (the ``permissions`` claim of a user's token) are each an
+        iterable, or one space-separated string; InsufficientScopeError or
+        InsufficientPermissionError name what is missing.
         May fetch the key set over HTTP (bounded); in async code use ``validate_async``.
         """
-        return self._validate(token, required_scopes, self._key_set.fetch_key)
+        needs = (required_scopes, required_permissions)
+        return self._validate(token, needs, self._key_set.fetch_key)
 
-    async def validate_async(self, token: str, required_scopes: Iterable[str] = ()) -> TokenClaims:
+    async def validate_async(
+        self,
+        token: str,
+        required_scopes: Iterable[str] = (),
+        *,
+        required_permissions: Iterable[str] = (),
+    ) -> TokenClaims:
         """``validate`` for event loops: a key-set fetch, if needed, runs in a worker thread."""
+        needs = (required_scopes, required_permissions)
         try:
-            return self._validate(token, required_scopes, self._key_set.defer_fetch)
+            return self._validate(token, needs, self._key_set.defer_fetch)
         except FetchNeeded as need:
             await asyncio.to_thread(self._key_set.fetch_key, need.kid)
-        return self._validate(token, required_scopes, self._key_set.held_key)
+        return self._validate(token, needs, self._key_set.held_key)
 
     def refresh_keys(self) -> tuple[str, ...]:
         """Fetch the key set now, regardless of the refetch interval; return the kids held.
@@ -186,7 +204,7 @@ class TokenValidator:
     def _validate(
         self,
         token: str,
-        required_scopes: Iterable[str],
+        needs: tuple[Iterable[str], Iterable[str]],
         on_unknown: Callable[[str], rsa.RSAPublicKey],
     ) -> TokenClaims:
         head, payload, signature = _split(token)
@@ -198,7 +216,7 @@ class TokenValidator:
             key.verify(raw_signature, f"{head}.{payload}".encode(), _PADDING, _SHA256)
         except InvalidSignature:
             raise InvalidSignatureError("the RS256 signature does not verify") from None
-        return self._check_claims(claims, required_scopes)
+        return self._check_claims(claims, *needs)
 
     def _check_header(self, head: str) -> str:
         header = _json_object(head, "header")
@@ -217,7 +235,9 @@ class TokenValidator:
         self._headers[head] = kid
         return kid
 
-    def _check_claims(self, claims: dict[str, Any], required: Iterable[str]) -> TokenClaims:
+    def _check_claims(
+        self, claims: dict[str, Any], required: Iterable[str], permissions_needed: Iterable[str]
+    ) -> TokenClaims:
         iss = claims.get("iss")
         if iss != self.issuer:
             raise InvalidIssuerError(
@@ -235,7 +255,9 @@ class TokenValidator:
         granted = _granted_scopes(claims)
         if required:
             _check_scopes(required, granted)
-        permissions = claims.get("permissions")
+        permissions = _granted_permissions(claims, strict=bool(permissions_needed))
+        if permissions_needed:
+            _check_permissions(permissions_needed, permissions)
         return TokenClaims(
             issuer=iss,
             audiences=audiences,
@@ -243,7 +265,7 @@ class TokenValidator:
             client_id=_str_or_none(claims.get("azp")),
             subject=_str_or_none(claims.get("sub")),
             org_code=_str_or_none(claims.get("org_code")),
-            permissions=(_strings(permissions) or ()) if permissions is not None else (),
+            permissions=permissions,
             expires_at=exp,
             issued_at=issued_at,
             raw=MappingProxyType(claims),
@@ -319,6 +341,21 @@ def _granted_scopes(claims: dict[str, Any]) -> tuple[str, ...]:
     return granted
 
 
+def _granted_permissions(claims: dict[str, Any], *, strict: bool) -> tuple[str, ...]:
+    """Kinde's ``permissions`` list; absent means none. Malformed means none too, unless
+    permissions are required (then MalformedTokenError): an M2M app's extra claims may
+    use the name for something else."""
+    value = claims.get("permissions")
+    if value is None:
+        return ()
+    granted = _strings(value) if isinstance(value, list) else None
+    if granted is None:
+        if strict:
+            raise MalformedTokenError(f"permissions must be a list of strings, not {value!r}")
+        return ()
+    return granted
+
+
 def _numeric(claims: dict[str, Any], name: str) -> float | None:
     value = claims.get(name)
     if value is None or type(value) is int:
@@ -340,6 +377,15 @@ def _check_scopes(required: Iterable[str], granted: tuple[str, ...]) -> None:
     if missing:
         raise InsufficientScopeError(
             f"missing scopes: {' '.join(missing)}", required=wanted, granted=granted
+        )
+
+
+def _check_permissions(required: Iterable[str], granted: tuple[str, ...]) -> None:
+    wanted = tuple(dict.fromkeys(required.split() if isinstance(required, str) else required))
+    missing = [p for p in wanted if p not in granted]
+    if missing:
+        raise InsufficientPermissionError(
+            f"missing permissions: {' '.join(missing)}", required=wanted, granted=granted
         )
 
 

@@ -23,9 +23,10 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from mockauth import badtokens
-from mockauth.config import App
+from mockauth.config import App, parse_config
 from mockauth.errors import (
     DisallowedAlgorithmError,
+    InsufficientPermissionError,
     InsufficientScopeError,
     InvalidAudienceError,
     InvalidIssuerError,
@@ -39,6 +40,8 @@ from mockauth.errors import (
 )
 from mockauth.keys import KeyStore, b64url, public_jwk
 from mockauth.server import ServerThread
+from mockauth.state import Tenant
+from mockauth.testing import MockAuth
 from mockauth.tokens import TokenFactory, encode_segment
 from mockauth.validator import (
     TokenClaims,
@@ -1147,3 +1150,78 @@ def test_unreachable_keys_get_503(factory: TokenFactory) -> None:
 )
 def test_bearer_token_parsing(header: str | None, token: str | None) -> None:
     assert bearer_token(header) == token
+
+
+# --- users' permissions ---
+
+USER_TOML = f"""
+[[apis]]
+audience = "{AUDIENCE}"
+
+[[apps]]
+name = "Web"
+type = "spa"
+client_id = "{"c" * 32}"
+redirect_uris = ["http://localhost:3000"]
+[apps.apis]
+"{AUDIENCE}" = []
+
+[[users]]
+email = "ann@example.com"
+permissions = ["read:calendar", "update:event"]
+"""
+
+
+@pytest.fixture(scope="module")
+def user_auth() -> MockAuth:
+    config = parse_config(USER_TOML.encode(), source="t.toml")
+    return MockAuth(Tenant(config, issuer=ISSUER), ISSUER)
+
+
+def user_validator(auth: MockAuth) -> TokenValidator:
+    return TokenValidator(issuer=ISSUER, audience=AUDIENCE, jwks=auth.tenant.keys)
+
+
+def test_a_users_permissions_are_required_like_scopes(user_auth: MockAuth) -> None:
+    validator = user_validator(user_auth)
+    token = user_auth.user_token(audience=AUDIENCE)
+    claims = validator.validate(token, required_permissions="read:calendar update:event")
+    assert claims.permissions == ("read:calendar", "update:event")
+    assert claims.subject == user_auth.tenant.config.users[0].id
+    with pytest.raises(InsufficientPermissionError) as info:
+        validator.validate(token, required_permissions=["read:calendar", "delete:event"])
+    assert info.value.missing == ("delete:event",)
+    assert info.value.granted == ("read:calendar", "update:event")
+    # OIDC scopes are scopes, not permissions: each check reads its own claim.
+    assert validator.validate(token, required_scopes="openid").scopes[0] == "openid"
+    with pytest.raises(InsufficientScopeError):
+        validator.validate(token, required_scopes="read:calendar")
+
+
+def test_a_malformed_permissions_claim_fails_only_when_permissions_are_required(
+    factory: TokenFactory, keys: KeyStore
+) -> None:
+    token = factory.sign({**m2m(factory), "permissions": "read:calendar"})
+    validator = TokenValidator(issuer=ISSUER, audience=AUDIENCE, jwks=keys, clock=lambda: NOW + 10)
+    assert validator.validate(token).permissions == ()
+    with pytest.raises(MalformedTokenError, match="permissions"):
+        validator.validate(token, required_permissions="read:calendar")
+
+
+def test_the_guard_answers_a_missing_permission_with_403(user_auth: MockAuth) -> None:
+    guard = requires_scopes(user_validator(user_auth), permissions="delete:event")
+    assert guard.permissions == ("delete:event",)
+
+    @guard.protect
+    async def endpoint(request: Request, claims: TokenClaims) -> Response:
+        return JSONResponse({"sub": claims.subject})
+
+    client = TestClient(Starlette(routes=[Route("/e", endpoint)]))
+    auth = {"Authorization": "Bearer " + user_auth.user_token(audience=AUDIENCE)}
+    answer = client.get("/e", headers=auth)
+    assert answer.status_code == 403
+    challenge = answer.headers["www-authenticate"]
+    assert 'error="insufficient_scope"' in challenge and "permission" in challenge
+    allowed = requires_scopes(user_validator(user_auth), permissions=["read:calendar"])
+    client = TestClient(Starlette(routes=[Route("/e", allowed.protect(endpoint.__wrapped__))]))
+    assert client.get("/e", headers=auth).json() == {"sub": user_auth.tenant.config.users[0].id}
