@@ -26,10 +26,11 @@ class Target:
     """What the API under test accepts: the settings of its validator.
 
     ``scopes`` are the API's scopes a valid token may hold besides ``required_scopes`` (the
-    scopes the endpoint under test demands). ``apps``, when given, are the clients valid
-    tokens are issued to (their grants on ``audience`` decide the scopes); otherwise the
-    strategies invent clients. ``now`` is the time the validator sees; ``None`` means the
-    real clock.
+    scopes the endpoint under test demands); ``permissions`` and ``required_permissions``
+    are the same for users' tokens (Kinde's ``permissions`` claim). ``apps``, when given,
+    are the clients valid M2M tokens are issued to (their grants on ``audience`` decide the
+    scopes); otherwise the strategies invent clients. ``now`` is the time the validator
+    sees; ``None`` means the real clock.
     """
 
     issuer: str
@@ -40,13 +41,20 @@ class Target:
     leeway: int = 0
     now: int | None = None
     apps: tuple[App, ...] = ()
+    permissions: tuple[str, ...] = ()
+    required_permissions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        for scope in (*self.scopes, *self.required_scopes):
+        for scope in (*self.scopes, *self.required_scopes, *self.permissions):
             if not SCOPE_RE.match(scope):
                 raise ValueError(f"not a scope token: {scope!r}")
-        if len(set(self.required_scopes)) != len(self.required_scopes):
-            raise ValueError(f"required_scopes has duplicates: {self.required_scopes}")
+        for permission in self.required_permissions:
+            if not SCOPE_RE.match(permission):
+                raise ValueError(f"not a permission: {permission!r}")
+        for name in ("required_scopes", "required_permissions"):
+            values = getattr(self, name)
+            if len(set(values)) != len(values):
+                raise ValueError(f"{name} has duplicates: {values}")
         if self.leeway < 0:
             raise ValueError(f"leeway must be >= 0, not {self.leeway}")
         if self.apps and not self._grants():
@@ -62,11 +70,14 @@ class Target:
         *,
         audience: str,
         required_scopes: Sequence[str] = (),
+        required_permissions: Sequence[str] = (),
         leeway: int = 0,
         now: int | None = None,
     ) -> Target:
-        """A target for tokens as the tenant issues them: its issuer, keys, apps and grants."""
+        """A target for tokens as the tenant issues them: its issuer, keys, apps and grants,
+        and the permissions its users hold."""
         api = next((a for a in tenant.config.apis if a.audience == audience), None)
+        held = {p: None for user in tenant.config.users for p in user.permissions}
         return cls(
             issuer=tenant.issuer,
             audience=audience,
@@ -76,6 +87,8 @@ class Target:
             leeway=leeway,
             now=now,
             apps=tuple(a for a in tenant.config.apps if a.type == "m2m"),
+            permissions=tuple(p for p in held if p not in required_permissions),
+            required_permissions=tuple(required_permissions),
         )
 
     def validator(self) -> TokenValidator:
@@ -128,11 +141,17 @@ class TokenCase:
         return self.target.required_scopes
 
     @property
+    def required_permissions(self) -> tuple[str, ...]:
+        """The permissions to demand when validating a user's token (the target's)."""
+        return self.target.required_permissions
+
+    @property
     def http_status(self) -> int:
-        """What a correct API answers: 200, 403 for missing scopes, else 401 (RFC 6750)."""
+        """What a correct API answers: 200, 403 for missing scopes or permissions, else 401
+        (RFC 6750)."""
         if self.fault is None:
             return 200
-        return 403 if self.fault == "missing_scopes" else 401
+        return 403 if self.fault in ("missing_scopes", "missing_permissions") else 401
 
     def matches(self, exc: BaseException) -> bool:
         """True if ``exc`` is exactly the expected error with the expected attributes."""

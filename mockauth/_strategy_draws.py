@@ -113,15 +113,22 @@ def _claims(draw: st.DrawFn, target: Target, now: int) -> Claims:
     chosen = [*target.required_scopes, *(draw(_subsets(extra)))]
     others = [a for a in others if a != target.audience]
     auds = [target.audience, *draw(_subsets(others))]
-    margin, leeway = _margin(target), target.leeway
-    lifetime = draw(st.integers(1 + 2 * margin, TEN_YEARS))
-    age = draw(st.integers(0 if margin else -leeway, lifetime + leeway - 1 - margin))
+    lifetime, age = draw(_lifetime_and_age(target))
     factory = TokenFactory(issuer=target.issuer, keys=target.keys, clock=lambda: now - age)
     claims = factory.m2m_claims(
         app, draw(st.permutations(auds)), draw(st.permutations(chosen)), lifetime=lifetime
     )
     claims["jti"] = str(draw(st.uuids(version=4)))
     return claims
+
+
+@st.composite
+def _lifetime_and_age(draw: st.DrawFn, target: Target) -> tuple[int, int]:
+    """A lifetime and an age (seconds since iat) the target accepts now."""
+    margin, leeway = _margin(target), target.leeway
+    lifetime = draw(st.integers(1 + 2 * margin, TEN_YEARS))
+    age = draw(st.integers(0 if margin else -leeway, lifetime + leeway - 1 - margin))
+    return lifetime, age
 
 
 def _subsets(items: Sequence[str]) -> st.SearchStrategy[list[str]]:

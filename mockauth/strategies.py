@@ -20,7 +20,8 @@ so use them promptly. With a fixed ``now`` they are exact to the second: give th
 under test the same clock (``target.validator()`` does).
 
 Every fault family of ``mockauth.badtokens.BAD_TOKENS`` has a strategy here (``FAULTS``),
-and ``bad_tokens(target)`` draws from all of them.
+and ``bad_tokens(target)`` draws from all of them. For endpoints users call, give the
+target ``required_permissions`` and draw ``user_tokens`` and ``missing_permission_tokens``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ from mockauth._strategy_draws import _AUDIENCES, _FAULTS, _ISSUERS, _SCOPES, _su
 from mockauth._strategy_draws import REAL_CLOCK_MARGIN as REAL_CLOCK_MARGIN
 from mockauth._strategy_draws import TEN_YEARS as TEN_YEARS
 from mockauth._strategy_draws import Claims as Claims
+from mockauth._strategy_users import missing_permission_tokens as _missing_permission_tokens
+from mockauth._strategy_users import valid_user_tokens
 from mockauth.keys import KeyStore
 
 
@@ -75,6 +78,27 @@ def targets(draw: st.DrawFn, keys: KeyStore | Sequence[KeyStore]) -> Target:
 def m2m_tokens(target: Target) -> st.SearchStrategy[TokenCase]:
     """Valid Kinde v2 M2M access tokens the target accepts (fault and error are None)."""
     return _valid(target)
+
+
+def user_tokens(target: Target) -> st.SearchStrategy[TokenCase]:
+    """Valid Kinde users' access tokens the target accepts: ``sub``, ``permissions``
+    holding the target's ``required_permissions``, OIDC scopes in ``scp``. The target must
+    require no scopes (users' tokens carry none of an API's)."""
+    if target.required_scopes:
+        raise ValueError(
+            "users' tokens carry permissions, not API scopes: use a Target with "
+            "required_permissions and no required_scopes"
+        )
+    return valid_user_tokens(target)
+
+
+def missing_permission_tokens(target: Target) -> st.SearchStrategy[TokenCase]:
+    """Users' tokens lacking one or more required permissions
+    -> InsufficientPermissionError(.missing); the API answers 403."""
+    user_tokens(target)  # the same checks
+    if not target.required_permissions:
+        raise ValueError("missing_permissions needs a target with required_permissions")
+    return _missing_permission_tokens(target)
 
 
 FAULTS: tuple[str, ...] = tuple(_FAULTS)

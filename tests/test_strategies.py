@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from mockauth import badtokens
 from mockauth.config import SCOPE_RE, App, default_config
 from mockauth.errors import (
+    InsufficientPermissionError,
     InsufficientScopeError,
     TokenExpiredError,
     TokenValidationError,
@@ -36,11 +37,13 @@ from mockauth.strategies import (
     issuers,
     m2m_tokens,
     malformed_tokens,
+    missing_permission_tokens,
     missing_scope_tokens,
     not_yet_valid_tokens,
     scopes,
     tampered_tokens,
     unknown_kid_tokens,
+    user_tokens,
     wrong_audience_tokens,
     wrong_issuer_tokens,
 )
@@ -304,3 +307,79 @@ def test_real_clock_tokens_keep_a_minute_of_margin(case: TokenCase) -> None:
     )
     with pytest.raises(TokenExpiredError):
         at_expiry.validate(case.token)
+
+
+# --- users' tokens ---
+
+USER_TARGET = Target(
+    issuer="https://acme.kinde.com",
+    audience="https://api.example.com",
+    keys=KEYS,
+    permissions=("read:calendar", "update:event", "delete:event"),
+    required_permissions=("update:event",),
+    leeway=30,
+    now=NOW,
+)
+USER_CLAIMS = {
+    "aud",
+    "azp",
+    "exp",
+    "feature_flags",
+    "iat",
+    "iss",
+    "jti",
+    "permissions",
+    "scp",
+    "sub",
+}
+
+
+@given(case=user_tokens(USER_TARGET))
+def test_user_tokens_are_kinde_shaped_and_carry_the_required_permissions(
+    case: TokenCase,
+) -> None:
+    claims = pyjwt_decode(case, NOW)
+    assert claims == case.claims
+    assert USER_CLAIMS <= set(claims) <= USER_CLAIMS | {"org_code"}
+    assert claims["sub"].startswith("kp_") and "gty" not in claims
+    assert set(USER_TARGET.required_permissions) <= set(claims["permissions"])
+    assert set(claims["permissions"]) <= set(USER_TARGET.permissions)
+    assert set(claims["scp"]) <= {"openid", "profile", "email", "offline", "address", "phone"}
+    validated = USER_TARGET.validator().validate(
+        case.token, required_permissions=case.required_permissions
+    )
+    assert validated.subject == claims["sub"] and case.http_status == 200
+
+
+@given(case=missing_permission_tokens(USER_TARGET))
+def test_missing_permission_cases_are_refused_with_exactly_what_is_missing(
+    case: TokenCase,
+) -> None:
+    assert (case.fault, case.http_status) == ("missing_permissions", 403)
+    with pytest.raises(InsufficientPermissionError) as info:
+        USER_TARGET.validator().validate(case.token, required_permissions=case.required_permissions)
+    assert case.matches(info.value)
+    assert info.value.missing and set(info.value.missing) <= set(USER_TARGET.required_permissions)
+
+
+def test_user_strategies_refuse_targets_they_cannot_serve() -> None:
+    with pytest.raises(ValueError, match="permissions, not API scopes"):
+        user_tokens(TARGET)
+    with pytest.raises(ValueError, match="required_permissions"):
+        missing_permission_tokens(Target(issuer="https://a.kinde.com", audience="x", keys=KEYS))
+
+
+def test_for_tenant_takes_the_permissions_its_users_hold() -> None:
+    target = Target.for_tenant(
+        TENANT, audience="https://api.example.com", required_permissions=["read:calendar"]
+    )
+    assert target.required_permissions == ("read:calendar",)
+    assert target.permissions == ("update:event",)
+
+
+@given(case=bad_tokens(USER_TARGET))
+def test_bad_tokens_hold_for_a_permissions_target(case: TokenCase) -> None:
+    with pytest.raises(TokenValidationError) as info:
+        USER_TARGET.validator().validate(case.token, required_permissions=case.required_permissions)
+    assert case.matches(info.value), (case.fault, info.value)
+    assert case.http_status == 401
