@@ -264,8 +264,8 @@ class TokenNotYetValidError(TokenValidationError):
         super().__init__(message)
 
 
-class InsufficientScopeError(TokenValidationError):
-    """The token lacks required scopes."""
+class _InsufficientError(TokenValidationError):
+    """The token lacks some of what is required: ``.required``, ``.granted``, ``.missing``."""
 
     def __init__(
         self, message: str, *, required: tuple[str, ...], granted: tuple[str, ...]
@@ -276,16 +276,12 @@ class InsufficientScopeError(TokenValidationError):
         super().__init__(message)
 
 
-class InsufficientPermissionError(TokenValidationError):
-    """The token lacks required permissions (the ``permissions`` claim of a user's token)."""
+class InsufficientScopeError(_InsufficientError):
+    """The token lacks required scopes."""
 
-    def __init__(
-        self, message: str, *, required: tuple[str, ...], granted: tuple[str, ...]
-    ) -> None:
-        self.required = required
-        self.granted = granted
-        self.missing = tuple(p for p in required if p not in granted)
-        super().__init__(message)
+
+class InsufficientPermissionError(_InsufficientError):
+    """The token lacks required permissions (the ``permissions`` claim of a user's token)."""
 
 
 class KeySetUnavailableError(UnknownKeyError):

@@ -372,21 +372,24 @@ def _str_or_none(value: object) -> str | None:
 
 
 def _check_scopes(required: Iterable[str], granted: tuple[str, ...]) -> None:
-    wanted = tuple(dict.fromkeys(required.split() if isinstance(required, str) else required))
-    missing = [s for s in wanted if s not in granted]
-    if missing:
-        raise InsufficientScopeError(
-            f"missing scopes: {' '.join(missing)}", required=wanted, granted=granted
-        )
+    _check_held(required, granted, InsufficientScopeError, "scopes")
 
 
 def _check_permissions(required: Iterable[str], granted: tuple[str, ...]) -> None:
+    _check_held(required, granted, InsufficientPermissionError, "permissions")
+
+
+def _check_held(
+    required: Iterable[str],
+    granted: tuple[str, ...],
+    error: type[InsufficientScopeError | InsufficientPermissionError],
+    what: str,
+) -> None:
+    """``required`` (an iterable, or one space-separated string) must all be granted."""
     wanted = tuple(dict.fromkeys(required.split() if isinstance(required, str) else required))
-    missing = [p for p in wanted if p not in granted]
+    missing = [s for s in wanted if s not in granted]
     if missing:
-        raise InsufficientPermissionError(
-            f"missing permissions: {' '.join(missing)}", required=wanted, granted=granted
-        )
+        raise error(f"missing {what}: {' '.join(missing)}", required=wanted, granted=granted)
 
 
 # requires_scopes, ScopeGuard and bearer_token live in mockauth.guard, which imports this

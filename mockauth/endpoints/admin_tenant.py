@@ -51,7 +51,7 @@ async def list_apps(request: Request, tenant: Tenant) -> Response:
 async def put_app(request: Request, tenant: Tenant) -> Response:
     """Add, or replace by client_id, one app given as its config table."""
     app, created = tenant.put_app(await read_json(request), source=SOURCE)
-    return json_response({"app": app_dict(app), "created": created}, 201 if created else 200)
+    return _saved("app", app_dict(app), created)
 
 
 async def delete_app(request: Request, tenant: Tenant) -> Response:
@@ -70,7 +70,7 @@ async def list_apis(request: Request, tenant: Tenant) -> Response:
 async def put_api(request: Request, tenant: Tenant) -> Response:
     """Add, or replace by audience, one API given as its config table."""
     api, created = tenant.put_api(await read_json(request), source=SOURCE)
-    return json_response({"api": api_dict(api), "created": created}, 201 if created else 200)
+    return _saved("api", api_dict(api), created)
 
 
 def user_dict(user: User) -> dict[str, Any]:
@@ -100,7 +100,7 @@ async def list_users(request: Request, tenant: Tenant) -> Response:
 async def put_user(request: Request, tenant: Tenant) -> Response:
     """Add, or replace by id, one user given as its config table."""
     user, created = tenant.put_user(await read_json(request), source=SOURCE)
-    return json_response({"user": user_dict(user), "created": created}, 201 if created else 200)
+    return _saved("user", user_dict(user), created)
 
 
 async def delete_user(request: Request, tenant: Tenant) -> Response:
@@ -119,5 +119,9 @@ async def list_orgs(request: Request, tenant: Tenant) -> Response:
 async def put_org(request: Request, tenant: Tenant) -> Response:
     """Add, or replace by code, one organisation given as its config table."""
     org, created = tenant.put_org(await read_json(request), source=SOURCE)
-    body = {"org": {"code": org.code, "name": org.name}, "created": created}
-    return json_response(body, 201 if created else 200)
+    return _saved("org", {"code": org.code, "name": org.name}, created)
+
+
+def _saved(name: str, item: dict[str, Any], created: bool) -> Response:
+    """A POST's answer: the item as stored, 201 when new, 200 when it replaced one."""
+    return json_response({name: item, "created": created}, 201 if created else 200)
