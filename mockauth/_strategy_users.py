@@ -20,11 +20,11 @@ from mockauth._strategy_draws import (
     _now,
     _subsets,
 )
+from mockauth.authrequest import OIDC_SCOPES
 from mockauth.config import App
 from mockauth.errors import InsufficientPermissionError
 from mockauth.people import Org, User
 from mockauth.tokens import TokenFactory
-from mockauth.userflow import OIDC_SCOPES
 
 _HEX32 = st.integers(0, 16**32 - 1).map("{:032x}".format)
 _NAMES = st.text(string.ascii_letters, max_size=12)

@@ -146,10 +146,10 @@ def main() -> None:
 @click.option(
     "--login-page/--no-login-page",
     envvar="MOCKAUTH_LOGIN_PAGE",
-    default=False,
-    show_default=True,
-    help="Show a page at the authorization endpoint to pick who signs in (default: the first "
-    "user, or login_hint's, at once). [env: MOCKAUTH_LOGIN_PAGE]",
+    default=None,
+    help="Show a page at the authorization endpoint to pick who signs in, or not (default: "
+    "the config's login_page, else no page: the first user, or login_hint's, at once). "
+    "[env: MOCKAUTH_LOGIN_PAGE]",
 )
 def serve(
     config_path: str | None,
@@ -161,7 +161,7 @@ def serve(
     log_level: str,
     admin_secret: str | None,
     tls: bool,
-    login_page: bool,
+    login_page: bool | None,
 ) -> None:
     """Run the mock Kinde server (Ctrl-C to stop)."""
     if admin_secret is not None and (not admin_secret or admin_secret != admin_secret.strip()):
@@ -332,6 +332,8 @@ def token(
     except MockAuthError as exc:
         _fail(str(exc))
     if user is not None:
+        if not user.strip():
+            _fail("--user: give a user's email or kp_ id")
         body = _user_token(tenant, user, client_id, audiences, scope)
         click.echo(json.dumps(body, indent=2) if as_json else body["access_token"])
         return

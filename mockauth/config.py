@@ -469,11 +469,13 @@ class _Validator:
             logout_uris=self.uris(data, "logout_uris", key),
         )
 
-    def claims(self, data: dict[str, Any], key: str) -> dict[str, Any]:
+    def claims(
+        self, data: dict[str, Any], key: str, reserved: frozenset[str] = RESERVED_CLAIMS
+    ) -> dict[str, Any]:
         """Extra token claims: JSON values, none of the names mockauth sets itself."""
         claims: dict[str, Any] = self.typed(data, "claims", f"{key}.claims", dict, {})
         for claim in claims:
-            if claim in RESERVED_CLAIMS:
+            if claim in reserved:
                 raise self.fail(
                     f"{key}.claims.{claim}",
                     claims[claim],

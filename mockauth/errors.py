@@ -126,6 +126,14 @@ class UnsupportedResponseTypeError(OAuthError):
     )
 
 
+class LoginRequiredError(OAuthError):
+    """OIDC: the request said prompt=none, but signing in needs the user (a page)."""
+
+    error = "login_required"
+    status_code = 400
+    default_description = "The authorization server requires end-user authentication."
+
+
 class InvalidScopeError(OAuthError):
     error = "invalid_scope"
     status_code = 400

@@ -34,7 +34,8 @@ class LoginPage:
         )
 
     def _row(self, user: User) -> str:
-        query = urlencode([*self.pairs, ("login_hint", user.id)])
+        kept = [(k, v) for k, v in self.pairs if k != "login_hint"]  # an empty one, say
+        query = urlencode([*kept, ("login_hint", user.id)])
         label = escape(user.name or user.email)
         detail = escape(f"{user.email} · {user.id}")
         href = escape(f"{paths.AUTHORIZE}?{query}")

@@ -14,6 +14,12 @@ if TYPE_CHECKING:
     from mockauth.config import _Validator
 
 ORG_CODE_RE = re.compile(r"^org_[0-9a-z]{1,32}\Z")
+# What a user's extra claims may not set: the access token's own claims, and at_hash (it
+# marks ID tokens, which are refused as access tokens).
+USER_RESERVED_CLAIMS = frozenset(
+    {"aud", "azp", "exp", "iat", "iss", "jti", "nbf", "sub", "scp", "scope", "gty", "v"}
+    | {"org_code", "org_name", "permissions", "roles", "at_hash", "nonce"}
+)
 USER_ID_RE = re.compile(r"^kp_[0-9A-Za-z_]{1,64}\Z")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\Z")
 PERMISSION_RE = re.compile(r"^[\x21-\x7e]{1,200}\Z")
@@ -48,6 +54,31 @@ class User:
         return f"{self.given_name} {self.family_name}".strip()
 
 
+def user_table(user: User) -> dict[str, Any]:
+    """A user as its ``[[users]]`` table (JSON-ready): what parses back to the same user."""
+    out: dict[str, Any] = {
+        "id": user.id,
+        "email": user.email,
+        "given_name": user.given_name,
+        "family_name": user.family_name,
+        "email_verified": user.email_verified,
+    }
+    if user.picture is not None:
+        out["picture"] = user.picture
+    if user.username is not None:
+        out["username"] = user.username
+    out["orgs"] = list(user.orgs)
+    out["permissions"] = list(user.permissions)
+    out["roles"] = list(user.roles)
+    out["claims"] = dict(user.claims)
+    return out
+
+
+def org_table(org: Org) -> dict[str, Any]:
+    """An organisation as its ``[[orgs]]`` table."""
+    return {"code": org.code, "name": org.name}
+
+
 def user_id_for(email: str) -> str:
     """A stable Kinde-style id (``kp_`` + 32 hex) for a user configured without one."""
     return "kp_" + hashlib.sha256(email.lower().encode()).hexdigest()[:32]
@@ -71,6 +102,8 @@ def redirect_uri_problem(uri: str) -> str | None:
         return "must be an absolute URI such as http://localhost:3000/callback"
     if parts.fragment or uri.endswith("#"):
         return "must not contain a fragment"
+    if parts.scheme.lower() in ("javascript", "data", "vbscript", "file"):
+        return f"must not use the {parts.scheme}: scheme"
     return None
 
 
@@ -89,6 +122,8 @@ def parse_org(v: _Validator, value: object, key: str) -> Org:
     return Org(code=code, name=v.typed(data, "name", f"{key}.name", str, ""))
 
 
+# Longest accepted values: an email's limit (RFC 5321), generous ones elsewhere.
+_LENGTHS = {"email": 254, "given_name": 256, "family_name": 256, "username": 256, "picture": 2048}
 _USER_KEYS = {
     "id",
     "email",
@@ -119,6 +154,9 @@ def parse_users(v: _Validator, items: list[Any], orgs: tuple[Org, ...]) -> tuple
 def parse_user(v: _Validator, value: object, key: str, codes: set[str]) -> User:
     """One ``[[users]]`` table; ``codes``: the org codes it may name."""
     data = v.table(value, key, _USER_KEYS)
+    for name, limit in _LENGTHS.items():
+        if isinstance(data.get(name), str) and len(data[name]) > limit:
+            raise v.fail(f"{key}.{name}", data[name][:40] + "...", f"must be at most {limit} chars")
     email = v.typed(data, "email", f"{key}.email", str)
     if not EMAIL_RE.match(email):
         raise v.fail(f"{key}.email", email, "must be an email address")
@@ -141,7 +179,7 @@ def parse_user(v: _Validator, value: object, key: str, codes: set[str]) -> User:
             data.get("permissions", []), f"{key}.permissions", _permission, "a permission"
         ),
         roles=v.strings(data.get("roles", []), f"{key}.roles", _permission, "a role key"),
-        claims=MappingProxyType(v.claims(data, key)),
+        claims=MappingProxyType(v.claims(data, key, USER_RESERVED_CLAIMS)),
     )
 
 

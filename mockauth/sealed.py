@@ -13,9 +13,9 @@ import binascii
 import contextlib
 import json
 import os
+import re
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ _NONCE_BYTES = 12
 _TAG_BYTES = 16
 # Anything longer did not come from us: a token request's whole body is capped at 64 KiB.
 MAX_SEALED = 64 * 1024
+_IDENT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 
 
 def load_seal_key(keys_dir: Path | None) -> bytes:
@@ -95,18 +96,17 @@ def _unb64(text: str) -> bytes:
 
 
 class SpentIds:
-    """Ids of codes and refresh tokens used once, and of revoked tokens, until they expire.
+    """Ids of codes and refresh tokens used once, and of revoked tokens, until a real-time
+    moment past which they are dead anyway (the tenant's clock can move; this one cannot).
 
-    With a keys dir, one empty file per id in ``<keys dir>/spent/``, created exclusively,
-    so exactly one worker spends an id and a restart forgets none; in memory without one.
-    Ids are dropped once expired on both the real and the tenant's clock, so moving the
-    clock forward and back again revives nothing.
+    With a keys dir, one empty file per id in ``<keys dir>/spent/`` (its mtime: until when),
+    created exclusively, so exactly one worker spends an id and a restart forgets none; in
+    memory without one.
     """
 
-    def __init__(self, directory: Path | None, clock: Callable[[], int]) -> None:
+    def __init__(self, directory: Path | None) -> None:
         self._dir = directory
-        self._clock = clock
-        self._spent: dict[str, int] = {}
+        self._spent: dict[str, float] = {}
         self._mutex = threading.Lock()
         self._claims = 0
         if directory is not None:
@@ -115,43 +115,45 @@ class SpentIds:
             except OSError as exc:
                 raise KeyStoreError(f"cannot create {directory}: {exc.strerror}") from exc
 
-    def spend(self, ident: str, expires: int) -> bool:
-        """Mark ``ident`` used until ``expires``; False if it already was."""
+    def spend(self, ident: str, until: float) -> bool:
+        """Mark ``ident`` used until ``until`` (real time); False if it already was."""
+        path = self._path(ident)
         with self._mutex:
             self._claims += 1
             if self._claims % 256 == 0:
                 self._prune()
-            if self._dir is None:
+            if path is None:
                 if ident in self._spent:
                     return False
-                self._spent[ident] = expires
+                self._spent[ident] = until
                 return True
         try:
-            fd = os.open(self._path(ident, expires), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
         except FileExistsError:
             return False
         except OSError as exc:
             raise KeyStoreError(f"cannot write in {self._dir}: {exc.strerror}") from exc
         os.close(fd)
+        with contextlib.suppress(OSError):
+            os.utime(path, (until, until))
         return True
 
-    def is_spent(self, ident: str, expires: int) -> bool:
-        if self._dir is None:
-            return ident in self._spent
-        return os.path.exists(self._path(ident, expires))
+    def is_spent(self, ident: str) -> bool:
+        path = self._path(ident)
+        return ident in self._spent if path is None else os.path.exists(path)
 
-    def _path(self, ident: str, expires: int) -> str:
-        assert self._dir is not None
-        return str(self._dir / f"{expires}-{ident}")
+    def _path(self, ident: str) -> str | None:
+        if not _IDENT_RE.match(ident):  # ids we issue: token_urlsafe or uuid4
+            raise ValueError(f"not a token id: {ident[:80]!r}")
+        return None if self._dir is None else str(self._dir / ident)
 
     def _prune(self) -> None:
-        now = min(self._clock(), int(time.time()))
+        now = time.time()
         if self._dir is None:
-            self._spent = {k: exp for k, exp in self._spent.items() if exp >= now}
+            self._spent = {k: until for k, until in self._spent.items() if until >= now}
             return
         with contextlib.suppress(OSError):
-            for name in os.listdir(self._dir):
-                expires, _, _ = name.partition("-")
-                if expires.isdigit() and int(expires) < now:
-                    with contextlib.suppress(OSError):
-                        os.unlink(self._dir / name)
+            for entry in os.scandir(self._dir):
+                with contextlib.suppress(OSError):
+                    if entry.stat().st_mtime < now:
+                        os.unlink(entry.path)

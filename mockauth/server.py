@@ -60,8 +60,8 @@ class ServeOptions:
     admin_secret: str | None = None
     # HTTPS with a certificate from the keys dir's local CA (tls.py).
     tls: bool = False
-    # A page at the authorization endpoint to pick who signs in (else the first user).
-    login_page: bool = False
+    # A page at the authorization endpoint to pick who signs in; None: as the config says.
+    login_page: bool | None = None
 
 
 def admin_secret_for(host: str, configured: str | None) -> str | None:
@@ -258,8 +258,8 @@ def serve(options: ServeOptions, *, on_ready: Callable[[Tenant, str], None]) -> 
     config = load_config(options.config_path) if options.config_path else default_config()
     if options.issuer:  # the flag wins over the file
         config = replace(config, issuer=options.issuer)
-    if options.login_page:
-        config = replace(config, login_page=True)
+    if options.login_page is not None:  # the flag wins over the file, either way
+        config = replace(config, login_page=options.login_page)
     # First: a host no certificate can name is refused before anything is written.
     tls = certificate_for(options.keys_dir, options.host, config.issuer) if options.tls else None
     keys = KeyStore(options.keys_dir)  # creates the key once, under the dir lock

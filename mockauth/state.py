@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 
@@ -31,11 +32,12 @@ from mockauth.grants import GRANTS
 from mockauth.journal import DEFAULT_SIZE, Journal
 from mockauth.keys import KeyStore
 from mockauth.paths import discovery_document
-from mockauth.people import Org, User
+from mockauth.people import Org, User, org_table, user_table
 from mockauth.sealed import SPENT_DIR, Sealer, SpentIds, load_seal_key
 from mockauth.tokens import TokenFactory
 from mockauth.userflow import UserLogin
 
+T = TypeVar("T")
 _SIGNATURE_ONLY: jwt.types.Options = {
     "verify_exp": False,
     "verify_iat": False,
@@ -99,9 +101,7 @@ class Tenant:
         keys_dir = self.keys.keys_dir
         # On disk with a keys dir: sealed grants outlive a restart, so must their spending.
         spent_dir = keys_dir / SPENT_DIR if keys_dir is not None else None
-        self.login = UserLogin(
-            self, Sealer(load_seal_key(keys_dir)), SpentIds(spent_dir, self.clock)
-        )
+        self.login = UserLogin(self, Sealer(load_seal_key(keys_dir)), SpentIds(spent_dir))
 
     def app(self, client_id: str) -> App | None:
         """The configured app with this client id."""
@@ -143,7 +143,10 @@ class Tenant:
             or not _ID_RE.match(jti)
         ):
             return None
-        return None if self.login.spent.is_spent(jti, exp) else claims
+        sub = claims.get("sub")
+        if sub is not None and (not isinstance(sub, str) or self.user(sub) is None):
+            return None  # a user no longer configured: their tokens are dead
+        return None if self.login.spent.is_spent(jti) else claims
 
     def put_app(self, data: App | object, *, source: str = "app") -> tuple[App, bool]:
         """Add or replace (by client_id) an app given as an App or as its config table.
@@ -153,9 +156,8 @@ class Tenant:
         """
         with self._mutex:
             app = data if isinstance(data, App) else self._parse_app(data, source)
-            apps = [a for a in self.config.apps if a.client_id != app.client_id]
-            created = len(apps) == len(self.config.apps)
-            self._install(replace(self.config, apps=(*apps, app)))
+            apps, created = _put(self.config.apps, app, lambda a: a.client_id)
+            self._install(replace(self.config, apps=apps))
         return app, created
 
     def remove_app(self, client_id: str) -> App:
@@ -176,34 +178,31 @@ class Tenant:
                 else parse_api(self._expand(data, source), source=source)
             )
             _check_grants(self.config.apps, api, source)
-            apis = [a for a in self.config.apis if a.audience != api.audience]
-            created = len(apis) == len(self.config.apis)
-            self._install(replace(self.config, apis=(*apis, api)))
+            apis, created = _put(self.config.apis, api, lambda a: a.audience)
+            self._install(replace(self.config, apis=apis))
         return api, created
 
     def put_org(self, data: Org | object, *, source: str = "org") -> tuple[Org, bool]:
         """Add or replace (by code) an organisation. Returns it and whether it is new."""
         with self._mutex:
-            org = data if isinstance(data, Org) else parse_org_table(data, source=source)
-            orgs = [o for o in self.config.orgs if o.code != org.code]
-            created = len(orgs) == len(self.config.orgs)
-            self._install(replace(self.config, orgs=(*orgs, org)))
+            # Objects are checked as their tables are: an Org or User is no way round the rules.
+            table = org_table(data) if isinstance(data, Org) else data
+            org = parse_org_table(table, source=source)
+            orgs, created = _put(self.config.orgs, org, lambda o: o.code)
+            self._install(replace(self.config, orgs=orgs))
         return org, created
 
     def put_user(self, data: User | object, *, source: str = "user") -> tuple[User, bool]:
         """Add or replace (by id) a user who can sign in; tables are validated as in the
         config file, against the orgs defined. Returns the user and whether it is new."""
         with self._mutex:
-            user = (
-                data
-                if isinstance(data, User)
-                else parse_user_table(data, source=source, orgs=self.config.orgs)
-            )
-            users = [u for u in self.config.users if u.id != user.id]
-            if any(u.email.lower() == user.email.lower() for u in users):
+            table = user_table(data) if isinstance(data, User) else data
+            user = parse_user_table(table, source=source, orgs=self.config.orgs)
+            others = [u for u in self.config.users if u.id != user.id]
+            if any(u.email.lower() == user.email.lower() for u in others):
                 raise ConfigError(source, "email", user.email, "another user has this email")
-            created = len(users) == len(self.config.users)
-            self._install(replace(self.config, users=(*users, user)))
+            users, created = _put(self.config.users, user, lambda u: u.id)
+            self._install(replace(self.config, users=users))
         return user, created
 
     def remove_user(self, user_id: str) -> User:
@@ -253,6 +252,16 @@ class Tenant:
                 apis[audience] = scopes
             out["apis"] = apis
         return out
+
+
+def _put(items: tuple[T, ...], item: T, key: Callable[[T], str]) -> tuple[tuple[T, ...], bool]:
+    """``items`` with ``item`` in the place of the one with its key (order kept: the first
+    user and app are the defaults), or added at the end; and whether it is new."""
+    keys = [key(i) for i in items]
+    if key(item) in keys:
+        at = keys.index(key(item))
+        return (*items[:at], item, *items[at + 1 :]), False
+    return (*items, item), True
 
 
 def _not_after(value: object, now: int) -> bool:

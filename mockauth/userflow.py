@@ -1,24 +1,29 @@
 """User login: the authorization request, codes, refresh tokens and the tokens they yield.
 
-There is no login page: the authorization endpoint signs in the user ``login_hint`` names
+No password is asked: the authorization endpoint signs in the user ``login_hint`` names
 (email or id), or the first configured user, and redirects straight back with a code, so a
-browser, an SDK or a test follows the flow without a person. Codes and refresh tokens are
-sealed (sealed.py); each can be used once.
+browser, an SDK or a test follows the flow without a person (``login_page`` shows a page
+to pick the user instead). Codes and refresh tokens are sealed (sealed.py); each can be
+used once.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
-import re
+import json
 import secrets
+import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from html import escape
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from mockauth.authrequest import (
+    RESPONSE_MODES,
+    Redirect,
+    check_verifier,
+    checked,
+    same_redirect_uri,
+    shown,
+)
 from mockauth.config import App
 from mockauth.errors import (
     AccessDeniedError,
@@ -26,9 +31,9 @@ from mockauth.errors import (
     InvalidGrantError,
     InvalidRequestError,
     InvalidScopeError,
+    LoginRequiredError,
     OAuthError,
     UnauthorizedClientError,
-    UnsupportedResponseTypeError,
 )
 from mockauth.forms import Form
 from mockauth.loginpage import LoginPage
@@ -38,43 +43,8 @@ from mockauth.sealed import Sealer, SpentIds
 if TYPE_CHECKING:
     from mockauth.state import Tenant
 
-OIDC_SCOPES = ("openid", "profile", "email", "offline", "address", "phone")
-RESPONSE_MODES = ("query", "fragment", "form_post")
 CODE_LIFETIME = 600  # seconds, as Kinde's OAuth layer (Ory Fosite) defaults
-MAX_NONCE = 1024  # it is sealed into the code, and codes have a size limit
-_VERIFIER_RE = re.compile(r"^[A-Za-z0-9._~-]{43,128}\Z")
 _CODE, _REFRESH = "code", "refresh"
-
-
-@dataclass(frozen=True)
-class Redirect:
-    """Where the authorization endpoint sends the browser, and how."""
-
-    uri: str
-    params: dict[str, str]
-    mode: str = "query"
-
-    def location(self) -> str:
-        """The redirect URL for the query and fragment modes."""
-        parts = urlsplit(self.uri)
-        encoded = urlencode(self.params)
-        if self.mode == "fragment":
-            return urlunsplit(parts._replace(fragment=encoded))
-        query = f"{parts.query}&{encoded}" if parts.query else encoded
-        return urlunsplit(parts._replace(query=query))
-
-    def form_post_page(self) -> str:
-        """The auto-submitting page of ``response_mode=form_post`` (OAuth 2.0 Form Post)."""
-        fields = "".join(
-            f'<input type="hidden" name="{escape(k)}" value="{escape(v)}">'
-            for k, v in self.params.items()
-        )
-        return (
-            "<!doctype html><html><head><title>Signing in</title></head>"
-            '<body onload="document.forms[0].submit()">'
-            f'<form method="post" action="{escape(self.uri)}">{fields}'
-            "<noscript><button>Continue</button></noscript></form></body></html>"
-        )
 
 
 class UserLogin:
@@ -114,7 +84,11 @@ class UserLogin:
                     f"The '{repeated[0]}' parameter is included more than once."
                 )
             if self._tenant.config.login_page and not params.get("login_hint"):
-                _checked(app, params)
+                checked(app, params)
+                if params.get("prompt") == "none":  # OIDC Core 3.1.2.1: no page may be shown
+                    raise LoginRequiredError(
+                        "prompt=none, but a user must be picked: send login_hint."
+                    )
                 return self._chooser(pairs, params.get("org_code"))
             code = self.sign_in(app, redirect_uri, params)
         except OAuthError as exc:
@@ -125,8 +99,9 @@ class UserLogin:
         users = [u for u in self._tenant.config.users if not org_code or org_code in u.orgs]
         if not users:
             raise AccessDeniedError(
-                "No user can sign in: the config has no [[users]] table"
-                + (f" in the organization {_shown(org_code)!r}." if org_code else ".")
+                f"No configured user is a member of the organization {shown(org_code)!r}."
+                if org_code
+                else "No user can sign in: the config has no [[users]] table."
             )
         return LoginPage(users, pairs)
 
@@ -147,7 +122,7 @@ class UserLogin:
             )
         if not any(same_redirect_uri(redirect_uri, uri) for uri in app.redirect_uris):
             raise InvalidRequestError(
-                f"The redirect_uri {_shown(redirect_uri)!r} is not one of the app's allowed "
+                f"The redirect_uri {shown(redirect_uri)!r} is not one of the app's allowed "
                 "callback URLs (redirect_uris in its [[apps]] table)."
             )
         return app, redirect_uri
@@ -155,7 +130,7 @@ class UserLogin:
     def sign_in(self, app: App, redirect_uri: str, params: Mapping[str, str]) -> str:
         """Check an authorization request for a trusted app and redirect_uri and sign its
         user in: the code, or an OAuthError to redirect with."""
-        challenge, nonce, audiences, scopes = _checked(app, params)
+        challenge, nonce, audiences, scopes = checked(app, params)
         user = self._signed_in_user(params.get("login_hint"))
         org = self._org_for(user, params.get("org_code"))
         now = self._tenant.clock()
@@ -171,6 +146,7 @@ class UserLogin:
             "pc": challenge,
             "t": now,
             "exp": now + CODE_LIFETIME,
+            "rx": int(time.time()) + CODE_LIFETIME,
         }
         return self._sealer.seal(_CODE, payload)
 
@@ -183,14 +159,14 @@ class UserLogin:
         for user in users:
             if hint == user.id or hint.lower() == user.email.lower():
                 return user
-        raise AccessDeniedError(f"No configured user has the email or id {_shown(hint)!r}.")
+        raise AccessDeniedError(f"No configured user has the email or id {shown(hint)!r}.")
 
     def _org_for(self, user: User, code: str | None) -> Org | None:
         if not code:
             return self._tenant.org(user.orgs[0]) if user.orgs else None
         if code not in user.orgs:
             raise AccessDeniedError(
-                f"The user is not a member of the organization {_shown(code)!r}."
+                f"The user is not a member of the organization {shown(code)!r}."
             )
         return self._tenant.org(code)
 
@@ -204,8 +180,8 @@ class UserLogin:
             raise InvalidGrantError(
                 "The redirect_uri does not match the one of the authorization request."
             )
-        _check_verifier(grant.get("pc"), form.one("code_verifier"))
-        if not self.spent.spend(grant["id"], grant["exp"]):
+        check_verifier(grant["pc"], form.one("code_verifier"))
+        if not self.spent.spend(grant["id"], grant["rx"]):
             raise InvalidGrantError("The authorization code has already been used.")
         return self._tokens(app, grant, previous=None)
 
@@ -219,27 +195,34 @@ class UserLogin:
             extra = [s for s in scopes if s not in grant["s"]]
             if extra:
                 raise InvalidScopeError(
-                    f"The scope {_shown(' '.join(extra))!r} was not granted to this refresh token."
+                    f"The scope {shown(' '.join(extra))!r} was not granted to this refresh token."
                 )
-        if not self.spent.spend(grant["id"], grant["exp"]):
+        if not self.spent.spend(grant["id"], grant["rx"]):
             raise InvalidGrantError(
                 "The refresh token has already been used or was revoked: each refresh "
                 "returns a new one."
             )
         # A narrower scope is for the tokens issued now; the new refresh token keeps the
-        # grant's scope (RFC 6749 section 6), and a token with other claims gets a new jti.
-        previous = (grant["ai"], grant["aj"]) if scopes == grant["as"] else None
-        return self._tokens(app, grant, previous=previous, scopes=scopes)
+        # grant's scope (RFC 6749 section 6).
+        return self._tokens(app, grant, previous=grant, scopes=scopes)
 
     def _open(self, purpose: str, token: str, app: App) -> dict[str, Any]:
         what = "authorization code" if purpose == _CODE else "refresh token"
-        grant = self._sealer.open(purpose, token)
+        grant = self._sealed(purpose, token)
         if grant is None:
             raise InvalidGrantError(f"The {what} is not one this server issued.")
         if grant["c"] != app.client_id:
             raise InvalidGrantError(f"The {what} was issued to another client.")
-        if grant["exp"] <= self._tenant.clock():
+        if grant["exp"] <= self._tenant.clock() or grant["rx"] <= time.time():
             raise InvalidGrantError(f"The {what} has expired.")
+        return grant
+
+    def _sealed(self, purpose: str, token: str) -> dict[str, Any] | None:
+        """The payload of a code or refresh token this server sealed in this shape."""
+        grant = self._sealer.open(purpose, token)
+        shape = _CODE_SHAPE if purpose == _CODE else _REFRESH_SHAPE
+        if grant is None or any(not isinstance(grant.get(k), t) for k, t in shape.items()):
+            return None  # sealed by an older build, say: never a KeyError
         return grant
 
     def _tokens(
@@ -247,7 +230,7 @@ class UserLogin:
         app: App,
         grant: Mapping[str, Any],
         *,
-        previous: tuple[int, str] | None,
+        previous: Mapping[str, Any] | None,
         scopes: list[str] | None = None,
     ) -> dict[str, Any]:
         """The token response for a grant; ``scopes`` narrows what is issued now."""
@@ -256,25 +239,31 @@ class UserLogin:
         user = tenant.user(grant["u"])
         if user is None:
             raise InvalidGrantError("The user of this grant is no longer configured.")
+        if grant["o"] and grant["o"] not in user.orgs:
+            raise InvalidGrantError("The user is no longer a member of the grant's organization.")
         org = tenant.org(grant["o"]) if grant["o"] else None
         lifetimes = tenant.config.lifetimes_for(app)
         now = tenant.clock()
-        iat, jti = now, None
-        # Kinde returns the same access token from a refresh while it is unexpired.
-        if previous is not None:
-            expires = previous[0] + lifetimes.access_token
-            if expires > now and not self.spent.is_spent(previous[1], expires):
-                iat, jti = previous
-        claims = tenant.tokens.user_access_claims(
-            app,
-            user,
-            org=org,
-            audiences=grant["a"],
-            scopes=scopes,
-            lifetime=lifetimes.access_token,
-            iat=iat,
-            jti=jti,
-        )
+
+        def access_claims(iat: int, jti: str | None) -> dict[str, Any]:
+            return tenant.tokens.user_access_claims(
+                app,
+                user,
+                org=org,
+                audiences=grant["a"],
+                scopes=scopes,
+                lifetime=lifetimes.access_token,
+                iat=iat,
+                jti=jti,
+            )
+
+        claims = access_claims(now, None)
+        # Kinde returns the same access token from a refresh while it is unexpired: the same
+        # claims, so only when nothing it says has changed (scopes, permissions, lifetime).
+        if previous is not None and not self.spent.is_spent(previous["aj"]):
+            again = access_claims(previous["ai"], previous["aj"])
+            if again["exp"] > now and _digest(again) == previous["ah"]:
+                claims = again
         access = tenant.tokens.sign(claims)
         body: dict[str, Any] = {
             "access_token": access,
@@ -295,12 +284,14 @@ class UserLogin:
             refresh = {
                 "id": secrets.token_urlsafe(16),
                 **{k: grant[k] for k in ("c", "u", "o", "s", "a", "n", "t")},
-                # The access token issued with it: a refresh returns it again, unless it
-                # asks for other scopes; revoking this refresh token revokes it.
+                # The access token issued with it (a refresh returns it again while its
+                # claims stand; revoking this refresh token revokes it), ax its real end.
                 "ai": claims["iat"],
                 "aj": claims["jti"],
-                "as": scopes,
+                "ah": _digest(claims),
+                "ax": int(time.time()) + claims["exp"] - now,
                 "exp": now + lifetimes.refresh_token,
+                "rx": int(time.time()) + lifetimes.refresh_token,
             }
             body["refresh_token"] = self._sealer.seal(_REFRESH, refresh)
         body["scope"] = " ".join(scopes)
@@ -311,10 +302,12 @@ class UserLogin:
 
     def refresh_grant(self, token: str) -> dict[str, Any] | None:
         """A live refresh token's grant, or None."""
-        grant = self._sealer.open(_REFRESH, token)
-        if grant is None or grant["exp"] <= self._tenant.clock():
+        grant = self._sealed(_REFRESH, token)
+        if grant is None or grant["exp"] <= self._tenant.clock() or grant["rx"] <= time.time():
             return None
-        return None if self.spent.is_spent(grant["id"], grant["exp"]) else grant
+        if self._tenant.user(grant["u"]) is None:
+            return None
+        return None if self.spent.is_spent(grant["id"]) else grant
 
     def revoke(self, app: App, token: str) -> None:
         """Revoke a refresh token (and its access token) or an access token issued to
@@ -326,86 +319,45 @@ class UserLogin:
         if owner is not None and owner != app.client_id:
             raise UnauthorizedClientError("The token was issued to another client.")
         if grant is not None:
-            self.spent.spend(grant["id"], grant["exp"])
+            self.spent.spend(grant["id"], grant["rx"])
             # RFC 7009 2.1: the access token issued with it goes too.
-            lifetime = self._tenant.config.lifetimes_for(app).access_token
-            self.spent.spend(grant["aj"], grant["ai"] + lifetime)
+            self.spent.spend(grant["aj"], grant["ax"])
         elif claims is not None:
-            self.spent.spend(claims["jti"], claims["exp"])
+            self.spent.spend(claims["jti"], revoked_until(claims, self._tenant.clock()))
 
 
-def _checked(
-    app: App, params: Mapping[str, str]
-) -> tuple[str | None, str | None, list[str], list[str]]:
-    """An authorization request's code challenge, nonce, audiences and granted scopes, or
-    the OAuthError to redirect with; who signs in is decided after."""
-    if params.get("response_type") != "code":
-        raise UnsupportedResponseTypeError()
-    challenge = _challenge(app, params)
-    nonce = params.get("nonce")
-    if nonce is not None and len(nonce) > MAX_NONCE:
-        raise InvalidRequestError(f"The nonce must be at most {MAX_NONCE} characters.")
-    audiences = list(dict.fromkeys(params.get("audience", "").split()))
-    for audience in audiences:
-        if audience not in app.apis:
-            raise UnauthorizedClientError(
-                f"The client is not authorized for the audience {_shown(audience)!r}."
-            )
-    # Scopes Kinde does not know (offline_access, say) are dropped, not refused.
-    scopes = [s for s in dict.fromkeys(params.get("scope", "").split()) if s in OIDC_SCOPES]
-    return challenge, nonce, audiences, scopes
+# What a sealed payload must hold, by type; anything else was not sealed by this build.
+_CODE_SHAPE: dict[str, type | tuple[type, ...]] = {
+    "id": str,
+    "c": str,
+    "u": str,
+    "o": (str, type(None)),
+    "r": str,
+    "s": list,
+    "a": list,
+    "n": (str, type(None)),
+    "pc": (str, type(None)),
+    "t": int,
+    "exp": int,
+    "rx": int,
+}
+_REFRESH_SHAPE: dict[str, type | tuple[type, ...]] = {
+    **{k: t for k, t in _CODE_SHAPE.items() if k not in ("r", "pc")},
+    "ai": int,
+    "aj": str,
+    "ah": str,
+    "ax": int,
+}
 
 
-def _challenge(app: App, params: Mapping[str, str]) -> str | None:
-    challenge = params.get("code_challenge")
-    method = params.get("code_challenge_method")
-    if challenge is None:
-        if app.client_secret is None:
-            raise InvalidRequestError(
-                "Public clients (spa apps) must use PKCE: send code_challenge with "
-                "code_challenge_method=S256."
-            )
-        if method is not None:
-            raise InvalidRequestError("code_challenge_method was sent without code_challenge.")
-        return None
-    if method != "S256":
-        raise InvalidRequestError("The code_challenge_method must be S256.")
-    if not re.fullmatch(r"[A-Za-z0-9_-]{43}", challenge):
-        raise InvalidRequestError(
-            "The code_challenge must be the 43-character base64url SHA-256 of the verifier."
-        )
-    return challenge
+def _digest(claims: Mapping[str, Any]) -> str:
+    """A short fingerprint of access token claims: equal claims, equal token."""
+    return hashlib.sha256(json.dumps(claims, sort_keys=True).encode()).hexdigest()[:32]
 
 
-def _check_verifier(challenge: str | None, verifier: str | None) -> None:
-    if challenge is None:
-        if verifier is not None:
-            raise InvalidGrantError(
-                "A code_verifier was sent, but the authorization request had no code_challenge."
-            )
-        return
-    if verifier is None:
-        raise InvalidGrantError(
-            "The code_verifier is missing: the authorization request used PKCE."
-        )
-    if not _VERIFIER_RE.match(verifier):
-        raise InvalidGrantError("The code_verifier must be 43 to 128 unreserved characters.")
-    digest = hashlib.sha256(verifier.encode("ascii")).digest()
-    expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-    if not hmac.compare_digest(expected, challenge):
-        raise InvalidGrantError("The code_verifier does not match the code_challenge.")
-
-
-def same_redirect_uri(given: str, registered: str) -> bool:
-    """RFC 6749 exact matching, except that an http(s) origin with an empty path equals the
-    same with ``/`` (RFC 3986 6.2.3): WHATWG URL parsers add the slash (openid-client 6)."""
-    if given == registered:
-        return True
-    short, long = sorted((given, registered), key=len)
-    scheme, _, rest = short.partition("://")
-    bare_origin = scheme in ("http", "https") and not any(c in rest for c in "/?#")
-    return bare_origin and long == short + "/"
-
-
-def _shown(value: str, limit: int = 200) -> str:
-    return value if len(value) <= limit else value[:limit] + "..."
+def revoked_until(claims: Mapping[str, Any], now: int) -> int:
+    """Until when (real time) a revoked access token's jti must be remembered: what is left
+    of its life, plus a whole lifetime in case the tenant's clock is moved back."""
+    remaining = max(int(claims["exp"]) - now, 0)
+    lifetime = max(int(claims["exp"]) - int(claims.get("iat", now)), 0)
+    return int(time.time()) + remaining + lifetime

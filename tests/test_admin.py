@@ -382,6 +382,25 @@ def test_add_replace_and_remove_users_and_orgs(client: TestClient) -> None:
     assert [o["code"] for o in client.get(paths.ADMIN_ORGS).json()["orgs"]][-1] == "org_new"
 
 
+def test_text_no_page_can_hold_is_refused(client: TestClient) -> None:
+    # "\ud800" is valid JSON but no text: stored, it would break every page and profile.
+    for raw in (
+        b'{"email": "\\ud800@b.c"}',
+        b'{"id": "kp_s", "email": "s@x.y", "given_name": "\\ud800"}',
+    ):
+        response = client.post(
+            paths.ADMIN_USERS, content=raw, headers={"Content-Type": "application/json"}
+        )
+        assert_oauth_error(response, 400, "invalid_request", "surrogate")
+    assert [u.email for u in tenant_of(client).config.users] == ["jane@example.com"]
+
+
+def test_a_long_unknown_user_id_is_cut_in_the_404(client: TestClient) -> None:
+    response = client.delete(f"{paths.ADMIN_USERS}/kp_{'x' * 5000}")
+    assert_oauth_error(response, 404, "not_found")
+    assert len(response.json()["error_description"]) < 200
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -389,6 +408,9 @@ def test_add_replace_and_remove_users_and_orgs(client: TestClient) -> None:
         ({"email": "a@b.c", "orgs": ["org_missing"]}, "user.orgs[0]"),
         ({"email": "JANE@example.com"}, "email"),
         ({"email": "a@b.c", "colour": "red"}, "user.colour"),
+        ({"email": "a" * 251 + "@b.c"}, "user.email"),
+        ({"email": "a@b.c", "claims": {"at_hash": "x"}}, "user.claims.at_hash"),
+        ({"email": "a@b.c", "claims": {"permissions": ["x"]}}, "user.claims.permissions"),
         ([], "user"),
     ],
 )

@@ -272,6 +272,7 @@ def test_token_for_a_user_signs_them_in(tmp_path: Path) -> None:
         ),
         (["--user", "jane@example.com", "--audience", "https://x.example"], "unauthorized_client"),
         ([], "--audience is required"),
+        (["--user", ""], "--user: give a user's email"),
     ],
 )
 def test_token_refusals_exit_2(tmp_path: Path, args: list[str], message: str) -> None:

@@ -658,6 +658,18 @@ BAD_CASES += [
         id="logout-uris-not-array",
     ),
     pytest.param(
+        WITH_LOGIN.replace('"http://localhost:3000/callback"', '"javascript:alert(1)"'),
+        "apps[1].redirect_uris[0]",
+        "'javascript:alert(1)'",
+        id="redirect-javascript",
+    ),
+    pytest.param(
+        WITH_LOGIN.replace('"http://localhost:3000/callback"', '"http://x/' + "a" * 2048 + '"'),
+        "apps[1].redirect_uris[0]",
+        "'http://x/" + "a" * 2048 + "'",
+        id="redirect-too-long",
+    ),
+    pytest.param(
         VALID.replace('org_code = "org_0123456789a"', 'redirect_uris = ["http://x/cb"]'),
         "apps[0].redirect_uris",
         "['http://x/cb']",

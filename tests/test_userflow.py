@@ -6,10 +6,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import os
 import re
 import stat
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -21,9 +21,11 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from mockauth.app import create_app
-from mockauth.config import default_config, parse_config
+from mockauth.config import Lifetimes, default_config, parse_config
+from mockauth.errors import ConfigError
 from mockauth.keys import KeyStore
-from mockauth.sealed import SEAL_KEY_FILE, SpentIds
+from mockauth.people import Org, User
+from mockauth.sealed import MAX_SEALED, SEAL_KEY_FILE, Sealer, SpentIds
 from mockauth.state import Tenant
 from mockauth.testing import MockAuth
 
@@ -814,33 +816,43 @@ def test_the_helper_mints_user_tokens(tenant: Tenant) -> None:
         mock.user_token(client_id=M2M.client_id)
 
 
-@pytest.mark.parametrize("on_disk", [False, True])
-def test_moving_the_clock_forward_and_back_revives_no_spent_id(
-    tmp_path: Path, on_disk: bool
+@pytest.mark.parametrize("keys_dir", [False, True])
+def test_moving_the_clock_back_and_forth_revives_no_spent_code(
+    tmp_path: Path, keys_dir: bool
 ) -> None:
-    now = [int(time.time())]
-    spent = SpentIds(tmp_path if on_disk else None, lambda: now[0])
-    assert spent.spend("old", now[0] + 60)
-    now[0] += 86_400  # the tenant's clock, moved a day on
+    tenant = Tenant(issuer=ISSUER, **({"keys_dir": tmp_path} if keys_dir else {"keys": KEYS}))
+    client = TestClient(create_app(tenant), base_url=ISSUER)
+    tenant.clock.freeze(time.time() - 30 * 86_400)  # a month ago
+    code = code_for(client)
+    assert redeem(client, code).status_code == 200
+    tenant.clock.reset()  # now the code is long expired on the tenant's clock...
+    for i in range(300):  # ...and enough spends follow to prune what has expired
+        tenant.login.spent.spend(f"filler{i}", time.time() + 60)
+    tenant.clock.freeze(time.time() - 30 * 86_400)
+    assert_error(redeem(client, code), 400, "invalid_grant")
+
+
+@pytest.mark.parametrize("on_disk", [False, True])
+def test_spent_ids_are_pruned_by_real_time_only(tmp_path: Path, on_disk: bool) -> None:
+    spent = SpentIds(tmp_path if on_disk else None)
+    now = time.time()
+    assert spent.spend("gone", now - 1) and spent.spend("kept", now + 3600)
     for i in range(300):  # enough spends to prune
-        spent.spend(f"id{i}", now[0] + 60)
-    now[0] -= 86_400
-    assert spent.is_spent("old", now[0] + 60)
-    assert not spent.spend("old", now[0] + 60)
+        spent.spend(f"id{i}", now + 3600)
+    assert not spent.is_spent("gone") and spent.is_spent("kept")
+    with pytest.raises(ValueError):
+        spent.spend("../escape", now + 60)
 
 
 def test_spent_ids_in_a_shared_dir_are_spent_once_across_processes(tmp_path: Path) -> None:
-    now = [1000]
-    one, two = SpentIds(tmp_path, lambda: now[0]), SpentIds(tmp_path, lambda: now[0])
-    assert one.spend("abc", 2000)
-    assert not two.spend("abc", 2000)  # the other worker's view
-    assert two.is_spent("abc", 2000)
-    now[0] = 3000  # past 2000 on both the tenant's clock and the real one
-    for i in range(300):  # enough claims to prune the expired entry
-        assert one.spend(f"id{i}", 5000)
-    assert not (tmp_path / "2000-abc").exists()
-    assert (tmp_path / "5000-id0").exists()
-    assert os.stat(tmp_path / "5000-id0").st_size == 0
+    one, two = SpentIds(tmp_path), SpentIds(tmp_path)
+    until = int(time.time()) + 3600
+    assert one.spend("abc", until)
+    assert not two.spend("abc", until)  # the other worker's view
+    assert two.is_spent("abc")
+    entry = tmp_path / "abc"
+    assert entry.stat().st_size == 0 and int(entry.stat().st_mtime) == until
+    assert stat.S_IMODE(entry.stat().st_mode) == 0o600
 
 
 # --- faults and arbitrary input ---
@@ -932,3 +944,107 @@ def test_the_login_page_lists_only_the_orgs_members() -> None:
     assert len(links) == 1 and "login_hint=" in links[0]
     got = authorize(client, **auth_params(org_code="org_nobody"))
     assert got["error"] == "access_denied"
+
+
+# --- second review: what must hold as config and clock change ---
+
+
+def test_a_revoked_access_token_stays_revoked_when_the_lifetime_changes(tmp_path: Path) -> None:
+    tenant = Tenant(issuer=ISSUER, keys_dir=tmp_path)
+    client = TestClient(create_app(tenant), base_url=ISSUER)
+    body = login(client)
+    client.post("/oauth2/revoke", data={"token": body["refresh_token"], **app_auth()})
+    tenant.put_app(replace(WEB, lifetimes=Lifetimes(access_token=3600)))
+    answer = client.post("/oauth2/introspect", data={"token": body["access_token"], **app_auth()})
+    assert answer.json() == {"active": False}
+    # Revoked, then the lifetime changes, then a refresh: never the revoked token again.
+    second = login(client)
+    client.post("/oauth2/revoke", data={"token": second["access_token"], **app_auth()})
+    tenant.put_app(replace(WEB, lifetimes=Lifetimes(access_token=7200)))
+    again = refresh(client, second["refresh_token"]).json()
+    jtis = [
+        jwt.decode(t, options={"verify_signature": False})["jti"]
+        for t in (again["access_token"], second["access_token"])
+    ]
+    assert jtis[0] != jtis[1]
+
+
+def test_a_refresh_reissues_the_access_token_only_while_its_claims_stand(
+    tenant: Tenant, client: TestClient
+) -> None:
+    first = login(client)
+    tenant.put_user(replace(USER, permissions=("delete:event",)))
+    body = refresh(client, first["refresh_token"]).json()
+    claims = verified(body["access_token"])
+    assert claims["permissions"] == ["delete:event"]
+    assert claims["jti"] != verified(first["access_token"])["jti"]
+
+
+def test_a_user_who_left_the_org_or_was_removed_gets_no_more_tokens(
+    tenant: Tenant, client: TestClient
+) -> None:
+    body = login(client)
+    tenant.put_user(replace(USER, orgs=()))
+    answer = refresh(client, body["refresh_token"])
+    assert "organization" in assert_error(answer, 400, "invalid_grant")["error_description"]
+    body = login(client)  # signs in with no org now
+    tenant.remove_user(USER.id)
+    for token in (body["access_token"], body["refresh_token"]):
+        answer = client.post("/oauth2/introspect", data={"token": token, **app_auth()})
+        assert answer.json() == {"active": False}
+
+
+def test_a_payload_of_another_shape_is_invalid_grant_not_a_500(
+    tenant: Tenant, client: TestClient
+) -> None:
+    # A refresh token sealed by an older build had no "ah": refused cleanly.
+    sealer = tenant.login._sealer
+    old = sealer.seal("refresh", {"id": "x", "c": WEB.client_id, "u": USER.id, "exp": 2**40})
+    assert_error(refresh(client, old), 400, "invalid_grant")
+
+
+def test_replacing_a_user_keeps_the_default_user(tenant: Tenant, client: TestClient) -> None:
+    tenant.put_user({"email": "bob@example.com"})
+    tenant.put_user(replace(USER, given_name="Janet"))
+    assert [u.email for u in tenant.config.users] == [USER.email, "bob@example.com"]
+    assert verified(login(client)["access_token"])["sub"] == USER.id
+
+
+def test_objects_are_checked_as_their_tables_are(tenant: Tenant) -> None:
+    with pytest.raises(ConfigError, match=r"user\.id"):
+        tenant.put_user(User(id="../../etc", email="x@y.z"))
+    with pytest.raises(ConfigError, match=r"user\.orgs"):
+        tenant.put_user(User(id="kp_x", email="x@y.z", orgs=("org_missing",)))
+    with pytest.raises(ConfigError, match=r"org\.code"):
+        tenant.put_org(Org(code="acme"))
+
+
+@pytest.mark.parametrize("claim", ["nbf", "iat"])
+def test_a_token_not_yet_valid_by_either_claim_is_inactive(
+    tenant: Tenant, client: TestClient, claim: str
+) -> None:
+    claims = verified(MockAuth(tenant, ISSUER).token(audience=API), audience=API)
+    token = tenant.tokens.sign({**claims, claim: int(time.time()) + 600})
+    answer = client.post("/oauth2/introspect", data={"token": token, **app_auth()})
+    assert answer.json() == {"active": False}
+
+
+def test_the_login_page_ignores_an_empty_login_hint() -> None:
+    client = page_client()
+    links = page_links(client.get("/oauth2/auth", params=auth_params(login_hint="")))
+    query = parse_qs(urlsplit(links[0]).query)
+    assert len(query["login_hint"]) == 1
+    got = authorize(client, **{k: v[0] for k, v in query.items()})
+    assert "code" in got
+
+
+def test_prompt_none_never_shows_the_login_page() -> None:
+    got = authorize(page_client(), **auth_params(prompt="none"))
+    assert got["error"] == "login_required" and got["state"] == "st-1"
+
+
+def test_a_sealed_value_longer_than_any_we_make_is_not_opened() -> None:
+    sealer = Sealer(bytes(32))
+    token = sealer.seal("code", {"x": "y" * 10})
+    assert sealer.open("code", token) == {"x": "y" * 10}
+    assert sealer.open("code", token + "A" * MAX_SEALED) is None

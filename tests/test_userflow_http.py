@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from test_server import (
     worker_pids,
 )
 
-from mockauth.config import default_config
+from mockauth.config import DEFAULT_CONFIG_TOML, default_config
 from mockauth.server import ServerThread
 
 CONFIG = default_config()
@@ -202,7 +203,8 @@ def test_two_workers_share_codes_and_refresh_tokens_and_spend_each_once(tmp_path
         assert proc.stop() == 0
     spent = sorted((keys_dir / "spent").iterdir())
     assert len(spent) == 2  # the code and the first refresh token
-    assert all(p.name.split("-", 1)[0].isdigit() and p.stat().st_size == 0 for p in spent)
+    # Each: empty, remembered until its real expiry (the file's mtime).
+    assert all(p.stat().st_size == 0 and p.stat().st_mtime > time.time() for p in spent)
 
 
 @LINUX_PROC
@@ -239,3 +241,16 @@ def test_serve_login_page_reaches_every_worker(tmp_path: Path, how: str) -> None
             finally:
                 os.kill(stopped, signal.SIGCONT)
         assert proc.stop() == 0
+
+
+def test_no_login_page_wins_over_the_config(tmp_path: Path) -> None:
+    config = tmp_path / "lp.toml"
+    config.write_text("login_page = true\n" + DEFAULT_CONFIG_TOML)
+    query = urlencode(
+        {"client_id": WEB.client_id, "redirect_uri": CALLBACK, "response_type": "code"}
+    )
+    for flag, status in (("--login-page", 200), ("--no-login-page", 302)):
+        args = ("--port", "0", "--keys-dir", str(tmp_path / "keys"), "--config", str(config))
+        with serving(*args, flag, cwd=tmp_path) as proc:
+            url = proc.url()
+            assert http_request(url, "GET", "/oauth2/auth?" + query, headers={})[0] == status

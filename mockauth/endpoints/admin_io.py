@@ -28,8 +28,13 @@ async def read_json(request: Request, *, optional: bool = False) -> Any:
             return {}
         raise InvalidRequestError("The request body must be a JSON document.")
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
+        # "\ud800" is valid JSON but no text: it could not be sent back or put in a page.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidRequestError("The request body holds a lone surrogate (\\ud800).") from exc
     except ValueError as exc:
         raise InvalidRequestError(f"The request body is not valid JSON: {exc}") from exc
     except RecursionError as exc:
         raise InvalidRequestError("The request body is nested too deeply.") from exc
+    return body

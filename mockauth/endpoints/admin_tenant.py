@@ -13,7 +13,7 @@ from starlette.responses import Response
 from mockauth.config import Api, App
 from mockauth.endpoints.admin_io import SOURCE, json_response, read_json
 from mockauth.errors import NotFoundError
-from mockauth.people import User
+from mockauth.people import org_table, user_table
 from mockauth.state import Tenant
 
 
@@ -73,34 +73,14 @@ async def put_api(request: Request, tenant: Tenant) -> Response:
     return _saved("api", api_dict(api), created)
 
 
-def user_dict(user: User) -> dict[str, Any]:
-    """A user as its config table (JSON-ready): what POST /users takes back."""
-    out: dict[str, Any] = {
-        "id": user.id,
-        "email": user.email,
-        "given_name": user.given_name,
-        "family_name": user.family_name,
-        "email_verified": user.email_verified,
-    }
-    if user.picture is not None:
-        out["picture"] = user.picture
-    if user.username is not None:
-        out["username"] = user.username
-    out["orgs"] = list(user.orgs)
-    out["permissions"] = list(user.permissions)
-    out["roles"] = list(user.roles)
-    out["claims"] = dict(user.claims)
-    return out
-
-
 async def list_users(request: Request, tenant: Tenant) -> Response:
-    return json_response({"users": [user_dict(u) for u in tenant.config.users]})
+    return json_response({"users": [user_table(u) for u in tenant.config.users]})
 
 
 async def put_user(request: Request, tenant: Tenant) -> Response:
     """Add, or replace by id, one user given as its config table."""
     user, created = tenant.put_user(await read_json(request), source=SOURCE)
-    return _saved("user", user_dict(user), created)
+    return _saved("user", user_table(user), created)
 
 
 async def delete_user(request: Request, tenant: Tenant) -> Response:
@@ -108,18 +88,18 @@ async def delete_user(request: Request, tenant: Tenant) -> Response:
     try:
         user = tenant.remove_user(user_id)
     except KeyError:
-        raise NotFoundError(f"No user has the id {user_id!r}.") from None
-    return json_response({"deleted": user_dict(user)})
+        raise NotFoundError(f"No user has the id {user_id[:80]!r}.") from None
+    return json_response({"deleted": user_table(user)})
 
 
 async def list_orgs(request: Request, tenant: Tenant) -> Response:
-    return json_response({"orgs": [{"code": o.code, "name": o.name} for o in tenant.config.orgs]})
+    return json_response({"orgs": [org_table(o) for o in tenant.config.orgs]})
 
 
 async def put_org(request: Request, tenant: Tenant) -> Response:
     """Add, or replace by code, one organisation given as its config table."""
     org, created = tenant.put_org(await read_json(request), source=SOURCE)
-    return _saved("org", {"code": org.code, "name": org.name}, created)
+    return _saved("org", org_table(org), created)
 
 
 def _saved(name: str, item: dict[str, Any], created: bool) -> Response:
