@@ -1,4 +1,5 @@
-"""A calendar API protected by Kinde access tokens: step 4 of Kinde's M2M guide, done right.
+"""A calendar API protected by Kinde access tokens: step 4 of Kinde's M2M guide, done right,
+and a route for signed-in users that checks their permissions.
 
 Run it against mockauth (see README.md beside this file):
 
@@ -29,6 +30,8 @@ def create_api(validator: TokenValidator) -> Starlette:
     read_calendar = requires_scopes(validator, "read:calendar")
     update_event = requires_scopes(validator, "update:event")
     any_token = requires_scopes(validator)
+    # Users' tokens carry what the user may do in permissions (M2M tokens have none).
+    user_who_reads = requires_scopes(validator, permissions="read:calendar")
 
     @read_calendar.protect
     async def list_events(request: Request, claims: TokenClaims) -> Response:
@@ -59,6 +62,17 @@ def create_api(validator: TokenValidator) -> Starlette:
             }
         )
 
+    @user_who_reads.protect
+    async def me(request: Request, claims: TokenClaims) -> Response:
+        return JSONResponse(
+            {
+                "user": claims.subject,
+                "org_code": claims.org_code,
+                "permissions": list(claims.permissions),
+                "events": len(events),
+            }
+        )
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -67,6 +81,7 @@ def create_api(validator: TokenValidator) -> Starlette:
             Route("/events", list_events, methods=["GET"]),
             Route("/events", add_event, methods=["POST"]),
             Route("/whoami", whoami, methods=["GET"]),
+            Route("/me", me, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
         ]
     )

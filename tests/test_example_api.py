@@ -4,6 +4,7 @@ with the shipped strategies the way examples/README.md shows users."""
 
 from __future__ import annotations
 
+import http.client
 import importlib.util
 import json
 import sys
@@ -21,7 +22,14 @@ from starlette.testclient import TestClient
 from mockauth import TokenValidator
 from mockauth.config import default_config
 from mockauth.server import ServerThread
-from mockauth.strategies import Target, TokenCase, bad_tokens, m2m_tokens
+from mockauth.strategies import (
+    Target,
+    TokenCase,
+    bad_tokens,
+    m2m_tokens,
+    missing_permission_tokens,
+    user_tokens,
+)
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "calendar_api.py"
 APP = default_config().apps[0]
@@ -173,3 +181,75 @@ def test_the_example_answers_every_drawn_token_as_a_correct_api_must(
         assert challenge == "Bearer" or challenge.startswith('Bearer error="invalid_token"')
     if case.http_status == 403:
         assert answer.headers["www-authenticate"].endswith('scope="read:calendar"')
+
+
+# --- the users' route ---
+
+
+def login_over_http(server: ServerThread, user: str) -> str:
+    """A user's access token the way a web app gets one: authorize, then the code grant."""
+    web = next(a for a in default_config().apps if a.type == "regular")
+    query = urllib.parse.urlencode(
+        {
+            "client_id": web.client_id,
+            "redirect_uri": web.redirect_uris[0],
+            "response_type": "code",
+            "audience": API,
+            "login_hint": user,
+        }
+    )
+    parts = urllib.parse.urlsplit(server.url)
+    conn = http.client.HTTPConnection(parts.netloc, timeout=30)  # the browser's part, by hand
+    try:
+        conn.request("GET", f"/oauth2/auth?{query}")
+        redirect = conn.getresponse()
+        assert redirect.status == 302
+        location = redirect.headers["location"]
+    finally:
+        conn.close()
+    code = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)["code"][0]
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": web.redirect_uris[0],
+        "client_id": web.client_id,
+        "client_secret": web.client_secret or "",
+    }
+    body = urllib.parse.urlencode(form).encode()
+    with urllib.request.urlopen(server.url + "/oauth2/token", data=body, timeout=30) as answer:
+        token: str = json.loads(answer.read())["access_token"]
+    return token
+
+
+def test_me_answers_a_user_with_the_permission(api: TestClient, server: ServerThread) -> None:
+    user = default_config().users[0]
+    answer = api.get("/me", headers=bearer(login_over_http(server, user.email)))
+    assert answer.status_code == 200
+    assert answer.json()["user"] == user.id
+    assert answer.json()["permissions"] == list(user.permissions)
+
+
+def test_me_refuses_m2m_tokens_and_users_without_the_permission(
+    api: TestClient, server: ServerThread
+) -> None:
+    server.tenant.put_user({"email": "guest@example.com", "permissions": ["update:event"]})
+    try:
+        guest = login_over_http(server, "guest@example.com")
+    finally:
+        server.tenant.reset()
+    for token in (guest, fetch_token(server)):
+        answer = api.get("/me", headers=bearer(token))
+        assert answer.status_code == 403
+        assert "permission" in answer.headers["www-authenticate"]
+
+
+@given(data=st.data())
+def test_me_answers_every_drawn_user_token_as_a_correct_api_must(
+    server: ServerThread, api: TestClient, data: st.DataObject
+) -> None:
+    target = Target.for_tenant(server.tenant, audience=API, required_permissions=("read:calendar",))
+    case: TokenCase = data.draw(
+        user_tokens(target) | missing_permission_tokens(target) | bad_tokens(target)
+    )
+    answer = api.get("/me", headers=bearer(case.token))
+    assert answer.status_code == case.http_status, (case.fault, answer.text)
