@@ -107,6 +107,7 @@ class SpentIds:
     def __init__(self, directory: Path | None) -> None:
         self._dir = directory
         self._spent: dict[str, float] = {}
+        self._notes: dict[str, tuple[str, float]] = {}
         self._mutex = threading.Lock()
         self._claims = 0
         if directory is not None:
@@ -138,6 +139,32 @@ class SpentIds:
             os.utime(path, (until, until))
         return True
 
+    def note(self, ident: str, text: str, until: float) -> None:
+        """Keep ``text`` about ``ident`` until ``until`` (what a used code gave, say)."""
+        path = self._path(ident)
+        if path is None:
+            with self._mutex:
+                self._notes[ident] = (text, until)
+            return
+        try:
+            fd = os.open(path + ".note", os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
+            os.utime(path + ".note", (until, until))
+        except OSError as exc:
+            raise KeyStoreError(f"cannot write in {self._dir}: {exc.strerror}") from exc
+
+    def note_of(self, ident: str) -> str | None:
+        path = self._path(ident)
+        if path is None:
+            kept = self._notes.get(ident)
+            return None if kept is None else kept[0]
+        try:
+            with open(path + ".note") as fh:
+                return fh.read()
+        except OSError:
+            return None
+
     def is_spent(self, ident: str) -> bool:
         path = self._path(ident)
         return ident in self._spent if path is None else os.path.exists(path)
@@ -151,6 +178,7 @@ class SpentIds:
         now = time.time()
         if self._dir is None:
             self._spent = {k: until for k, until in self._spent.items() if until >= now}
+            self._notes = {k: kept for k, kept in self._notes.items() if kept[1] >= now}
             return
         with contextlib.suppress(OSError):
             for entry in os.scandir(self._dir):

@@ -182,8 +182,22 @@ class UserLogin:
             )
         check_verifier(grant["pc"], form.one("code_verifier"))
         if not self.spent.spend(grant["id"], grant["rx"]):
-            raise InvalidGrantError("The authorization code has already been used.")
-        return self._tokens(app, grant, previous=None)
+            self._revoke_what_it_gave(app, grant)
+            raise InvalidGrantError(
+                "The authorization code has already been used; the tokens issued for it are "
+                "revoked."
+            )
+        return self._tokens(app, {**grant, "f": grant["id"]}, previous=None)
+
+    def _revoke_what_it_gave(self, app: App, code: Mapping[str, Any]) -> None:
+        """A code used twice may be stolen: revoke what its first use gave (RFC 6749 4.1.2),
+        its first access token and every refresh token descended from it."""
+        lifetime = self._tenant.config.lifetimes_for(app).refresh_token
+        self.spent.spend(_family(code["id"]), time.time() + lifetime)
+        given = self.spent.note_of(code["id"])
+        if given is not None:
+            jti, _, until = given.partition(" ")
+            self.spent.spend(jti, float(until))
 
     def redeem_refresh(self, app: App, form: Form) -> dict[str, Any]:
         """The refresh_token grant: new tokens and a new refresh token (rotation)."""
@@ -197,6 +211,8 @@ class UserLogin:
                 raise InvalidScopeError(
                     f"The scope {shown(' '.join(extra))!r} was not granted to this refresh token."
                 )
+        if self.spent.is_spent(_family(grant["f"])):
+            raise InvalidGrantError("The refresh token was revoked: its code was used twice.")
         if not self.spent.spend(grant["id"], grant["rx"]):
             raise InvalidGrantError(
                 "The refresh token has already been used or was revoked: each refresh "
@@ -265,6 +281,9 @@ class UserLogin:
             if again["exp"] > now and _digest(again) == previous["ah"]:
                 claims = again
         access = tenant.tokens.sign(claims)
+        if previous is None:  # a code's first use: what to revoke if it comes again
+            until = int(time.time()) + claims["exp"] - now
+            self.spent.note(grant["f"], f"{claims['jti']} {until}", until)
         body: dict[str, Any] = {
             "access_token": access,
             "expires_in": max(claims["exp"] - now - 1, 0),
@@ -283,7 +302,7 @@ class UserLogin:
         if "offline" in grant["s"]:
             refresh = {
                 "id": secrets.token_urlsafe(16),
-                **{k: grant[k] for k in ("c", "u", "o", "s", "a", "n", "t")},
+                **{k: grant[k] for k in ("c", "u", "o", "s", "a", "n", "t", "f")},
                 # The access token issued with it (a refresh returns it again while its
                 # claims stand; revoking this refresh token revokes it), ax its real end.
                 "ai": claims["iat"],
@@ -305,7 +324,7 @@ class UserLogin:
         grant = self._sealed(_REFRESH, token)
         if grant is None or grant["exp"] <= self._tenant.clock() or grant["rx"] <= time.time():
             return None
-        if self._tenant.user(grant["u"]) is None:
+        if self._tenant.user(grant["u"]) is None or self.spent.is_spent(_family(grant["f"])):
             return None
         return None if self.spent.is_spent(grant["id"]) else grant
 
@@ -347,7 +366,12 @@ _REFRESH_SHAPE: dict[str, type | tuple[type, ...]] = {
     "aj": str,
     "ah": str,
     "ax": int,
+    "f": str,  # the family: the id of the code it descends from
 }
+
+
+def _family(code_id: str) -> str:
+    return "family_" + code_id
 
 
 def _digest(claims: Mapping[str, Any]) -> str:

@@ -1048,3 +1048,24 @@ def test_a_sealed_value_longer_than_any_we_make_is_not_opened() -> None:
     token = sealer.seal("code", {"x": "y" * 10})
     assert sealer.open("code", token) == {"x": "y" * 10}
     assert sealer.open("code", token + "A" * MAX_SEALED) is None
+
+
+@pytest.mark.parametrize("keys_dir", [False, True])
+def test_a_code_used_twice_revokes_what_its_first_use_gave(tmp_path: Path, keys_dir: bool) -> None:
+    tenant = Tenant(issuer=ISSUER, **({"keys_dir": tmp_path} if keys_dir else {"keys": KEYS}))
+    client = TestClient(create_app(tenant), base_url=ISSUER)
+    code = code_for(client)
+    first = redeem(client, code).json()
+    rotated = refresh(client, first["refresh_token"]).json()  # a descendant
+    replay = assert_error(redeem(client, code), 400, "invalid_grant")
+    assert "revoked" in replay["error_description"]
+    auth = {"Authorization": f"Bearer {first['access_token']}"}
+    assert_error(client.get("/oauth2/v2/user_profile", headers=auth), 401, "invalid_token")
+    assert_error(refresh(client, rotated["refresh_token"]), 400, "invalid_grant")
+    answer = client.post(
+        "/oauth2/introspect", data={"token": rotated["refresh_token"], **app_auth()}
+    )
+    assert answer.json() == {"active": False}
+    # Other logins are untouched.
+    other = login(client)
+    assert refresh(client, other["refresh_token"]).status_code == 200

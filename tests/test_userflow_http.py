@@ -187,24 +187,37 @@ def test_two_workers_share_codes_and_refresh_tokens_and_spend_each_once(tmp_path
             resume(stopped)
         stopped = alone(first)
         try:
-            status, replay = browser.redeem(code)  # and refused at the first
-            assert (status, replay["error"]) == (400, "invalid_grant"), replay
-            assert "already been used" in replay["error_description"]
-            status, rotated = browser.refresh(body["refresh_token"])
+            status, rotated = browser.refresh(body["refresh_token"])  # rotated at the first
             assert status == 200, rotated
         finally:
             resume(stopped)
         stopped = alone(second)
         try:
-            status, replay = browser.refresh(body["refresh_token"])
+            status, replay = browser.refresh(body["refresh_token"])  # the old one: refused
             assert (status, replay["error"]) == (400, "invalid_grant"), replay
+            status, again = browser.refresh(rotated["refresh_token"])  # the new one: works
+            assert status == 200, again
+        finally:
+            resume(stopped)
+        stopped = alone(first)
+        try:
+            status, replay = browser.redeem(code)  # the code again, at the first worker
+            assert (status, replay["error"]) == (400, "invalid_grant"), replay
+            assert "already been used" in replay["error_description"]
+        finally:
+            resume(stopped)
+        stopped = alone(second)
+        try:  # the other worker knows: the code's descendants are revoked
+            status, revoked = browser.refresh(again["refresh_token"])
+            assert (status, revoked["error"]) == (400, "invalid_grant"), revoked
         finally:
             resume(stopped)
         assert proc.stop() == 0
     spent = sorted((keys_dir / "spent").iterdir())
-    assert len(spent) == 2  # the code and the first refresh token
-    # Each: empty, remembered until its real expiry (the file's mtime).
-    assert all(p.stat().st_size == 0 and p.stat().st_mtime > time.time() for p in spent)
+    # The code and its note, two refresh tokens, the family and the first access token (both
+    # revoked by the replay): each remembered until its real end (the file's mtime).
+    assert len(spent) == 6
+    assert all(p.stat().st_mtime > time.time() for p in spent)
 
 
 @LINUX_PROC
