@@ -37,6 +37,8 @@ def routes(jwks: wellknown.JwksEndpoint) -> list[Route]:
         Route(paths.USERINFO_V1, login.user_profile_v1, methods=["GET"]),
         Route(paths.INTROSPECT, login.introspect, methods=["POST"]),
         Route(paths.REVOKE, login.revoke, methods=["POST"]),
+        Route(paths.DEVICE_AUTH, login.device_authorization, methods=["POST"]),
+        Route(paths.DEVICE, login.device_page, methods=["GET"]),
         Route(paths.DISCOVERY, wellknown.discovery, methods=["GET"]),
         Route(paths.JWKS, jwks, methods=["GET"]),
         Route(paths.JWKS_JSON, jwks, methods=["GET"]),

@@ -255,7 +255,7 @@ def _announce(tenant: Tenant, url: str, *, secret_given: bool = False) -> None:
 
 
 def _login_lines(tenant: Tenant, url: str) -> list[str]:
-    """What a web app or SPA needs to sign a user in here."""
+    """What a web app, SPA or device app needs to sign a user in here."""
     apps = [app for app in tenant.config.apps if app.type != "m2m"]
     if not apps:
         return []
@@ -272,6 +272,11 @@ def _login_lines(tenant: Tenant, url: str) -> list[str]:
         ]
         if app.client_secret:
             lines.append(f"    client_secret: {app.client_secret}")
+        if app.type == "device":
+            lines.append(
+                f"    device code:   POST {url}{paths.DEVICE_AUTH}, then {url}{paths.DEVICE}"
+            )
+            continue
         lines.append(
             f"    callbacks:     {' '.join(app.redirect_uris) or '(none: add redirect_uris)'}"
         )

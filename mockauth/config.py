@@ -30,7 +30,7 @@ CLIENT_ID_RE = re.compile(r"^[0-9a-f]{32}\Z")
 # The TypeScript SDK refuses any other secret before sending it.
 CLIENT_SECRET_RE = re.compile(r"^[A-Za-z0-9]{40,60}\Z")
 SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+\Z")  # RFC 6749 scope-token
-APP_TYPES = ("m2m", "regular", "spa")
+APP_TYPES = ("m2m", "regular", "spa", "device")
 # Claims the token factory owns; config may not override them.
 RESERVED_CLAIMS = frozenset(
     {"aud", "azp", "exp", "gty", "iat", "iss", "jti", "nbf", "scope", "scp", "sub", "v", "org_code"}
@@ -38,7 +38,7 @@ RESERVED_CLAIMS = frozenset(
 
 DEFAULT_CONFIG_TOML = """\
 # mockauth's embedded default: one API, the Management API, one M2M app granted both,
-# and user login: one organisation, one user, a web app and a single-page app.
+# and user login: one organisation, one user, a web app, a single-page app and a device app.
 [lifetimes]
 access_token = 86400
 
@@ -82,6 +82,14 @@ type = "spa"
 client_id = "9e1d2b7c5a3f4e6d8c0b1a2f3e4d5c6b"
 redirect_uris = ["http://localhost:3000", "http://localhost:5173"]
 logout_uris = ["http://localhost:3000", "http://localhost:5173"]
+
+[apps.apis]
+"https://api.example.com" = []
+
+[[apps]]
+name = "TV"
+type = "device"
+client_id = "6d2f0a9b8c7e4d3f1a5b2c9e8d7f6a4b"
 
 [apps.apis]
 "https://api.example.com" = []
@@ -230,7 +238,8 @@ def load_config(path: str | Path) -> ServerConfig:
 
 
 def default_config() -> ServerConfig:
-    """The embedded default config: two APIs, an M2M app, a web app, a SPA and a user."""
+    """The embedded default config: two APIs, an M2M app, a web app, a SPA, a device app,
+    an organisation and a user."""
     return parse_config(DEFAULT_CONFIG_TOML.encode(), source="<default>")
 
 
@@ -433,7 +442,7 @@ class _Validator:
         if not CLIENT_ID_RE.match(client_id):
             raise self.fail(f"{key}.client_id", client_id, "must be 32 lowercase hex characters")
         secret = self.typed(data, "client_secret", f"{key}.client_secret", str, None)
-        if secret is None and app_type != "spa":
+        if secret is None and app_type not in ("spa", "device"):
             raise self.fail(f"{key}.client_secret", _MISSING, f"required for {app_type} apps")
         if secret is not None and not CLIENT_SECRET_RE.match(secret):
             raise self.fail(
@@ -452,10 +461,9 @@ class _Validator:
         if "lifetimes" in data:
             lifetimes = self.lifetimes(data["lifetimes"], f"{key}.lifetimes", Lifetimes())
         redirect_uris = self.uris(data, "redirect_uris", key)
-        if redirect_uris and app_type == "m2m":
-            raise self.fail(
-                f"{key}.redirect_uris", list(redirect_uris), "m2m apps have no user login"
-            )
+        if redirect_uris and app_type in ("m2m", "device"):
+            reason = f"{app_type} apps have no callback (no browser comes back to them)"
+            raise self.fail(f"{key}.redirect_uris", list(redirect_uris), reason)
         return App(
             name=name,
             type=app_type,

@@ -134,6 +134,30 @@ class LoginRequiredError(OAuthError):
     default_description = "The authorization server requires end-user authentication."
 
 
+class AuthorizationPendingError(OAuthError):
+    """RFC 8628: the user has not approved the device yet; poll again."""
+
+    error = "authorization_pending"
+    status_code = 400
+    default_description = "The user has not yet completed the authorization."
+
+
+class ExpiredTokenError(OAuthError):
+    """RFC 8628: the device code expired; start again."""
+
+    error = "expired_token"
+    status_code = 400
+    default_description = "The device code has expired: request a new one."
+
+
+class DeviceDeniedError(OAuthError):
+    """RFC 8628: the user refused the device."""
+
+    error = "access_denied"
+    status_code = 400
+    default_description = "The user denied the authorization request."
+
+
 class InvalidScopeError(OAuthError):
     error = "invalid_scope"
     status_code = 400

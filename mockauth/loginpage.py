@@ -20,6 +20,7 @@ class LoginPage:
 
     users: list[User]
     pairs: list[tuple[str, str]]
+    path: str = paths.AUTHORIZE  # where each link goes on
 
     def html(self) -> str:
         rows = "".join(self._row(user) for user in self.users)
@@ -38,5 +39,5 @@ class LoginPage:
         query = urlencode([*kept, ("login_hint", user.id)])
         label = escape(user.name or user.email)
         detail = escape(f"{user.email} · {user.id}")
-        href = escape(f"{paths.AUTHORIZE}?{query}")
+        href = escape(f"{self.path}?{query}")
         return f'<a href="{href}">{label}<br><small>{detail}</small></a>'

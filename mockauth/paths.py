@@ -15,6 +15,8 @@ USERINFO_V1 = "/oauth2/user_profile"
 INTROSPECT = "/oauth2/introspect"
 REVOKE = "/oauth2/revoke"
 LOGOUT = "/logout"
+DEVICE_AUTH = "/oauth2/device/auth"
+DEVICE = "/device"  # where the user enters a device's user code
 ADMIN = "/_mockauth"
 HEALTH = ADMIN + "/health"
 ADMIN_OPENAPI = ADMIN + "/openapi.json"
@@ -40,6 +42,7 @@ def discovery_document(issuer: str, grant_types: Iterable[str]) -> dict[str, Any
         "revocation_endpoint": issuer + REVOKE,
         "introspection_endpoint": issuer + INTROSPECT,
         "end_session_endpoint": issuer + LOGOUT,
+        "device_authorization_endpoint": issuer + DEVICE_AUTH,
         "scopes_supported": ["address", "email", "offline", "openid", "phone", "profile"],
         "response_types_supported": [
             "code",

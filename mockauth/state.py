@@ -25,6 +25,7 @@ from mockauth.config import (
     parse_org_table,
     parse_user_table,
 )
+from mockauth.deviceflow import DeviceFlow
 from mockauth.errors import ConfigError
 from mockauth.faultengine import FaultEngine
 from mockauth.faults import stateful_rules
@@ -102,6 +103,7 @@ class Tenant:
         # On disk with a keys dir: sealed grants outlive a restart, so must their spending.
         spent_dir = keys_dir / SPENT_DIR if keys_dir is not None else None
         self.login = UserLogin(self, Sealer(load_seal_key(keys_dir)), SpentIds(spent_dir))
+        self.device = DeviceFlow(self.login)
 
     def app(self, client_id: str) -> App | None:
         """The configured app with this client id."""

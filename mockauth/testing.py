@@ -257,12 +257,13 @@ class MockAuth:
     def _login_app(self, client_id: str | None) -> App:
         if client_id is not None:
             app = self.get_app(client_id)
-            if app.type == "m2m":
+            if app.type not in ("regular", "spa"):
+                kind = "an M2M" if app.type == "m2m" else f"a {app.type}"
                 raise ValueError(
-                    f"app {client_id!r} is an M2M app: users sign in to a web app or SPA"
+                    f"app {client_id!r} is {kind} app: users sign in to a web app or SPA"
                 )
             return app
-        first = next((a for a in self.tenant.config.apps if a.type != "m2m"), None)
+        first = next((a for a in self.tenant.config.apps if a.type in ("regular", "spa")), None)
         if first is None:
             raise LookupError("no web app or SPA is configured: add one with redirect_uris")
         return first

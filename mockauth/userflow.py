@@ -51,8 +51,8 @@ class UserLogin:
     """Issues and redeems the sealed grants of one tenant."""
 
     def __init__(self, tenant: Tenant, sealer: Sealer, spent: SpentIds) -> None:
-        self._tenant = tenant
-        self._sealer = sealer
+        self.tenant = tenant
+        self.sealer = sealer
         self.spent = spent
 
     # --- the authorization endpoint ---
@@ -83,7 +83,7 @@ class UserLogin:
                 raise InvalidRequestError(
                     f"The '{repeated[0]}' parameter is included more than once."
                 )
-            if self._tenant.config.login_page and not params.get("login_hint"):
+            if self.tenant.config.login_page and not params.get("login_hint"):
                 checked(app, params)
                 if params.get("prompt") == "none":  # OIDC Core 3.1.2.1: no page may be shown
                     raise LoginRequiredError(
@@ -96,7 +96,7 @@ class UserLogin:
         return Redirect(redirect_uri, {"code": code, **extra}, mode)
 
     def _chooser(self, pairs: list[tuple[str, str]], org_code: str | None) -> LoginPage:
-        users = [u for u in self._tenant.config.users if not org_code or org_code in u.orgs]
+        users = [u for u in self.tenant.config.users if not org_code or org_code in u.orgs]
         if not users:
             raise AccessDeniedError(
                 f"No configured user is a member of the organization {shown(org_code)!r}."
@@ -112,7 +112,7 @@ class UserLogin:
         client_id = params.get("client_id")
         if not client_id:
             raise InvalidRequestError("The request is missing the required 'client_id' parameter.")
-        app = self._tenant.app(client_id)
+        app = self.tenant.app(client_id)
         if app is None:
             raise InvalidClientError()
         redirect_uri = params.get("redirect_uri")
@@ -131,9 +131,9 @@ class UserLogin:
         """Check an authorization request for a trusted app and redirect_uri and sign its
         user in: the code, or an OAuthError to redirect with."""
         challenge, nonce, audiences, scopes = checked(app, params)
-        user = self._signed_in_user(params.get("login_hint"))
-        org = self._org_for(user, params.get("org_code"))
-        now = self._tenant.clock()
+        user = self.signed_in_user(params.get("login_hint"))
+        org = self.org_for(user, params.get("org_code"))
+        now = self.tenant.clock()
         payload = {
             "id": secrets.token_urlsafe(16),
             "c": app.client_id,
@@ -148,10 +148,10 @@ class UserLogin:
             "exp": now + CODE_LIFETIME,
             "rx": int(time.time()) + CODE_LIFETIME,
         }
-        return self._sealer.seal(_CODE, payload)
+        return self.sealer.seal(_CODE, payload)
 
-    def _signed_in_user(self, hint: str | None) -> User:
-        users = self._tenant.config.users
+    def signed_in_user(self, hint: str | None) -> User:
+        users = self.tenant.config.users
         if not users:
             raise AccessDeniedError("No user can sign in: the config has no [[users]] table.")
         if not hint:
@@ -161,14 +161,14 @@ class UserLogin:
                 return user
         raise AccessDeniedError(f"No configured user has the email or id {shown(hint)!r}.")
 
-    def _org_for(self, user: User, code: str | None) -> Org | None:
+    def org_for(self, user: User, code: str | None) -> Org | None:
         if not code:
-            return self._tenant.org(user.orgs[0]) if user.orgs else None
+            return self.tenant.org(user.orgs[0]) if user.orgs else None
         if code not in user.orgs:
             raise AccessDeniedError(
                 f"The user is not a member of the organization {shown(code)!r}."
             )
-        return self._tenant.org(code)
+        return self.tenant.org(code)
 
     # --- the token endpoint's user grants ---
 
@@ -187,13 +187,13 @@ class UserLogin:
                 "The authorization code has already been used; the tokens issued for it are "
                 "revoked."
             )
-        return self._tokens(app, {**grant, "f": grant["id"]}, previous=None)
+        return self.tokens_for(app, {**grant, "f": grant["id"]}, previous=None)
 
     def _revoke_what_it_gave(self, app: App, code: Mapping[str, Any]) -> None:
         """A code used twice may be stolen: revoke what its first use gave (RFC 6749 4.1.2),
         its first access token and every refresh token descended from it."""
-        lifetime = self._tenant.config.lifetimes_for(app).refresh_token
-        self.spent.spend(_family(code["id"]), time.time() + lifetime)
+        lifetime = self.tenant.config.lifetimes_for(app).refresh_token
+        self.spent.spend(family(code["id"]), time.time() + lifetime)
         given = self.spent.note_of(code["id"])
         if given is not None:
             jti, _, until = given.partition(" ")
@@ -211,7 +211,7 @@ class UserLogin:
                 raise InvalidScopeError(
                     f"The scope {shown(' '.join(extra))!r} was not granted to this refresh token."
                 )
-        if self.spent.is_spent(_family(grant["f"])):
+        if self.spent.is_spent(family(grant["f"])):
             raise InvalidGrantError("The refresh token was revoked: its code was used twice.")
         if not self.spent.spend(grant["id"], grant["rx"]):
             raise InvalidGrantError(
@@ -220,7 +220,7 @@ class UserLogin:
             )
         # A narrower scope is for the tokens issued now; the new refresh token keeps the
         # grant's scope (RFC 6749 section 6).
-        return self._tokens(app, grant, previous=grant, scopes=scopes)
+        return self.tokens_for(app, grant, previous=grant, scopes=scopes)
 
     def _open(self, purpose: str, token: str, app: App) -> dict[str, Any]:
         what = "authorization code" if purpose == _CODE else "refresh token"
@@ -229,19 +229,19 @@ class UserLogin:
             raise InvalidGrantError(f"The {what} is not one this server issued.")
         if grant["c"] != app.client_id:
             raise InvalidGrantError(f"The {what} was issued to another client.")
-        if grant["exp"] <= self._tenant.clock() or grant["rx"] <= time.time():
+        if grant["exp"] <= self.tenant.clock() or grant["rx"] <= time.time():
             raise InvalidGrantError(f"The {what} has expired.")
         return grant
 
     def _sealed(self, purpose: str, token: str) -> dict[str, Any] | None:
         """The payload of a code or refresh token this server sealed in this shape."""
-        grant = self._sealer.open(purpose, token)
+        grant = self.sealer.open(purpose, token)
         shape = _CODE_SHAPE if purpose == _CODE else _REFRESH_SHAPE
         if grant is None or any(not isinstance(grant.get(k), t) for k, t in shape.items()):
             return None  # sealed by an older build, say: never a KeyError
         return grant
 
-    def _tokens(
+    def tokens_for(
         self,
         app: App,
         grant: Mapping[str, Any],
@@ -251,7 +251,7 @@ class UserLogin:
     ) -> dict[str, Any]:
         """The token response for a grant; ``scopes`` narrows what is issued now."""
         scopes = grant["s"] if scopes is None else scopes
-        tenant = self._tenant
+        tenant = self.tenant
         user = tenant.user(grant["u"])
         if user is None:
             raise InvalidGrantError("The user of this grant is no longer configured.")
@@ -312,7 +312,7 @@ class UserLogin:
                 "exp": now + lifetimes.refresh_token,
                 "rx": int(time.time()) + lifetimes.refresh_token,
             }
-            body["refresh_token"] = self._sealer.seal(_REFRESH, refresh)
+            body["refresh_token"] = self.sealer.seal(_REFRESH, refresh)
         body["scope"] = " ".join(scopes)
         body["token_type"] = "bearer"
         return body
@@ -322,9 +322,9 @@ class UserLogin:
     def refresh_grant(self, token: str) -> dict[str, Any] | None:
         """A live refresh token's grant, or None."""
         grant = self._sealed(_REFRESH, token)
-        if grant is None or grant["exp"] <= self._tenant.clock() or grant["rx"] <= time.time():
+        if grant is None or grant["exp"] <= self.tenant.clock() or grant["rx"] <= time.time():
             return None
-        if self._tenant.user(grant["u"]) is None or self.spent.is_spent(_family(grant["f"])):
+        if self.tenant.user(grant["u"]) is None or self.spent.is_spent(family(grant["f"])):
             return None
         return None if self.spent.is_spent(grant["id"]) else grant
 
@@ -333,7 +333,7 @@ class UserLogin:
         ``app``; another client's token is unauthorized_client, and one that is not live
         is ignored (RFC 7009: an invalid token is not an error)."""
         grant = self.refresh_grant(token)
-        claims = self._tenant.access_claims(token) if grant is None else None
+        claims = self.tenant.access_claims(token) if grant is None else None
         owner = grant["c"] if grant is not None else (claims or {}).get("azp")
         if owner is not None and owner != app.client_id:
             raise UnauthorizedClientError("The token was issued to another client.")
@@ -342,7 +342,7 @@ class UserLogin:
             # RFC 7009 2.1: the access token issued with it goes too.
             self.spent.spend(grant["aj"], grant["ax"])
         elif claims is not None:
-            self.spent.spend(claims["jti"], revoked_until(claims, self._tenant.clock()))
+            self.spent.spend(claims["jti"], revoked_until(claims, self.tenant.clock()))
 
 
 # What a sealed payload must hold, by type; anything else was not sealed by this build.
@@ -370,7 +370,7 @@ _REFRESH_SHAPE: dict[str, type | tuple[type, ...]] = {
 }
 
 
-def _family(code_id: str) -> str:
+def family(code_id: str) -> str:
     return "family_" + code_id
 
 

@@ -74,7 +74,7 @@ def test_default_config_is_the_documented_tenant() -> None:
         "delete:event",
     )
     assert "{issuer}/api" in by_aud
-    app, web, spa = config.apps
+    app, web, spa, device = config.apps
     assert app.type == "m2m"
     assert set(app.apis) == {"https://api.example.com", "{issuer}/api"}
     assert app.apis["https://api.example.com"] == by_aud["https://api.example.com"].scopes
@@ -82,6 +82,7 @@ def test_default_config_is_the_documented_tenant() -> None:
     assert (web.type, spa.type) == ("regular", "spa")
     assert "http://localhost:3000/api/auth/kinde_callback" in web.redirect_uris
     assert spa.client_secret is None and spa.redirect_uris
+    assert device.type == "device" and device.client_secret is None and not device.redirect_uris
     (user,) = config.users
     (org,) = config.orgs
     assert user.orgs == (org.code,)
@@ -91,10 +92,10 @@ def test_default_config_is_the_documented_tenant() -> None:
 
 def test_default_app_credentials_have_kinde_shapes() -> None:
     apps = default_config().apps
-    assert len({app.client_id for app in apps}) == len(apps) == 3
+    assert len({app.client_id for app in apps}) == len(apps) == 4
     for app in apps:
         assert CLIENT_ID_RE.match(app.client_id)
-        if app.type != "spa":
+        if app.type not in ("spa", "device"):
             assert app.client_secret is not None
             assert re.fullmatch(r"[a-zA-Z0-9]{40,60}", app.client_secret)
 

@@ -998,7 +998,7 @@ def test_a_payload_of_another_shape_is_invalid_grant_not_a_500(
     tenant: Tenant, client: TestClient
 ) -> None:
     # A refresh token sealed by an older build had no "ah": refused cleanly.
-    sealer = tenant.login._sealer
+    sealer = tenant.login.sealer
     old = sealer.seal("refresh", {"id": "x", "c": WEB.client_id, "u": USER.id, "exp": 2**40})
     assert_error(refresh(client, old), 400, "invalid_grant")
 

@@ -24,6 +24,7 @@ URL_FIELDS = {
     "revocation_endpoint": "/oauth2/revoke",
     "introspection_endpoint": "/oauth2/introspect",
     "end_session_endpoint": "/logout",
+    "device_authorization_endpoint": "/oauth2/device/auth",
 }
 
 
@@ -167,6 +168,8 @@ BARE_ANSWERS = {
     "revocation_endpoint": {"GET": (405, "invalid_request"), "POST": (400, "invalid_request")},
     "introspection_endpoint": {"GET": (405, "invalid_request"), "POST": (400, "invalid_request")},
     "end_session_endpoint": {"GET": (200, None), "POST": (405, "invalid_request")},
+    # Kinde's client_id is optional here: with one device app, a bare POST gets a code.
+    "device_authorization_endpoint": {"GET": (405, "invalid_request"), "POST": (200, None)},
 }
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from html import escape
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from mockauth import paths
 from mockauth.clientauth import authenticate
 from mockauth.errors import (
     NO_STORE,
@@ -15,7 +17,7 @@ from mockauth.errors import (
     InvalidRequestError,
     InvalidTokenError,
 )
-from mockauth.forms import read_form
+from mockauth.forms import Form, read_form
 from mockauth.journal import remember_form
 from mockauth.loginpage import LoginPage
 from mockauth.people import User
@@ -187,3 +189,58 @@ async def revoke(request: Request) -> Response:
     app = authenticate(tenant, request.headers, form, require_secret=False)
     tenant.login.revoke(app, form.required("token"))
     return Response(status_code=200, headers=NO_STORE)
+
+
+async def device_authorization(request: Request) -> Response:
+    """RFC 8628 3.1: a device code and a user code for a device app (client_id may be left
+    out when there is exactly one device app, as Kinde's default device app)."""
+    form = await read_form(request)
+    remember_form(request.scope, form.fields)
+    tenant = _tenant(request)
+    if form.one("client_id") is None and "authorization" not in request.headers:
+        devices = [a for a in tenant.config.apps if a.type == "device"]
+        if len(devices) != 1:
+            raise InvalidRequestError(
+                f"The request has no client_id and {len(devices)} device apps are configured."
+            )
+        form = Form((*form.fields, ("client_id", devices[0].client_id)))
+    app = authenticate(tenant, request.headers, form, require_secret=False)
+    answer = tenant.device.start(app, form, tenant.issuer + paths.DEVICE)
+    return JSONResponse(answer, headers=NO_STORE)
+
+
+async def device_page(request: Request) -> Response:
+    """Where the user enters the device's code; it signs them in and approves the device
+    (``login_hint`` picks the user; ``deny=1`` refuses the device instead)."""
+    query = request.query_params
+    user_code = query.get("user_code")
+    if not user_code:
+        return HTMLResponse(_page("Connect a device", _CODE_FORM), headers=NO_STORE)
+    tenant = _tenant(request)
+    hint = query.get("login_hint") or None
+    deny = query.get("deny") == "1"
+    if tenant.config.login_page and hint is None and not deny and tenant.config.users:
+        page = LoginPage(list(tenant.config.users), query.multi_items(), paths.DEVICE)
+        return HTMLResponse(page.html(), headers=NO_STORE)
+    who = tenant.device.approve(user_code, hint, deny=deny)
+    text = (
+        "The device was refused."
+        if deny
+        else f"Signed in as {escape(who)}: the device is connected."
+    )
+    return HTMLResponse(
+        _page("Device", f"<p>{text} You can close this page.</p>"), headers=NO_STORE
+    )
+
+
+_CODE_FORM = (
+    '<form method="get"><label>Code shown on the device <input name="user_code" '
+    'autocomplete="off" autofocus></label> <button>Continue</button></form>'
+)
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f"<!doctype html><html><head><meta charset=utf-8><title>{title}: mockauth</title>"
+        f"</head><body><h1>{title}</h1>{body}</body></html>"
+    )

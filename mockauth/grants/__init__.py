@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.datastructures import Headers
 
 from mockauth.forms import Form
-from mockauth.grants import authorization_code, client_credentials, refresh_token
+from mockauth.grants import authorization_code, client_credentials, device_code, refresh_token
 
 if TYPE_CHECKING:
     from mockauth.state import Tenant
@@ -19,6 +19,7 @@ GRANTS: Mapping[str, GrantHandler] = {
     "authorization_code": authorization_code.grant,
     "client_credentials": client_credentials.grant,
     "refresh_token": refresh_token.grant,
+    device_code.GRANT_TYPE: device_code.grant,
 }
 
 __all__ = ["GRANTS", "GrantHandler"]
