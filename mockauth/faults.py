@@ -29,6 +29,7 @@ ENDPOINTS: Mapping[str, tuple[str, ...]] = {
     "introspect": (paths.INTROSPECT,),
     "revoke": (paths.REVOKE,),
     "logout": (paths.LOGOUT,),
+    "device": (paths.DEVICE_AUTH, paths.DEVICE),
     "any": (),
 }
 # Each effect and the parameters it takes.
