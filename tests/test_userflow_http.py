@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import jwt
 import pytest
 from test_server import (
     API,
@@ -267,3 +268,46 @@ def test_no_login_page_wins_over_the_config(tmp_path: Path) -> None:
         with serving(*args, flag, cwd=tmp_path) as proc:
             url = proc.url()
             assert http_request(url, "GET", "/oauth2/auth?" + query, headers={})[0] == status
+
+
+@LINUX_PROC
+def test_a_device_started_at_one_worker_is_approved_at_the_other(tmp_path: Path) -> None:
+    tv = next(a for a in CONFIG.apps if a.type == "device")
+    args = ("--port", "0", "--keys-dir", str(tmp_path / "keys"), "--workers", "2")
+    with serving(*args, cwd=tmp_path) as proc:
+        url = proc.url()
+        first, second = worker_pids(proc.proc.pid)
+
+        def at(worker: int, method: str, path: str, form: dict[str, str] | None = None) -> Any:
+            other = second if worker == first else first
+            os.kill(other, signal.SIGSTOP)
+            try:
+                wait_for_state(other, "T")
+                headers = {"Content-Type": FORM} if form is not None else {}
+                body = urlencode(form) if form is not None else None
+                return http_request(url, method, path, body=body, headers=headers)
+            finally:
+                os.kill(other, signal.SIGCONT)
+
+        status, _, raw = at(first, "POST", "/oauth2/device/auth", {"client_id": tv.client_id})
+        assert status == 200, raw
+        started = json.loads(raw)
+        grant = "urn:ietf:params:oauth:grant-type:device_code"
+        form = {
+            "grant_type": grant,
+            "device_code": started["device_code"],
+            "client_id": tv.client_id,
+        }
+        status, _, raw = at(second, "POST", "/oauth2/token", form)
+        assert (status, json.loads(raw)["error"]) == (400, "authorization_pending")
+        status, _, page = at(second, "GET", f"/device?user_code={started['user_code']}")
+        assert status == 200 and b"connected" in page
+        status, _, raw = at(first, "POST", "/oauth2/token", form)
+        assert status == 200, raw
+        token = json.loads(raw)["access_token"]
+        signing_key = jwt.PyJWKClient(url + "/.well-known/jwks").get_signing_key_from_jwt(token)
+        claims = jwt.decode(
+            token, signing_key.key, algorithms=["RS256"], issuer=url, options={"verify_aud": False}
+        )
+        assert (claims["sub"], claims["azp"]) == (USER.id, tv.client_id)
+        assert proc.stop() == 0
