@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import re
+import secrets
 import threading
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ _NONCE_BYTES = 12
 _TAG_BYTES = 16
 # Anything longer did not come from us: a token request's whole body is capped at 64 KiB.
 MAX_SEALED = 64 * 1024
+PRUNE_GRACE = 300  # seconds an entry is kept past its end
 _IDENT_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
 
 
@@ -100,8 +102,9 @@ class SpentIds:
     moment past which they are dead anyway (the tenant's clock can move; this one cannot).
 
     With a keys dir, one empty file per id in ``<keys dir>/spent/`` (its mtime: until when),
-    created exclusively, so exactly one worker spends an id and a restart forgets none; in
-    memory without one.
+    so exactly one worker spends an id and a restart forgets none; in memory without one.
+    A file appears whole, with its mtime already set (written aside, then linked or renamed
+    into place), and is pruned only well past its mtime, so no worker prunes another's.
     """
 
     def __init__(self, directory: Path | None) -> None:
@@ -115,6 +118,7 @@ class SpentIds:
                 directory.mkdir(mode=0o700, exist_ok=True)
             except OSError as exc:
                 raise KeyStoreError(f"cannot create {directory}: {exc.strerror}") from exc
+            self._prune()  # what earlier runs left
 
     def spend(self, ident: str, until: float) -> bool:
         """Mark ``ident`` used until ``until`` (real time); False if it already was."""
@@ -128,15 +132,16 @@ class SpentIds:
                     return False
                 self._spent[ident] = until
                 return True
+        aside = self._aside(path, b"", until)
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            os.link(aside, path)  # atomic: exactly one worker creates it
         except FileExistsError:
             return False
         except OSError as exc:
             raise KeyStoreError(f"cannot write in {self._dir}: {exc.strerror}") from exc
-        os.close(fd)
-        with contextlib.suppress(OSError):
-            os.utime(path, (until, until))
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(aside)
         return True
 
     def note(self, ident: str, text: str, until: float) -> None:
@@ -146,23 +151,24 @@ class SpentIds:
             with self._mutex:
                 self._notes[ident] = (text, until)
             return
+        aside = self._aside(path, text.encode(), until)
         try:
-            fd = os.open(path + ".note", os.O_CREAT | os.O_TRUNC | os.O_WRONLY, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(text)
-            os.utime(path + ".note", (until, until))
+            os.replace(aside, path + ".note")
         except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(aside)
             raise KeyStoreError(f"cannot write in {self._dir}: {exc.strerror}") from exc
 
     def note_of(self, ident: str) -> str | None:
+        """The note kept about ``ident``, or None (none, or not readable as one)."""
         path = self._path(ident)
         if path is None:
             kept = self._notes.get(ident)
             return None if kept is None else kept[0]
         try:
-            with open(path + ".note") as fh:
-                return fh.read()
-        except OSError:
+            with open(path + ".note", "rb") as fh:
+                return fh.read().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
             return None
 
     def is_spent(self, ident: str) -> bool:
@@ -174,14 +180,29 @@ class SpentIds:
             raise ValueError(f"not a token id: {ident[:80]!r}")
         return None if self._dir is None else str(self._dir / ident)
 
+    def _aside(self, path: str, data: bytes, until: float) -> str:
+        """A file beside ``path`` holding ``data``, its mtime already ``until``."""
+        aside = f"{path}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            fd = os.open(aside, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.utime(aside, (until, until))
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(aside)
+            raise KeyStoreError(f"cannot write in {self._dir}: {exc.strerror}") from exc
+        return aside
+
     def _prune(self) -> None:
-        now = time.time()
+        # Well past their end only: a file being written aside still has its creation mtime.
+        cutoff = time.time() - PRUNE_GRACE
         if self._dir is None:
-            self._spent = {k: until for k, until in self._spent.items() if until >= now}
-            self._notes = {k: kept for k, kept in self._notes.items() if kept[1] >= now}
+            self._spent = {k: until for k, until in self._spent.items() if until >= cutoff}
+            self._notes = {k: kept for k, kept in self._notes.items() if kept[1] >= cutoff}
             return
         with contextlib.suppress(OSError):
             for entry in os.scandir(self._dir):
                 with contextlib.suppress(OSError):
-                    if entry.stat().st_mtime < now:
+                    if entry.stat().st_mtime < cutoff:
                         os.unlink(entry.path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
     from mockauth.state import Tenant
 
 CODE_LIFETIME = 600  # seconds, as Kinde's OAuth layer (Ory Fosite) defaults
+FAMILY_MEMORY = 10 * 365 * 86_400  # a code used twice: its family stays revoked this long
+_ID_OK = re.compile(r"^[0-9a-f-]{36}\Z")  # a jti this server issues (uuid4)
 _CODE, _REFRESH = "code", "refresh"
 
 
@@ -187,17 +190,18 @@ class UserLogin:
                 "The authorization code has already been used; the tokens issued for it are "
                 "revoked."
             )
-        return self.tokens_for(app, {**grant, "f": grant["id"]}, previous=None)
+        return self.tokens_for(app, {**grant, "f": grant["id"]}, previous=None, code=grant)
 
     def _revoke_what_it_gave(self, app: App, code: Mapping[str, Any]) -> None:
         """A code used twice may be stolen: revoke what its first use gave (RFC 6749 4.1.2),
-        its first access token and every refresh token descended from it."""
-        lifetime = self.tenant.config.lifetimes_for(app).refresh_token
-        self.spent.spend(family(code["id"]), time.time() + lifetime)
-        given = self.spent.note_of(code["id"])
-        if given is not None:
-            jti, _, until = given.partition(" ")
-            self.spent.spend(jti, float(until))
+        its first access token and every refresh token descended from it. The family is
+        remembered for good: its refresh tokens may outlive any lifetime configured now."""
+        self.spent.spend(family(code["id"]), time.time() + FAMILY_MEMORY)
+        jti, _, until = (self.spent.note_of(code["id"]) or "").partition(" ")
+        # The first use may still be issuing; it looks for the family mark once it has
+        # noted its token, so one side or the other revokes it.
+        if _ID_OK.match(jti) and until.isdigit():
+            self.spent.spend(jti, int(until))
 
     def redeem_refresh(self, app: App, form: Form) -> dict[str, Any]:
         """The refresh_token grant: new tokens and a new refresh token (rotation)."""
@@ -211,7 +215,7 @@ class UserLogin:
                 raise InvalidScopeError(
                     f"The scope {shown(' '.join(extra))!r} was not granted to this refresh token."
                 )
-        if self.spent.is_spent(family(grant["f"])):
+        if grant.get("f") and self.spent.is_spent(family(grant["f"])):
             raise InvalidGrantError("The refresh token was revoked: its code was used twice.")
         if not self.spent.spend(grant["id"], grant["rx"]):
             raise InvalidGrantError(
@@ -248,8 +252,10 @@ class UserLogin:
         *,
         previous: Mapping[str, Any] | None,
         scopes: list[str] | None = None,
+        code: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
-        """The token response for a grant; ``scopes`` narrows what is issued now."""
+        """The token response for a grant; ``scopes`` narrows what is issued now, and
+        ``code`` is the authorization code being redeemed, if one is."""
         scopes = grant["s"] if scopes is None else scopes
         tenant = self.tenant
         user = tenant.user(grant["u"])
@@ -280,10 +286,18 @@ class UserLogin:
             again = access_claims(previous["ai"], previous["aj"])
             if again["exp"] > now and _digest(again) == previous["ah"]:
                 claims = again
+        # Until when a revoked jti is remembered: its real end, plus a lifetime in case the
+        # tenant's clock is moved back.
+        remembered = int(time.time()) + claims["exp"] - now + lifetimes.access_token
+        if code is not None:  # what to revoke if the code comes again (while it can)
+            self.spent.note(code["id"], f"{claims['jti']} {remembered}", code["rx"])
+            if self.spent.is_spent(family(code["id"])):  # it came again as we issued
+                self.spent.spend(claims["jti"], remembered)
+                raise InvalidGrantError(
+                    "The authorization code has already been used; the tokens issued for it "
+                    "are revoked."
+                )
         access = tenant.tokens.sign(claims)
-        if previous is None:  # a code's first use: what to revoke if it comes again
-            until = int(time.time()) + claims["exp"] - now
-            self.spent.note(grant["f"], f"{claims['jti']} {until}", until)
         body: dict[str, Any] = {
             "access_token": access,
             "expires_in": max(claims["exp"] - now - 1, 0),
@@ -302,13 +316,14 @@ class UserLogin:
         if "offline" in grant["s"]:
             refresh = {
                 "id": secrets.token_urlsafe(16),
-                **{k: grant[k] for k in ("c", "u", "o", "s", "a", "n", "t", "f")},
+                **{k: grant[k] for k in ("c", "u", "o", "s", "a", "n", "t")},
+                "f": grant.get("f"),
                 # The access token issued with it (a refresh returns it again while its
                 # claims stand; revoking this refresh token revokes it), ax its real end.
                 "ai": claims["iat"],
                 "aj": claims["jti"],
                 "ah": _digest(claims),
-                "ax": int(time.time()) + claims["exp"] - now,
+                "ax": remembered,
                 "exp": now + lifetimes.refresh_token,
                 "rx": int(time.time()) + lifetimes.refresh_token,
             }
@@ -324,7 +339,8 @@ class UserLogin:
         grant = self._sealed(_REFRESH, token)
         if grant is None or grant["exp"] <= self.tenant.clock() or grant["rx"] <= time.time():
             return None
-        if self.tenant.user(grant["u"]) is None or self.spent.is_spent(family(grant["f"])):
+        revoked = grant.get("f") and self.spent.is_spent(family(grant["f"]))
+        if self.tenant.user(grant["u"]) is None or revoked:
             return None
         return None if self.spent.is_spent(grant["id"]) else grant
 
@@ -366,7 +382,7 @@ _REFRESH_SHAPE: dict[str, type | tuple[type, ...]] = {
     "aj": str,
     "ah": str,
     "ax": int,
-    "f": str,  # the family: the id of the code it descends from
+    "f": (str, type(None)),  # the family: the id of the code it descends from
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import os
 import re
 import stat
 import time
@@ -25,7 +26,7 @@ from mockauth.config import Lifetimes, default_config, parse_config
 from mockauth.errors import ConfigError
 from mockauth.keys import KeyStore
 from mockauth.people import Org, User
-from mockauth.sealed import MAX_SEALED, SEAL_KEY_FILE, Sealer, SpentIds
+from mockauth.sealed import MAX_SEALED, PRUNE_GRACE, SEAL_KEY_FILE, Sealer, SpentIds
 from mockauth.state import Tenant
 from mockauth.testing import MockAuth
 
@@ -836,10 +837,12 @@ def test_moving_the_clock_back_and_forth_revives_no_spent_code(
 def test_spent_ids_are_pruned_by_real_time_only(tmp_path: Path, on_disk: bool) -> None:
     spent = SpentIds(tmp_path if on_disk else None)
     now = time.time()
-    assert spent.spend("gone", now - 1) and spent.spend("kept", now + 3600)
+    # Pruned a grace period past its end (a file being written aside is still fresh).
+    assert spent.spend("gone", now - PRUNE_GRACE - 1) and spent.spend("kept", now + 3600)
+    assert spent.spend("recent", now - 1)
     for i in range(300):  # enough spends to prune
         spent.spend(f"id{i}", now + 3600)
-    assert not spent.is_spent("gone") and spent.is_spent("kept")
+    assert not spent.is_spent("gone") and spent.is_spent("kept") and spent.is_spent("recent")
     with pytest.raises(ValueError):
         spent.spend("../escape", now + 60)
 
@@ -1010,6 +1013,18 @@ def test_replacing_a_user_keeps_the_default_user(tenant: Tenant, client: TestCli
     assert verified(login(client)["access_token"])["sub"] == USER.id
 
 
+def test_replacing_apps_apis_and_orgs_keeps_their_places(tenant: Tenant) -> None:
+    before = tenant.config
+    tenant.put_org({"code": "org_zzz"})
+    tenant.put_app(replace(M2M, name="Renamed"))
+    tenant.put_api(replace(before.apis[0], name="Renamed"))
+    tenant.put_org(replace(ORG, name="Renamed"))
+    assert [a.client_id for a in tenant.config.apps] == [a.client_id for a in before.apps]
+    assert tenant.config.apps[0].name == "Renamed"
+    assert [a.audience for a in tenant.config.apis] == [a.audience for a in before.apis]
+    assert [o.code for o in tenant.config.orgs] == [ORG.code, "org_zzz"]
+
+
 def test_objects_are_checked_as_their_tables_are(tenant: Tenant) -> None:
     with pytest.raises(ConfigError, match=r"user\.id"):
         tenant.put_user(User(id="../../etc", email="x@y.z"))
@@ -1032,8 +1047,8 @@ def test_a_token_not_yet_valid_by_either_claim_is_inactive(
 def test_the_login_page_ignores_an_empty_login_hint() -> None:
     client = page_client()
     links = page_links(client.get("/oauth2/auth", params=auth_params(login_hint="")))
-    query = parse_qs(urlsplit(links[0]).query)
-    assert len(query["login_hint"]) == 1
+    query = parse_qs(urlsplit(links[0]).query, keep_blank_values=True)
+    assert len(query["login_hint"]) == 1 and query["login_hint"][0]
     got = authorize(client, **{k: v[0] for k, v in query.items()})
     assert "code" in got
 
@@ -1069,3 +1084,63 @@ def test_a_code_used_twice_revokes_what_its_first_use_gave(tmp_path: Path, keys_
     # Other logins are untouched.
     other = login(client)
     assert refresh(client, other["refresh_token"]).status_code == 200
+
+
+def test_a_replay_during_the_first_use_still_revokes_what_it_gave(
+    tenant: Tenant, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = code_for(client)
+    replays: list[Any] = []
+    real_note = tenant.login.spent.note
+
+    def replay_first(ident: str, text: str, until: float) -> None:
+        if not replays:  # the stolen code arrives while the first use is issuing
+            replays.append(redeem(client, code))
+        real_note(ident, text, until)
+
+    monkeypatch.setattr(tenant.login.spent, "note", replay_first)
+    first = redeem(client, code)
+    assert error_of(replays[0]) == "invalid_grant"
+    assert "revoked" in assert_error(first, 400, "invalid_grant")["error_description"]
+
+
+def error_of(answer: Any) -> str:
+    return str(assert_error(answer, 400, "invalid_grant")["error"])
+
+
+@pytest.mark.parametrize("note", ["garbage", "x 1", "", "\udcff"])
+def test_a_damaged_note_is_no_500(tenant: Tenant, client: TestClient, note: str) -> None:
+    code = code_for(client)
+    first = redeem(client, code).json()
+    code_id = tenant.login.sealer.open("code", code)["id"]  # type: ignore[index]
+    tenant.login.spent.note(code_id, note, time.time() + 60)
+    assert_error(redeem(client, code), 400, "invalid_grant")
+    answer = refresh(client, first["refresh_token"])  # the family is revoked all the same
+    assert_error(answer, 400, "invalid_grant")
+
+
+def test_a_prune_by_another_worker_removes_nothing_being_spent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine, theirs = SpentIds(tmp_path), SpentIds(tmp_path)
+    real_link = os.link
+
+    def prune_first(src: str, dst: str) -> None:
+        theirs._prune()  # the other worker prunes in the middle of this spend
+        real_link(src, dst)
+
+    monkeypatch.setattr("mockauth.sealed.os.link", prune_first)
+    assert mine.spend("fresh", time.time() + 60)
+    assert theirs.is_spent("fresh") and not theirs.spend("fresh", time.time() + 60)
+    assert [p.name for p in tmp_path.iterdir()] == ["fresh"]  # no file left aside
+
+
+def test_a_refresh_token_sealed_before_families_still_refreshes(
+    tenant: Tenant, client: TestClient
+) -> None:
+    token = login(client)["refresh_token"]
+    payload = tenant.login.sealer.open("refresh", token)
+    assert payload is not None
+    del payload["f"]
+    older = tenant.login.sealer.seal("refresh", payload)
+    assert refresh(client, older).status_code == 200
