@@ -2,12 +2,14 @@
 
 A device asks ``/oauth2/device/auth`` for a device code and a user code, and polls the
 token endpoint; the user opens ``/device?user_code=...`` in a browser, which signs them in
-(``login_hint``, else the first user; ``deny=1`` refuses instead) and approves the device.
+(``login_hint``, else the first user; ``deny=1`` refuses instead) and approves the device,
+once: a decision cannot be changed.
 The device code is sealed; the approval is a note in the spent store, so any worker sees it.
 """
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Mapping
@@ -68,7 +70,9 @@ class DeviceFlow:
             "rx": real + DEVICE_CODE_LIFETIME,
         }
         device_code = DEVICE_CODE_PREFIX + self._login.sealer.seal(_DEVICE, payload)
-        self._login.spent.note(_user_code_key(user_code), device_code, payload["rx"])
+        # What the /device page needs to find it; not the device code, which is a credential.
+        found = {k: payload[k] for k in ("id", "c", "exp", "rx")}
+        self._login.spent.note(_user_code_key(user_code), json.dumps(found), payload["rx"])
         return {
             "device_code": device_code,
             "user_code": user_code,
@@ -78,20 +82,32 @@ class DeviceFlow:
             "interval": POLL_INTERVAL,
         }
 
-    def approve(self, user_code: str, login_hint: str | None, *, deny: bool) -> str:
-        """Sign a user in for the device behind ``user_code`` (or refuse it); their name."""
+    def waiting(self, user_code: str) -> dict[str, Any]:
+        """The device waiting for ``user_code`` (typed as a person types it), or a 400."""
         code = user_code.strip().upper().replace("-", "")
-        device_code = self._login.spent.note_of(_user_code_key(code)) if _ok(code) else None
-        grant = self._open(device_code) if device_code else None
-        if grant is None:
-            raise InvalidRequestError("No device is waiting for this user code, or it expired.")
-        if deny:
-            self._login.spent.note(_approval_key(grant), _DENIED, grant["rx"])
+        found = self._login.spent.note_of(_user_code_key(code)) if _ok(code) else None
+        try:
+            device = json.loads(found) if found else None
+        except ValueError:
+            device = None
+        if not isinstance(device, dict) or not all(k in device for k in ("id", "exp", "rx")):
+            raise InvalidRequestError("No device is waiting for this user code.")
+        if device["exp"] <= self._login.tenant.clock() or device["rx"] <= time.time():
+            raise InvalidRequestError("This user code has expired: start again on the device.")
+        return device
+
+    def decide(self, device: Mapping[str, Any], login_hint: str | None, *, deny: bool) -> str:
+        """Sign a user in for the device and connect it, or refuse it: once only. Returns
+        the name of who signed in."""
+        user = None if deny else self._login.signed_in_user(login_hint)
+        if not self._login.spent.spend(_decided_key(device), device["rx"]):
+            raise InvalidRequestError("This device was already approved or refused.")
+        if user is None:
+            self._login.spent.note(_approval_key(device), _DENIED, device["rx"])
             return ""
-        user = self._login.signed_in_user(login_hint)
         org = self._login.org_for(user, None)
         decision = f"{user.id} {org.code if org else '-'} {self._login.tenant.clock()}"
-        self._login.spent.note(_approval_key(grant), decision, grant["rx"])
+        self._login.spent.note(_approval_key(device), decision, device["rx"])
         return user.name or user.email
 
     def redeem(self, app: App, form: Form) -> dict[str, Any]:
@@ -141,3 +157,7 @@ def _user_code_key(user_code: str) -> str:
 
 def _approval_key(grant: Mapping[str, Any]) -> str:
     return "device_" + str(grant["id"])
+
+
+def _decided_key(grant: Mapping[str, Any]) -> str:
+    return "decided_" + str(grant["id"])

@@ -184,3 +184,80 @@ def test_the_login_page_lets_the_user_pick_for_the_device() -> None:
     query = {k: v[0] for k, v in parse_qs(urlsplit(links[0].replace("&amp;", "&")).query).items()}
     assert client.get("/device", params=query).status_code == 200
     assert poll(client, body["device_code"]).status_code == 200
+
+
+# --- review: decisions are final, codes are checked before any page ---
+
+
+def test_a_decision_is_final(tenant: Tenant, client: TestClient) -> None:
+    tenant.put_user({"email": "eve@example.com"})
+    body = start(client)
+    code = body["user_code"]
+    assert client.get("/device", params={"user_code": code}).status_code == 200
+    for change in ({"login_hint": "eve@example.com"}, {"deny": "1"}):
+        again = client.get("/device", params={"user_code": code, **change})
+        assert again.status_code == 400 and "already" in again.json()["error_description"]
+    assert claims_of(poll(client, body["device_code"]).json()["access_token"])["sub"] == USER.id
+    refused = start(client)
+    client.get("/device", params={"user_code": refused["user_code"], "deny": "1"})
+    assert client.get("/device", params={"user_code": refused["user_code"]}).status_code == 400
+    assert error_of(poll(client, refused["device_code"])) == "access_denied"
+
+
+def test_an_expired_user_code_cannot_be_approved(tenant: Tenant, client: TestClient) -> None:
+    body = start(client)
+    tenant.clock.advance(601)
+    answer = client.get("/device", params={"user_code": body["user_code"]})
+    assert answer.status_code == 400 and "expired" in answer.json()["error_description"]
+
+
+@pytest.mark.parametrize(
+    "query", ["deny=true", "deny=yes", "deny=1&deny=0", "login_hint=a&login_hint=b"]
+)
+def test_an_unclear_device_page_request_is_a_400(client: TestClient, query: str) -> None:
+    body = start(client)
+    answer = client.get(f"/device?user_code={body['user_code']}&{query}")
+    assert answer.status_code == 400 and answer.json()["error"] == "invalid_request"
+    assert error_of(poll(client, body["device_code"])) == "authorization_pending"
+
+
+def test_the_login_page_is_not_shown_for_an_unknown_code() -> None:
+    config = parse_config(("login_page = true\n" + DEFAULT_CONFIG_TOML).encode(), source="lp")
+    client = TestClient(create_app(Tenant(config, issuer=ISSUER, keys=KEYS)))
+    answer = client.get("/device", params={"user_code": "BCDFBCDF"})
+    assert answer.status_code == 400
+
+
+def test_the_device_page_escapes_the_users_name(tenant: Tenant, client: TestClient) -> None:
+    tenant.put_user({"email": "x@example.com", "given_name": "<script>alert(1)</script>"})
+    body = start(client)
+    page = client.get(
+        "/device", params={"user_code": body["user_code"], "login_hint": "x@example.com"}
+    )
+    assert "&lt;script&gt;" in page.text and "<script>" not in page.text
+
+
+def test_only_oidc_scopes_are_granted_to_a_device(client: TestClient) -> None:
+    body = start(client, scope="openid offline_access read:calendar")
+    client.get("/device", params={"user_code": body["user_code"]})
+    answer = poll(client, body["device_code"]).json()
+    assert claims_of(answer["access_token"])["scp"] == ["openid"]
+    assert "refresh_token" not in answer
+
+
+def test_without_client_id_two_device_apps_are_ambiguous(
+    tenant: Tenant, client: TestClient
+) -> None:
+    tenant.put_app({"name": "TV2", "type": "device", "client_id": "e" * 32})
+    answer = client.post("/oauth2/device/auth", data={})
+    assert answer.status_code == 400 and "2 device apps" in answer.json()["error_description"]
+
+
+def test_the_device_code_is_not_kept_on_disk(tmp_path: Any) -> None:
+    tenant = Tenant(issuer=ISSUER, keys_dir=tmp_path)
+    client = TestClient(create_app(tenant), base_url=ISSUER)
+    body = start(client)
+    stored = b"".join(p.read_bytes() for p in (tmp_path / "spent").iterdir())
+    assert body["device_code"].encode() not in stored and b"kinde_dc_" not in stored
+    client.get("/device", params={"user_code": body["user_code"]})
+    assert poll(client, body["device_code"]).status_code == 200

@@ -211,26 +211,29 @@ async def device_authorization(request: Request) -> Response:
 
 async def device_page(request: Request) -> Response:
     """Where the user enters the device's code; it signs them in and approves the device
-    (``login_hint`` picks the user; ``deny=1`` refuses the device instead)."""
-    query = request.query_params
+    (``login_hint`` picks the user; ``deny=1`` refuses the device instead), once."""
+    pairs = request.query_params.multi_items()
+    names = [name for name, _ in pairs]
+    repeated = next((n for n in names if names.count(n) > 1), None)
+    if repeated is not None:
+        raise InvalidRequestError(f"The '{repeated}' parameter is included more than once.")
+    query = dict(pairs)
     user_code = query.get("user_code")
     if not user_code:
         return HTMLResponse(_page("Connect a device", _CODE_FORM), headers=NO_STORE)
+    if query.get("deny", "0") not in ("0", "1"):
+        raise InvalidRequestError("deny must be 1 (refuse the device) or 0.")
     tenant = _tenant(request)
+    device = tenant.device.waiting(user_code)  # an unknown or expired code: no page
     hint = query.get("login_hint") or None
     deny = query.get("deny") == "1"
     if tenant.config.login_page and hint is None and not deny and tenant.config.users:
-        page = LoginPage(list(tenant.config.users), query.multi_items(), paths.DEVICE)
+        page = LoginPage(list(tenant.config.users), pairs, paths.DEVICE)
         return HTMLResponse(page.html(), headers=NO_STORE)
-    who = tenant.device.approve(user_code, hint, deny=deny)
-    text = (
-        "The device was refused."
-        if deny
-        else f"Signed in as {escape(who)}: the device is connected."
-    )
-    return HTMLResponse(
-        _page("Device", f"<p>{text} You can close this page.</p>"), headers=NO_STORE
-    )
+    who = tenant.device.decide(device, hint, deny=deny)
+    text = "The device was refused." if deny else f"Signed in as {escape(who)}: connected."
+    body = _page("Device", f"<p>{text} You can close this page.</p>")
+    return HTMLResponse(body, headers=NO_STORE)
 
 
 _CODE_FORM = (
