@@ -9,7 +9,7 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -20,6 +20,7 @@ from mockauth.errors import (
     InvalidRequestError,
     UnauthorizedClientError,
     UnsupportedResponseTypeError,
+    shown,
 )
 
 OIDC_SCOPES = ("openid", "profile", "email", "offline", "address", "phone")
@@ -57,6 +58,17 @@ class Redirect:
             f'<form method="post" action="{escape(self.uri)}">{fields}'
             "<noscript><button>Continue</button></noscript></form></body></html>"
         )
+
+
+def repeated_names(pairs: Sequence[tuple[str, str]]) -> list[str]:
+    """The parameters sent more than once, in order (RFC 6749 3.1: none may be)."""
+    seen: set[str] = set()
+    repeated: list[str] = []
+    for name, _ in pairs:
+        if name in seen and name not in repeated:
+            repeated.append(name)
+        seen.add(name)
+    return repeated
 
 
 def checked(
@@ -130,7 +142,3 @@ def same_redirect_uri(given: str, registered: str) -> bool:
     scheme, _, rest = short.partition("://")
     bare_origin = scheme in ("http", "https") and not any(c in rest for c in "/?#")
     return bare_origin and long == short + "/"
-
-
-def shown(value: str, limit: int = 200) -> str:
-    return value if len(value) <= limit else value[:limit] + "..."

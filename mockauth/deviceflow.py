@@ -15,7 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from mockauth.authrequest import OIDC_SCOPES, shown
+from mockauth.authrequest import OIDC_SCOPES
 from mockauth.config import App
 from mockauth.errors import (
     AuthorizationPendingError,
@@ -24,6 +24,7 @@ from mockauth.errors import (
     InvalidGrantError,
     InvalidRequestError,
     UnauthorizedClientError,
+    shown,
 )
 from mockauth.forms import Form
 

@@ -11,6 +11,11 @@ _NOT_DESCRIPTION_CHAR = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
+def shown(value: str, limit: int = 200) -> str:
+    """A client's value as an error description quotes it: long ones cut short."""
+    return value if len(value) <= limit else value[:limit] + "..."
+
+
 class MockAuthError(Exception):
     """Root of every error mockauth raises on purpose."""
 

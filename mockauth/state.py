@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -35,7 +34,7 @@ from mockauth.keys import KeyStore
 from mockauth.paths import discovery_document
 from mockauth.people import Org, User, org_table, user_table
 from mockauth.sealed import SPENT_DIR, Sealer, SpentIds, load_seal_key
-from mockauth.tokens import TokenFactory
+from mockauth.tokens import JTI_RE, TokenFactory
 from mockauth.userflow import UserLogin
 
 T = TypeVar("T")
@@ -45,8 +44,6 @@ _SIGNATURE_ONLY: jwt.types.Options = {
     "verify_nbf": False,
     "verify_aud": False,
 }
-# Token ids this server issues (uuid4); anything else is not ours to look up.
-_ID_RE = re.compile(r"^[0-9a-f-]{36}\Z")
 
 
 class Tenant:
@@ -142,7 +139,7 @@ class Tenant:
             or not _not_after(claims.get("nbf"), now)
             or not _not_after(claims.get("iat"), now)
             or not isinstance(jti, str)
-            or not _ID_RE.match(jti)
+            or not JTI_RE.match(jti)
         ):
             return None
         sub = claims.get("sub")

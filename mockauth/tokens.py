@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -11,6 +12,9 @@ from typing import Any
 from mockauth.config import App
 from mockauth.keys import KeyStore, b64url
 from mockauth.people import Org, User, role_claim
+
+# The jti this server puts in tokens: a uuid4. Anything else did not come from us.
+JTI_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z")
 
 
 def encode_segment(obj: Mapping[str, Any]) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -22,8 +21,8 @@ from mockauth.authrequest import (
     Redirect,
     check_verifier,
     checked,
+    repeated_names,
     same_redirect_uri,
-    shown,
 )
 from mockauth.config import App
 from mockauth.errors import (
@@ -35,18 +34,19 @@ from mockauth.errors import (
     LoginRequiredError,
     OAuthError,
     UnauthorizedClientError,
+    shown,
 )
 from mockauth.forms import Form
 from mockauth.loginpage import LoginPage
 from mockauth.people import Org, User
 from mockauth.sealed import Sealer, SpentIds
+from mockauth.tokens import JTI_RE
 
 if TYPE_CHECKING:
     from mockauth.state import Tenant
 
 CODE_LIFETIME = 600  # seconds, as Kinde's OAuth layer (Ory Fosite) defaults
 FAMILY_MEMORY = 10 * 365 * 86_400  # a code used twice: its family stays revoked this long
-_ID_OK = re.compile(r"^[0-9a-f-]{36}\Z")  # a jti this server issues (uuid4)
 _CODE, _REFRESH = "code", "refresh"
 
 
@@ -68,11 +68,9 @@ class UserLogin:
         error must then not be sent to the redirect_uri (RFC 6749 4.1.2.1).
         """
         params: dict[str, str] = {}
-        repeated: list[str] = []
         for name, value in pairs:
-            if name in params and name not in repeated:
-                repeated.append(name)
             params.setdefault(name, value)
+        repeated = repeated_names(pairs)
         app, redirect_uri = self._trusted_target(params, repeated)
         mode = params.get("response_mode") or "query"
         extra = {"state": params["state"]} if "state" in params else {}
@@ -200,7 +198,7 @@ class UserLogin:
         jti, _, until = (self.spent.note_of(code["id"]) or "").partition(" ")
         # The first use may still be issuing; it looks for the family mark once it has
         # noted its token, so one side or the other revokes it.
-        if _ID_OK.match(jti) and until.isdigit():
+        if JTI_RE.match(jti) and until.isdigit():
             self.spent.spend(jti, int(until))
 
     def redeem_refresh(self, app: App, form: Form) -> dict[str, Any]:

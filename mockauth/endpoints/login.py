@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from mockauth import paths
+from mockauth.authrequest import repeated_names
 from mockauth.clientauth import authenticate
 from mockauth.errors import (
     NO_STORE,
@@ -213,10 +214,9 @@ async def device_page(request: Request) -> Response:
     """Where the user enters the device's code; it signs them in and approves the device
     (``login_hint`` picks the user; ``deny=1`` refuses the device instead), once."""
     pairs = request.query_params.multi_items()
-    names = [name for name, _ in pairs]
-    repeated = next((n for n in names if names.count(n) > 1), None)
-    if repeated is not None:
-        raise InvalidRequestError(f"The '{repeated}' parameter is included more than once.")
+    repeated = repeated_names(pairs)
+    if repeated:
+        raise InvalidRequestError(f"The '{repeated[0]}' parameter is included more than once.")
     query = dict(pairs)
     user_code = query.get("user_code")
     if not user_code:

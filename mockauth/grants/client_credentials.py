@@ -8,7 +8,12 @@ from starlette.datastructures import Headers
 
 from mockauth.clientauth import authenticate
 from mockauth.config import App
-from mockauth.errors import InvalidRequestError, InvalidScopeError, UnauthorizedClientError
+from mockauth.errors import (
+    InvalidRequestError,
+    InvalidScopeError,
+    UnauthorizedClientError,
+    shown,
+)
 from mockauth.forms import Form
 
 if TYPE_CHECKING:
@@ -67,7 +72,7 @@ def granted_scopes(app: App, audiences: list[str], requested: str | None) -> lis
         if scopes is None:
             raise UnauthorizedClientError(
                 "The client is not authorized to request a token for the audience "
-                f"'{_shown(audience)}'."
+                f"'{shown(audience)}'."
             )
         granted.extend(s for s in scopes if s not in granted)
     if requested is None:
@@ -76,12 +81,7 @@ def granted_scopes(app: App, audiences: list[str], requested: str | None) -> lis
     missing = [s for s in wanted if s not in granted]
     if missing:
         raise InvalidScopeError(
-            f"The requested scope is invalid, unknown, or malformed: {_shown(' '.join(missing))} "
+            f"The requested scope is invalid, unknown, or malformed: {shown(' '.join(missing))} "
             "is not granted to the client on the requested audience."
         )
     return wanted
-
-
-def _shown(value: str, limit: int = 200) -> str:
-    """A client's value as an error description quotes it: long ones cut short."""
-    return value if len(value) <= limit else value[:limit] + "..."
