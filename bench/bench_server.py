@@ -170,7 +170,7 @@ def _spawn(
 def default_m2m_credentials() -> tuple[str, str, str, str]:
     """client_id, client_secret, audience and scope of the embedded default M2M app."""
     sys.path.insert(0, str(REPO))
-    from mockauth.config import DEFAULT_CONFIG_TOML  # this checkout's, not an installed one
+    from mockauth.tenant.config import DEFAULT_CONFIG_TOML  # this checkout's, not an installed one
 
     doc = tomllib.loads(DEFAULT_CONFIG_TOML)
     app = next(a for a in doc["apps"] if a.get("type", "m2m") == "m2m")

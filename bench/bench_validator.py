@@ -21,11 +21,11 @@ import jwt
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from mockauth.config import App
-from mockauth.keys import KeyStore
-from mockauth.server import ServerThread
-from mockauth.tokens import TokenFactory
-from mockauth.validator import TokenValidator
+from mockauth.http.server import ServerThread
+from mockauth.tenant.config import App
+from mockauth.tokens.claims import TokenFactory
+from mockauth.tokens.keys import KeyStore
+from mockauth.validator.validator import TokenValidator
 
 ISSUER = "https://acme.kinde.com"
 AUDIENCE = "https://api.example.com"

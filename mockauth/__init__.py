@@ -1,8 +1,6 @@
 """mockauth: a local mock of the Kinde authorisation server."""
 
-from mockauth.app import create_app
 from mockauth.clock import Clock
-from mockauth.config import Api, App, Lifetimes, ServerConfig, default_config, load_config
 from mockauth.errors import (
     ConfigError,
     DisallowedAlgorithmError,
@@ -20,14 +18,16 @@ from mockauth.errors import (
     TokenValidationError,
     UnknownKeyError,
 )
-from mockauth.faultengine import FaultEngine
-from mockauth.faults import FaultRule, parse_rule
-from mockauth.guard import ScopeGuard, requires_scopes
-from mockauth.journal import Journal, JournalEntry
-from mockauth.keys import KeyStore
-from mockauth.state import Tenant
-from mockauth.tokens import TokenFactory
-from mockauth.validator import TokenClaims, TokenValidator
+from mockauth.faults.engine import FaultEngine
+from mockauth.faults.rules import FaultRule, parse_rule
+from mockauth.http.app import create_app
+from mockauth.tenant.config import Api, App, Lifetimes, ServerConfig, default_config, load_config
+from mockauth.tenant.journal import Journal, JournalEntry
+from mockauth.tenant.tenant import Tenant
+from mockauth.tokens.claims import TokenFactory
+from mockauth.tokens.keys import KeyStore
+from mockauth.validator.guard import ScopeGuard, requires_scopes
+from mockauth.validator.validator import TokenClaims, TokenValidator
 
 __version__ = "0.1.0"
 

@@ -19,18 +19,20 @@ from typing import Any, NoReturn
 
 import click
 
-from mockauth import cli_admin, paths, server
-from mockauth.config import ServerConfig, default_config, issuer_problem, load_config
+from mockauth import paths
+from mockauth.admin import cli as cli_admin
 from mockauth.errors import MockAuthError, OAuthError
-from mockauth.grants.client_credentials import (
+from mockauth.http import server
+from mockauth.http.tls import tls_files
+from mockauth.oauth.grants.client_credentials import (
     issue_token,
     requested_audiences,
     requested_scope,
 )
-from mockauth.keys import KEYSET_FILE, KeyStore
-from mockauth.state import Tenant
-from mockauth.testing import MockAuth
-from mockauth.tls import tls_files
+from mockauth.tenant.config import ServerConfig, default_config, issuer_problem, load_config
+from mockauth.tenant.tenant import Tenant
+from mockauth.testing.helpers import MockAuth
+from mockauth.tokens.keys import KEYSET_FILE, KeyStore
 
 Command = Callable[..., Any]
 

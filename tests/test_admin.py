@@ -12,14 +12,15 @@ import pytest
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from mockauth import paths, server
-from mockauth.app import create_app
-from mockauth.config import default_config
-from mockauth.endpoints import admin
-from mockauth.faults import EFFECTS
-from mockauth.openapi import openapi_document
-from mockauth.server import admin_secret_for
-from mockauth.state import Tenant
+from mockauth import paths
+from mockauth.admin import api as admin
+from mockauth.admin.openapi import openapi_document
+from mockauth.faults.rules import EFFECTS
+from mockauth.http import server
+from mockauth.http.app import create_app
+from mockauth.http.server import admin_secret_for
+from mockauth.tenant.config import default_config
+from mockauth.tenant.tenant import Tenant
 
 APP = default_config().apps[0]
 DEFAULT_IDS = [a.client_id for a in default_config().apps]
@@ -142,7 +143,7 @@ def test_a_form_fault_matches_only_its_client(client: TestClient) -> None:
 
 
 def test_closing_in_process_raises_connection_dropped(client: TestClient) -> None:
-    from mockauth.middleware import ConnectionDropped
+    from mockauth.http.middleware import ConnectionDropped
 
     client.post(paths.ADMIN_FAULTS, json={"effect": "close", "endpoint": "jwks"})
     with pytest.raises(ConnectionDropped):
@@ -668,7 +669,7 @@ def test_worker_processes_get_the_worker_count_and_secret_from_the_env(
 
 
 def test_openapi_fault_rule_schema_lists_every_rule_key() -> None:
-    from mockauth.faults import FAULT_FIELDS, FREQUENCY_KEYS
+    from mockauth.faults.rules import FAULT_FIELDS, FREQUENCY_KEYS
 
     schema = openapi_document()["components"]["schemas"]["FaultRule"]
     assert set(schema["properties"]) == FAULT_FIELDS | FREQUENCY_KEYS

@@ -13,11 +13,11 @@ import jwt
 import pytest
 from click.testing import CliRunner, Result
 
-from mockauth import server
 from mockauth.cli import main
-from mockauth.config import DEFAULT_CONFIG_TOML, default_config
-from mockauth.keys import KeyStore
-from mockauth.state import Tenant
+from mockauth.http import server
+from mockauth.tenant.config import DEFAULT_CONFIG_TOML, default_config
+from mockauth.tenant.tenant import Tenant
+from mockauth.tokens.keys import KeyStore
 
 ISSUER = "http://127.0.0.1:8400"  # the CLI's default: the default server URL
 CAL = "https://api.example.com"
@@ -591,7 +591,7 @@ def test_the_start_up_block_says_when_there_is_nothing_to_show(
     capsys: pytest.CaptureFixture[str], config: str, line: str
 ) -> None:
     from mockauth.cli import _announce
-    from mockauth.config import parse_config
+    from mockauth.tenant.config import parse_config
 
     tenant = Tenant(parse_config(config.encode(), source="t.toml"), issuer=ISSUER, keys=KeyStore())
     _announce(tenant, ISSUER)
@@ -612,8 +612,8 @@ def test_the_start_up_block_points_at_where_the_server_answers(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from mockauth.cli import _announce
-    from mockauth.keys import KeyStore
-    from mockauth.state import Tenant
+    from mockauth.tenant.tenant import Tenant
+    from mockauth.tokens.keys import KeyStore
 
     tenant = Tenant(issuer="https://acme.kinde.com", keys=KeyStore())
     _announce(tenant, "http://127.0.0.1:9999")

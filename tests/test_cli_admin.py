@@ -25,16 +25,16 @@ import pytest
 from click.testing import CliRunner, Result
 
 from mockauth import paths
-from mockauth.adminclient import (
+from mockauth.admin.client import (
     AdminClient,
     AdminResponseError,
     AdminUnreachableError,
     NotMockAuthError,
 )
 from mockauth.cli import main
-from mockauth.config import default_config
-from mockauth.keys import KeyStore
-from mockauth.server import ServerThread
+from mockauth.http.server import ServerThread
+from mockauth.tenant.config import default_config
+from mockauth.tokens.keys import KeyStore
 
 APP = default_config().apps[0]
 AUDIENCE = "https://api.example.com"

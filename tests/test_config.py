@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mockauth.config import (
+from mockauth.errors import ConfigError, MockAuthError
+from mockauth.tenant.config import (
     CLIENT_ID_RE,
     CLIENT_SECRET_RE,
     DEFAULT_CONFIG_TOML,
@@ -22,7 +23,6 @@ from mockauth.config import (
     load_config,
     parse_config,
 )
-from mockauth.errors import ConfigError, MockAuthError
 
 CLIENT_ID = "0123456789abcdef0123456789abcdef"
 SECRET = "Abc123" * 8  # 48 letters and digits

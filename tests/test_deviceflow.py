@@ -10,10 +10,10 @@ import jwt
 import pytest
 from starlette.testclient import TestClient
 
-from mockauth.app import create_app
-from mockauth.config import DEFAULT_CONFIG_TOML, default_config, parse_config
-from mockauth.keys import KeyStore
-from mockauth.state import Tenant
+from mockauth.http.app import create_app
+from mockauth.tenant.config import DEFAULT_CONFIG_TOML, default_config, parse_config
+from mockauth.tenant.tenant import Tenant
+from mockauth.tokens.keys import KeyStore
 
 ISSUER = "http://testserver"
 CONFIG = default_config()

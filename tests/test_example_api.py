@@ -20,9 +20,9 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from mockauth import TokenValidator
-from mockauth.config import default_config
-from mockauth.server import ServerThread
-from mockauth.strategies import (
+from mockauth.http.server import ServerThread
+from mockauth.tenant.config import default_config
+from mockauth.testing.strategies import (
     Target,
     TokenCase,
     bad_tokens,

@@ -26,9 +26,8 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from mockauth import paths
-from mockauth.config import default_config, parse_config
 from mockauth.errors import NO_STORE
-from mockauth.fastpath import (
+from mockauth.http.fast import (
     BODY_LIMIT,
     HEAD_LIMIT,
     FastPath,
@@ -36,8 +35,9 @@ from mockauth.fastpath import (
     json_headers,
     protocol_class,
 )
-from mockauth.forms import FORM_TYPE, MAX_BODY
-from mockauth.server import ServerThread
+from mockauth.http.server import ServerThread
+from mockauth.oauth.params import FORM_TYPE, MAX_BODY
+from mockauth.tenant.config import default_config, parse_config
 
 NOW = 1_700_000_000
 API = "https://api.example.com"
@@ -936,7 +936,7 @@ def test_an_endless_chunk_trailer_is_cut_off(server: ServerThread) -> None:
 
 
 def test_the_head_limit_holds_without_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("mockauth.fastpath._FAST_OK", False)
+    monkeypatch.setattr("mockauth.http.fast._FAST_OK", False)
     with ServerThread() as server:
         with connect(server) as sock:
             sock.sendall(b"GET /.well-known/jwks HTTP/1.1\r\nX-Big: " + b"a" * (2 * HEAD_LIMIT))

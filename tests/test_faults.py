@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 
 from mockauth import paths
-from mockauth.badtokens import BAD_TOKENS
-from mockauth.config import default_config, parse_config
 from mockauth.errors import ConfigError
-from mockauth.faultengine import FaultEngine
-from mockauth.faults import EFFECTS, FaultRule, RequestFacts, parse_rule, parse_rules
-from mockauth.state import Tenant
+from mockauth.faults.badtokens import BAD_TOKENS
+from mockauth.faults.engine import FaultEngine
+from mockauth.faults.rules import EFFECTS, FaultRule, RequestFacts, parse_rule, parse_rules
+from mockauth.tenant.config import default_config, parse_config
+from mockauth.tenant.tenant import Tenant
 
 TOKEN = RequestFacts(paths.TOKEN, "c1", "client_credentials", ("https://api.example.com",))
 JWKS = RequestFacts(paths.JWKS)

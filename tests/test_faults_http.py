@@ -15,11 +15,11 @@ import httpx
 import pytest
 
 from mockauth import paths
-from mockauth.badtokens import BAD_TOKENS
-from mockauth.config import parse_config
 from mockauth.errors import OAUTH_ERRORS, TokenExpiredError, UnknownKeyError
-from mockauth.server import ServerThread
-from mockauth.validator import TokenValidator
+from mockauth.faults.badtokens import BAD_TOKENS
+from mockauth.http.server import ServerThread
+from mockauth.tenant.config import parse_config
+from mockauth.validator.validator import TokenValidator
 
 VICTIM = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 BYSTANDER = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"

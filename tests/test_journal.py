@@ -11,10 +11,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from mockauth import paths
-from mockauth.app import create_app
-from mockauth.config import default_config
-from mockauth.journal import Journal, RequestFields
-from mockauth.state import Tenant
+from mockauth.http.app import create_app
+from mockauth.tenant.config import default_config
+from mockauth.tenant.journal import Journal, RequestFields
+from mockauth.tenant.tenant import Tenant
 
 APP = default_config().apps[0]
 SECRET = APP.client_secret or ""

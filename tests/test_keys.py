@@ -22,10 +22,10 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mockauth import keys as keys_module
 from mockauth.errors import KeyStoreError
-from mockauth.keys import KEYSET_FILE, KeyStore, kid_for, public_jwk
-from mockauth.tokens import TokenFactory
+from mockauth.tokens import keys as keys_module
+from mockauth.tokens.claims import TokenFactory
+from mockauth.tokens.keys import KEYSET_FILE, KeyStore, kid_for, public_jwk
 
 KID_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){15}$")
 JWK_MEMBERS = {"kty", "alg", "use", "kid", "n", "e"}
@@ -402,8 +402,8 @@ def test_without_posix_file_locks_only_a_keys_dir_is_refused(tmp_path: Path) -> 
     # As on Windows: no fcntl. The package, its pytest plugin and in-memory stores still load.
     code = (
         "import sys; sys.modules['fcntl'] = None\n"
-        "import mockauth, mockauth.pytest_plugin, mockauth.strategies\n"
-        "from mockauth.keys import KeyStore\n"
+        "import mockauth, mockauth.testing.plugin, mockauth.testing.strategies\n"
+        "from mockauth.tokens.keys import KeyStore\n"
         "from mockauth.errors import KeyStoreError\n"
         "assert KeyStore().active_kid\n"
         "try:\n"
@@ -468,7 +468,7 @@ def test_concurrent_keystores_in_threads_share_one_key(tmp_path: Path) -> None:
 
 CHILD = """
 import sys
-from mockauth.keys import KeyStore
+from mockauth.tokens.keys import KeyStore
 print("ready", flush=True)
 sys.stdin.readline()
 print(KeyStore(sys.argv[1]).active_kid, flush=True)

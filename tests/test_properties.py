@@ -13,8 +13,6 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from mockauth.badtokens import BAD_TOKENS
-from mockauth.config import default_config
 from mockauth.errors import (
     InsufficientScopeError,
     InvalidAudienceError,
@@ -23,9 +21,10 @@ from mockauth.errors import (
     TokenNotYetValidError,
     TokenValidationError,
 )
-from mockauth.keys import KeyStore
-from mockauth.server import ServerThread
-from mockauth.strategies import (
+from mockauth.faults.badtokens import BAD_TOKENS
+from mockauth.http.server import ServerThread
+from mockauth.tenant.config import default_config
+from mockauth.testing.strategies import (
     FAULTS,
     Target,
     TokenCase,
@@ -35,7 +34,8 @@ from mockauth.strategies import (
     scopes,
     targets,
 )
-from mockauth.validator import TokenClaims, TokenValidator
+from mockauth.tokens.keys import KeyStore
+from mockauth.validator.validator import TokenClaims, TokenValidator
 
 
 @functools.cache

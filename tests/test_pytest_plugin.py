@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from mockauth.config import default_config
 from mockauth.errors import ConfigError, InvalidScopeError, UnauthorizedClientError
-from mockauth.pytest_plugin import resolve_config
-from mockauth.testing import MockAuthASGI, httpx_module
+from mockauth.tenant.config import default_config
+from mockauth.testing.helpers import MockAuthASGI, httpx_module
+from mockauth.testing.plugin import resolve_config
 
 # A strict user project: unknown markers and any warning fail the run.
 INI = """
@@ -36,7 +36,7 @@ try:
 except ImportError:
     import httpx2 as httpx
 
-from mockauth.badtokens import BAD_TOKENS
+from mockauth.faults.badtokens import BAD_TOKENS
 from mockauth.errors import ConfigError, TokenExpiredError, UnknownKeyError
 
 CALENDAR = "https://api.example.com"
@@ -192,7 +192,7 @@ from pathlib import Path
 
 import pytest
 
-from mockauth.config import load_config, parse_config
+from mockauth.tenant.config import load_config, parse_config
 
 
 @pytest.fixture(scope="session")
@@ -349,7 +349,7 @@ def test_marker_adds_a_user_who_signs_in(mockauth):
 
 def test_next_test_sees_the_start_up_state(mockauth, mockauth_asgi):
     for auth in (mockauth, mockauth_asgi):
-        from mockauth.config import default_config
+        from mockauth.tenant.config import default_config
 
         defaults = [a.client_id for a in default_config().apps]
         assert [a.client_id for a in auth.tenant.config.apps] == defaults
@@ -580,7 +580,7 @@ def test_tokens_clock_and_keys(project: pytest.Pytester) -> None:
 
 
 def _bad_token_names() -> list[str]:
-    from mockauth.badtokens import BAD_TOKENS
+    from mockauth.faults.badtokens import BAD_TOKENS
 
     return list(BAD_TOKENS)
 
@@ -673,7 +673,7 @@ def test_journal_and_env(project: pytest.Pytester) -> None:
 ASGI_TESTS = """
 import asyncio
 
-from mockauth.middleware import ConnectionDropped
+from mockauth.http.middleware import ConnectionDropped
 
 
 def test_sync_client(mockauth_asgi):
@@ -742,7 +742,7 @@ from hypothesis import settings
 
 from mockauth import paths
 from mockauth.errors import InsufficientScopeError, TokenValidationError
-from mockauth.validator import TokenValidator
+from mockauth.validator.validator import TokenValidator
 
 settings.register_profile("doc", max_examples=30, deadline=None)
 settings.load_profile("doc")
@@ -857,7 +857,7 @@ def test_injected_fault_removal(mockauth_asgi: MockAuthASGI) -> None:
 
 
 def test_fault_from_a_rule_object(mockauth_asgi: MockAuthASGI) -> None:
-    from mockauth.faults import parse_rule
+    from mockauth.faults.rules import parse_rule
 
     with mockauth_asgi.fault(parse_rule({"id": "mine", "effect": "empty"})) as fault:
         assert fault.id == "mine"

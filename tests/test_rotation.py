@@ -18,10 +18,10 @@ import jwt
 import pytest
 
 from mockauth import paths
-from mockauth.config import default_config, parse_config
-from mockauth.keys import KeyStore
-from mockauth.server import ServerThread
-from mockauth.validator import TokenValidator
+from mockauth.http.server import ServerThread
+from mockauth.tenant.config import default_config, parse_config
+from mockauth.tokens.keys import KeyStore
+from mockauth.validator.validator import TokenValidator
 
 APP = default_config().apps[0]
 AUDIENCE = "https://api.example.com"

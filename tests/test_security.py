@@ -20,14 +20,15 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.types import Message
 
-from mockauth import clientauth, server
-from mockauth.app import create_app
 from mockauth.cli import serve
-from mockauth.config import App, default_config
 from mockauth.errors import ConfigError
-from mockauth.keys import KeyStore
-from mockauth.sealed import SEAL_KEY_FILE
-from mockauth.state import Tenant
+from mockauth.http import server
+from mockauth.http.app import create_app
+from mockauth.oauth import clientauth
+from mockauth.tenant.config import App, default_config
+from mockauth.tenant.tenant import Tenant
+from mockauth.tokens.keys import KeyStore
+from mockauth.tokens.sealed import SEAL_KEY_FILE
 
 ISSUER = "http://127.0.0.1:8400"
 CAL = "https://api.example.com"
@@ -322,7 +323,7 @@ def test_the_admin_client_never_carries_its_secret_through_a_redirect() -> None:
     import http.server
     import threading
 
-    from mockauth.adminclient import AdminClient, AdminClientError
+    from mockauth.admin.client import AdminClient, AdminClientError
 
     seen: list[str | None] = []
 

@@ -27,10 +27,10 @@ from urllib.parse import quote, urlencode, urlsplit
 import jwt
 import pytest
 
-from mockauth.config import default_config
 from mockauth.errors import ConfigError
-from mockauth.keys import KeyStore
-from mockauth.server import MAX_HEADER_BYTES, ServerThread
+from mockauth.http.server import MAX_HEADER_BYTES, ServerThread
+from mockauth.tenant.config import default_config
+from mockauth.tokens.keys import KeyStore
 
 DEFAULT_APP = default_config().apps[0]
 CLIENT_ID = DEFAULT_APP.client_id

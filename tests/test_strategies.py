@@ -15,8 +15,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mockauth import badtokens
-from mockauth.config import SCOPE_RE, App, default_config
 from mockauth.errors import (
     InsufficientPermissionError,
     InsufficientScopeError,
@@ -24,9 +22,10 @@ from mockauth.errors import (
     TokenValidationError,
     UnknownKeyError,
 )
-from mockauth.keys import KeyStore
-from mockauth.state import Tenant
-from mockauth.strategies import (
+from mockauth.faults import badtokens
+from mockauth.tenant.config import SCOPE_RE, App, default_config
+from mockauth.tenant.tenant import Tenant
+from mockauth.testing.strategies import (
     FAULTS,
     Target,
     TokenCase,
@@ -47,7 +46,8 @@ from mockauth.strategies import (
     wrong_audience_tokens,
     wrong_issuer_tokens,
 )
-from mockauth.validator import TokenValidator
+from mockauth.tokens.keys import KeyStore
+from mockauth.validator.validator import TokenValidator
 
 NOW = 1_700_000_000
 KEYS = KeyStore()  # one RSA key for the module: strategies are built at import time

@@ -41,12 +41,17 @@ from test_server import (
 )
 
 from mockauth.errors import KeySetUnavailableError, KeyStoreError
-from mockauth.fastpath import HEAD_LIMIT
-from mockauth.keys import KeyStore
-from mockauth.server import ServerThread, certificate_for, outward_addresses, wait_until_serving
-from mockauth.testing import MockAuth
-from mockauth.tls import CERT_LIFETIME, RENEW_BEFORE, ensure_tls, system_ca_file, tls_files
-from mockauth.validator import TokenValidator
+from mockauth.http.fast import HEAD_LIMIT
+from mockauth.http.server import (
+    ServerThread,
+    certificate_for,
+    outward_addresses,
+    wait_until_serving,
+)
+from mockauth.http.tls import CERT_LIFETIME, RENEW_BEFORE, ensure_tls, system_ca_file, tls_files
+from mockauth.testing.helpers import MockAuth
+from mockauth.tokens.keys import KeyStore
+from mockauth.validator.validator import TokenValidator
 
 ip = ipaddress.ip_address
 LOCAL = {x509.DNSName("localhost"), x509.IPAddress(ip("127.0.0.1")), x509.IPAddress(ip("::1"))}
@@ -229,7 +234,7 @@ def test_a_wildcard_bind_names_this_machine_and_the_issuer_host(tmp_path: Path) 
 
 def test_processes_started_at_once_on_one_keys_dir_make_one_ca(tmp_path: Path) -> None:
     code = (
-        "import sys; from mockauth.tls import ensure_tls; "
+        "import sys; from mockauth.http.tls import ensure_tls; "
         "f = ensure_tls(sys.argv[1]); print(f.ca_cert.read_text())"
     )
     procs = [

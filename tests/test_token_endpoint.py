@@ -37,9 +37,9 @@ from token_tenant import (
     make_tenant,
 )
 
-from mockauth.app import create_app
-from mockauth.forms import MAX_BODY
-from mockauth.state import Tenant
+from mockauth.http.app import create_app
+from mockauth.oauth.params import MAX_BODY
+from mockauth.tenant.tenant import Tenant
 
 
 @pytest.fixture(scope="module")

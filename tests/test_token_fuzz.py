@@ -33,8 +33,8 @@ from token_tenant import (
     make_tenant,
 )
 
-from mockauth.app import create_app
-from mockauth.state import Tenant
+from mockauth.http.app import create_app
+from mockauth.tenant.tenant import Tenant
 
 NOPE = "https://nope.example.com"
 UNKNOWN_ID = "99999999999999999999999999999999"

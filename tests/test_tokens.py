@@ -12,9 +12,9 @@ from typing import Any
 import jwt
 import pytest
 
-from mockauth.config import App
-from mockauth.keys import KeyStore
-from mockauth.tokens import TokenFactory, encode_segment
+from mockauth.tenant.config import App
+from mockauth.tokens.claims import TokenFactory, encode_segment
+from mockauth.tokens.keys import KeyStore
 
 ISSUER = "http://127.0.0.1:8400"
 NOW = 1_700_000_000

@@ -21,14 +21,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from mockauth.app import create_app
-from mockauth.config import Lifetimes, default_config, parse_config
 from mockauth.errors import ConfigError
-from mockauth.keys import KeyStore
-from mockauth.people import Org, User
-from mockauth.sealed import MAX_SEALED, PRUNE_GRACE, SEAL_KEY_FILE, Sealer, SpentIds
-from mockauth.state import Tenant
-from mockauth.testing import MockAuth
+from mockauth.http.app import create_app
+from mockauth.tenant.config import Lifetimes, default_config, parse_config
+from mockauth.tenant.people import Org, User
+from mockauth.tenant.tenant import Tenant
+from mockauth.testing.helpers import MockAuth
+from mockauth.tokens.keys import KeyStore
+from mockauth.tokens.sealed import MAX_SEALED, PRUNE_GRACE, SEAL_KEY_FILE, Sealer, SpentIds
 
 ISSUER = "http://testserver"
 CONFIG = default_config()
@@ -1129,7 +1129,7 @@ def test_a_prune_by_another_worker_removes_nothing_being_spent(
         theirs._prune()  # the other worker prunes in the middle of this spend
         real_link(src, dst)
 
-    monkeypatch.setattr("mockauth.sealed.os.link", prune_first)
+    monkeypatch.setattr("mockauth.tokens.sealed.os.link", prune_first)
     assert mine.spend("fresh", time.time() + 60)
     assert theirs.is_spent("fresh") and not theirs.spend("fresh", time.time() + 60)
     assert [p.name for p in tmp_path.iterdir()] == ["fresh"]  # no file left aside

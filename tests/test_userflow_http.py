@@ -29,8 +29,8 @@ from test_server import (
     worker_pids,
 )
 
-from mockauth.config import DEFAULT_CONFIG_TOML, default_config
-from mockauth.server import ServerThread
+from mockauth.http.server import ServerThread
+from mockauth.tenant.config import DEFAULT_CONFIG_TOML, default_config
 
 CONFIG = default_config()
 WEB = next(a for a in CONFIG.apps if a.type == "regular")

@@ -22,8 +22,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from mockauth import badtokens
-from mockauth.config import App, parse_config
 from mockauth.errors import (
     DisallowedAlgorithmError,
     InsufficientPermissionError,
@@ -38,12 +36,14 @@ from mockauth.errors import (
     TokenValidationError,
     UnknownKeyError,
 )
-from mockauth.keys import KeyStore, b64url, public_jwk
-from mockauth.server import ServerThread
-from mockauth.state import Tenant
-from mockauth.testing import MockAuth
-from mockauth.tokens import TokenFactory, encode_segment
-from mockauth.validator import (
+from mockauth.faults import badtokens
+from mockauth.http.server import ServerThread
+from mockauth.tenant.config import App, parse_config
+from mockauth.tenant.tenant import Tenant
+from mockauth.testing.helpers import MockAuth
+from mockauth.tokens.claims import TokenFactory, encode_segment
+from mockauth.tokens.keys import KeyStore, b64url, public_jwk
+from mockauth.validator.validator import (
     TokenClaims,
     TokenValidator,
     bearer_token,

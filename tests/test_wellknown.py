@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from mockauth.app import create_app
-from mockauth.config import default_config, parse_config
 from mockauth.errors import ConfigError
-from mockauth.keys import KeyStore
-from mockauth.state import Tenant
+from mockauth.http.app import create_app
+from mockauth.tenant.config import default_config, parse_config
+from mockauth.tenant.tenant import Tenant
+from mockauth.tokens.keys import KeyStore
 
 ISSUER = "http://127.0.0.1:8400"
 JWK_MEMBERS = {"kty", "alg", "use", "kid", "n", "e"}

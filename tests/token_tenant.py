@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from mockauth import paths
 from mockauth.clock import Clock
-from mockauth.config import parse_config
 from mockauth.errors import OAUTH_ERRORS as STANDARD_ERRORS
-from mockauth.forms import FORM_TYPE
-from mockauth.state import Tenant
+from mockauth.oauth.params import FORM_TYPE
+from mockauth.tenant.config import parse_config
+from mockauth.tenant.tenant import Tenant
 
 ISSUER = "http://127.0.0.1:8400"
 NOW = 1_700_000_000

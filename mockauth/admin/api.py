@@ -1,0 +1,362 @@
+"""The admin API under /_mockauth/: faults, keys, clock, journal, apps, APIs, users, orgs, reset.
+
+JSON in and out. Every handler runs behind one guard that checks the bearer secret (when
+the tenant has one), refuses per-process changes on a multi-worker server with 409, and
+turns a ConfigError (bad input, naming the field) into a 400 before anything is applied.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mockauth import paths
+from mockauth.admin.io import SOURCE, json_response, read_json
+from mockauth.admin.openapi import openapi_bytes
+from mockauth.admin.tenant import (
+    delete_app,
+    delete_user,
+    list_apis,
+    list_apps,
+    list_orgs,
+    list_users,
+    put_api,
+    put_app,
+    put_org,
+    put_user,
+)
+from mockauth.errors import (
+    _MISSING,
+    AccessDeniedError,
+    ConfigError,
+    ConflictError,
+    InvalidRequestError,
+    InvalidTokenError,
+    NotFoundError,
+)
+from mockauth.faults.rules import parse_rule, parse_rules
+from mockauth.http.net import is_loopback
+from mockauth.tenant.tenant import Tenant
+
+JOURNAL_FILTERS = ("path", "client_id", "status", "fault", "since", "limit")
+Handler = Callable[[Request, Tenant], Awaitable[Response]]
+
+
+def routes() -> list[Route]:
+    """The admin route table. ``per_process``: state each worker process holds on its own."""
+    return [
+        _route(paths.ADMIN_OPENAPI, "GET", openapi, open_access=True),
+        _route(paths.ADMIN_FAULTS, "GET", list_faults),
+        _route(paths.ADMIN_FAULTS, "POST", add_faults, per_process="fault rules"),
+        _route(paths.ADMIN_FAULTS, "DELETE", clear_faults, per_process="fault rules"),
+        _route(paths.ADMIN_FAULTS + "/{id}", "GET", get_fault),
+        _route(paths.ADMIN_FAULTS + "/{id}", "DELETE", delete_fault, per_process="fault rules"),
+        _route(paths.ADMIN_KEYS, "GET", list_keys),
+        _route(paths.ADMIN_KEYS + "/rotate", "POST", rotate_keys),
+        _route(paths.ADMIN_KEYS + "/retire", "POST", retire_keys),
+        _route(paths.ADMIN_CLOCK, "GET", get_clock),
+        _route(paths.ADMIN_CLOCK, "PUT", set_clock, per_process="the clock"),
+        _route(paths.ADMIN_CLOCK, "DELETE", reset_clock, per_process="the clock"),
+        _route(paths.ADMIN_JOURNAL, "GET", query_journal, per_process="the request journal"),
+        _route(paths.ADMIN_JOURNAL, "DELETE", clear_journal, per_process="the request journal"),
+        _route(paths.ADMIN_APPS, "GET", list_apps),
+        _route(paths.ADMIN_APPS, "POST", put_app, per_process="the apps"),
+        _route(paths.ADMIN_APPS + "/{client_id}", "DELETE", delete_app, per_process="the apps"),
+        _route(paths.ADMIN_APIS, "GET", list_apis),
+        _route(paths.ADMIN_APIS, "POST", put_api, per_process="the APIs"),
+        _route(paths.ADMIN_USERS, "GET", list_users),
+        _route(paths.ADMIN_USERS, "POST", put_user, per_process="the users"),
+        _route(paths.ADMIN_USERS + "/{id}", "DELETE", delete_user, per_process="the users"),
+        _route(paths.ADMIN_ORGS, "GET", list_orgs),
+        _route(paths.ADMIN_ORGS, "POST", put_org, per_process="the organizations"),
+        _route(
+            paths.ADMIN_RESET,
+            "POST",
+            reset,
+            per_process="the apps, APIs, users, organizations, fault rules, clock and journal",
+        ),
+    ]
+
+
+def _route(
+    path: str,
+    method: str,
+    handler: Handler,
+    *,
+    per_process: str | None = None,
+    open_access: bool = False,
+) -> Route:
+    async def guarded(request: Request) -> Response:
+        tenant: Tenant = request.app.state.tenant
+        if not open_access:
+            _same_machine(tenant, request)
+            _authorize(tenant, request)
+        if per_process is not None and tenant.workers > 1:
+            raise ConflictError(_conflict(per_process, tenant.workers, read=method == "GET"))
+        try:
+            return await handler(request, tenant)
+        except ConfigError as exc:
+            raise InvalidRequestError(str(exc)) from exc
+        except RecursionError as exc:  # absurdly nested JSON: bad input, not a server error
+            raise InvalidRequestError("The request body is nested too deeply.") from exc
+
+    return Route(path, guarded, methods=[method], name=handler.__name__)
+
+
+def _same_machine(tenant: Tenant, request: Request) -> None:
+    """Without a secret, answer only what a page in a browser cannot send.
+
+    A cross-site page's request carries its Origin; a DNS-rebinding page's carries its own
+    Host. Tools (curl, SDKs, the CLI) send neither a foreign Origin nor a foreign Host.
+    """
+    if tenant.admin_secret is not None:
+        return
+    allowed = {urlsplit(tenant.issuer).hostname}
+    host = urlsplit("//" + request.headers.get("host", "")).hostname
+    if not _local(host, allowed):
+        raise AccessDeniedError(f"The admin API does not answer for the host {host!r}.")
+    origin = request.headers.get("origin")
+    if origin is not None and not _local(urlsplit(origin).hostname, allowed):
+        raise AccessDeniedError(f"The admin API does not answer requests from {origin!r}.")
+
+
+def _local(host: str | None, allowed: set[str | None]) -> bool:
+    return host is not None and (host in allowed or is_loopback(host))
+
+
+def _authorize(tenant: Tenant, request: Request) -> None:
+    secret = tenant.admin_secret
+    if secret is None:
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        _refuse(
+            "The admin API needs the header 'Authorization: Bearer <admin secret>' (the "
+            "secret the server was started with, or the one it printed when it generated one)."
+        )
+    # Constant time: how much of a wrong secret matched must not show in the timing.
+    if not hmac.compare_digest(given.strip().encode("utf-8", "surrogateescape"), secret.encode()):
+        _refuse("The admin secret in the 'Authorization: Bearer' header is wrong.", wrong=True)
+
+
+def _refuse(description: str, *, wrong: bool = False) -> NoReturn:
+    # RFC 6750 3.1: no error code when no credentials came, invalid_token when they were wrong.
+    challenge = 'Bearer realm="mockauth-admin"' + (', error="invalid_token"' if wrong else "")
+    raise InvalidTokenError(description, headers={"WWW-Authenticate": challenge})
+
+
+def _conflict(what: str, workers: int, *, read: bool) -> str:
+    if read:  # the journal, the one per-process state read: each worker records its own
+        return (
+            f"This server runs {workers} worker processes and {what} lives in each of them, "
+            "holding the requests that process answered: a read would show one worker's "
+            f"requests only. Restart with --workers 1 to read {what}."
+        )
+    return (
+        f"This server runs {workers} worker processes, each holding its own copy of {what}; "
+        "a change through this request would reach one worker only and the workers would "
+        f"disagree. Restart with --workers 1 to change {what} through the admin API. (Keys "
+        "can be rotated and retired with any number of workers: they are shared through the "
+        "keys dir.)"
+    )
+
+
+def _object(body: object) -> Mapping[str, Any]:
+    if not isinstance(body, dict):
+        raise ConfigError(SOURCE, "(body)", body, "must be a JSON object")
+    return body
+
+
+# --- faults --------------------------------------------------------------------------------
+
+
+async def openapi(request: Request, tenant: Tenant) -> Response:
+    return Response(openapi_bytes(), media_type="application/json")
+
+
+async def list_faults(request: Request, tenant: Tenant) -> Response:
+    return json_response({"faults": tenant.faults.describe()})
+
+
+async def add_faults(request: Request, tenant: Tenant) -> Response:
+    """One rule object, or an array of them: all are added, or none."""
+    body = await read_json(request)
+    if isinstance(body, list):
+        rules = parse_rules(body, source=SOURCE)
+    else:
+        rules = [parse_rule(body, source=SOURCE)]
+    added = tenant.faults.add(*rules)
+    described = {d["id"]: d for d in tenant.faults.describe()}
+    return json_response({"faults": [described[rule.id] for rule in added]}, 201)
+
+
+async def clear_faults(request: Request, tenant: Tenant) -> Response:
+    return json_response({"deleted": tenant.faults.clear()})
+
+
+async def get_fault(request: Request, tenant: Tenant) -> Response:
+    rule_id = request.path_params["id"]
+    try:
+        return json_response(tenant.faults.describe(rule_id)[0])
+    except KeyError:
+        raise NotFoundError(f"No fault rule has the id {rule_id!r}.") from None
+
+
+async def delete_fault(request: Request, tenant: Tenant) -> Response:
+    rule_id = request.path_params["id"]
+    try:
+        rule = tenant.faults.remove(rule_id)
+    except KeyError:
+        raise NotFoundError(f"No fault rule has the id {rule_id!r}.") from None
+    return json_response({"deleted": rule.to_dict()})
+
+
+# --- keys ----------------------------------------------------------------------------------
+
+
+def _keys_state(tenant: Tenant) -> dict[str, Any]:
+    keys = tenant.keys
+    return {
+        "active": keys.active_kid,
+        "published": list(keys.published_kids),
+        "retire_at": keys.retire_at,
+        "overlap": tenant.config.key_overlap,
+    }
+
+
+async def list_keys(request: Request, tenant: Tenant) -> Response:
+    tenant.keys.refresh()
+    return json_response(_keys_state(tenant))
+
+
+async def rotate_keys(request: Request, tenant: Tenant) -> Response:
+    """Body (optional): {"overlap": seconds} before the previous keys leave the JWKS."""
+    body = _object(await read_json(request, optional=True))
+    _only(body, {"overlap"})
+    overlap = _number(body, "overlap", low=0.0) if "overlap" in body else None
+    previous = tenant.keys.active_kid
+    tenant.rotate_keys(overlap=overlap)
+    return json_response({**_keys_state(tenant), "previous": previous})
+
+
+async def retire_keys(request: Request, tenant: Tenant) -> Response:
+    """Body: {"kid": ...} retires one key; {} retires every key but the active one."""
+    body = _object(await read_json(request, optional=True))
+    _only(body, {"kid"})
+    kid = body.get("kid")
+    if kid is not None and not isinstance(kid, str):
+        raise ConfigError(SOURCE, "kid", kid, "must be a string")
+    try:  # one locked step, so servers sharing the keys dir cannot trip each other
+        kids = tenant.keys.retire(kid)
+    except KeyError as exc:
+        raise ConfigError(SOURCE, "kid", kid, "no published key has this kid") from exc
+    except ValueError as exc:
+        raise ConfigError(SOURCE, "kid", kid, "is the active signing key; rotate first") from exc
+    return json_response({**_keys_state(tenant), "retired": kids})
+
+
+# --- clock ---------------------------------------------------------------------------------
+
+
+def _clock_state(tenant: Tenant) -> dict[str, Any]:
+    clock = tenant.clock
+    return {"now": clock.now(), "offset": clock.offset, "frozen_at": clock.frozen_at}
+
+
+async def get_clock(request: Request, tenant: Tenant) -> Response:
+    return json_response(_clock_state(tenant))
+
+
+async def set_clock(request: Request, tenant: Tenant) -> Response:
+    """Exactly one of: offset (s), advance (s), frozen_at (epoch s), freeze (true: now)."""
+    body = _object(await read_json(request))
+    _only(body, {"offset", "advance", "frozen_at", "freeze"})
+    if len(body) != 1:
+        raise ConfigError(
+            SOURCE, "(body)", body, "give exactly one of offset, advance, frozen_at, freeze"
+        )
+    clock = tenant.clock
+    if "freeze" in body:
+        if body["freeze"] is not True:
+            raise ConfigError(SOURCE, "freeze", body["freeze"], "must be true")
+        clock.freeze()
+    elif "frozen_at" in body:
+        clock.freeze(_number(body, "frozen_at", low=0.0))
+    elif "advance" in body:
+        clock.advance(_number(body, "advance"))
+    else:
+        clock.set_offset(_number(body, "offset"))
+    return json_response(_clock_state(tenant))
+
+
+async def reset_clock(request: Request, tenant: Tenant) -> Response:
+    tenant.clock.reset()
+    return json_response(_clock_state(tenant))
+
+
+# --- journal -------------------------------------------------------------------------------
+
+
+async def query_journal(request: Request, tenant: Tenant) -> Response:
+    """Filters as query parameters: path, client_id, status, fault, since, limit."""
+    params = request.query_params
+    for name in params:
+        if name not in JOURNAL_FILTERS:
+            raise InvalidRequestError(
+                f"Unknown journal filter {name!r} (allowed: {', '.join(JOURNAL_FILTERS)})."
+            )
+    ints = {name: _int_param(params.get(name), name) for name in ("status", "since", "limit")}
+    entries = tenant.journal.entries(
+        path=params.get("path"),
+        client_id=params.get("client_id"),
+        fault=params.get("fault"),
+        status=ints["status"],
+        since=ints["since"],
+        limit=ints["limit"],
+    )
+    return json_response({"entries": [e.to_dict() for e in entries]})
+
+
+async def clear_journal(request: Request, tenant: Tenant) -> Response:
+    return json_response({"deleted": tenant.journal.clear()})
+
+
+def _int_param(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+        raise InvalidRequestError(f"The journal filter {name!r} must be a non-negative integer.")
+    return int(value)
+
+
+async def reset(request: Request, tenant: Tenant) -> Response:
+    """Back to the start-up state: config apps, APIs and faults; real time; empty journal."""
+    tenant.reset()
+    return json_response({"status": "reset"})
+
+
+# --- body checks ---------------------------------------------------------------------------
+
+
+def _only(body: Mapping[str, Any], allowed: set[str]) -> None:
+    for name in body:
+        if name not in allowed:
+            reason = f"unknown key (allowed: {', '.join(sorted(allowed))})"
+            raise ConfigError(SOURCE, str(name), body[name], reason)
+
+
+def _number(body: Mapping[str, Any], name: str, *, low: float | None = None) -> float:
+    value = body.get(name, _MISSING)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(SOURCE, name, value, "must be a number of seconds")
+    limit = 100 * 365 * 86_400.0  # far beyond any token lifetime, within time_t
+    if not -limit <= value <= limit or (low is not None and value < low):
+        floor = low if low is not None else -limit  # low=0.0 is a bound, not "no bound"
+        raise ConfigError(SOURCE, name, value, f"must be between {floor:g} and {limit:g}")
+    return float(value)

@@ -1,1 +1,0 @@
-"""HTTP endpoints: Kinde's OAuth and well-known paths, and the admin API."""

@@ -1,0 +1,276 @@
+"""The OAuth endpoints: token, authorization, logout, user profile, introspection, revocation,
+device authorization and the device page."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from mockauth import paths
+from mockauth.errors import (
+    NO_STORE,
+    InvalidClientError,
+    InvalidRequestError,
+    InvalidTokenError,
+    UnsupportedGrantTypeError,
+)
+from mockauth.oauth.authorize import repeated_names
+from mockauth.oauth.clientauth import authenticate
+from mockauth.oauth.grants import GRANTS
+from mockauth.oauth.pages.login import LoginPage
+from mockauth.oauth.params import Form, read_form
+from mockauth.tenant.journal import remember_form
+from mockauth.tenant.people import User
+from mockauth.tenant.tenant import Tenant
+
+_BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mockauth"'}
+_INVALID_TOKEN = {"WWW-Authenticate": 'Bearer realm="mockauth", error="invalid_token"'}
+
+
+def _tenant(request: Request) -> Tenant:
+    tenant: Tenant = request.app.state.tenant
+    return tenant
+
+
+async def token(request: Request) -> Response:
+    form = await read_form(request)
+    remember_form(request.scope, form.fields)
+    body = token_body(request.app.state.tenant, form, request.headers)
+    return Response(body, media_type="application/json", headers=NO_STORE)
+
+
+def token_body(tenant: Tenant, form: Form, headers: Headers) -> bytes:
+    """The token endpoint's 200 body for a parsed form, or an OAuthError.
+
+    Shared by the ASGI endpoint and the protocol's fast path (fast.py).
+    """
+    tenant.keys.refresh()  # another worker may have rotated the keys (one stat when not)
+    grant_type = form.one("grant_type")
+    if not grant_type:
+        raise InvalidRequestError("The request is missing the required 'grant_type' parameter.")
+    handler = GRANTS.get(grant_type)
+    if handler is None:
+        raise UnsupportedGrantTypeError()
+    return json.dumps(handler(tenant, form, headers)).encode()
+
+
+async def authorize(request: Request) -> Response:
+    """Sign the user in at once and send the browser back with a code (or an error)."""
+    pairs = request.query_params.multi_items()
+    remember_form(request.scope, pairs)
+    redirect = _tenant(request).login.authorize(pairs)
+    if isinstance(redirect, LoginPage):
+        return HTMLResponse(redirect.html(), headers=NO_STORE)
+    if redirect.mode == "form_post":
+        return HTMLResponse(redirect.form_post_page(), headers=NO_STORE)
+    return RedirectResponse(redirect.location(), status_code=302, headers=NO_STORE)
+
+
+async def logout(request: Request) -> Response:
+    """End the session (mockauth keeps none) and go to an allowed logout URL, if given."""
+    query = request.query_params
+    target = query.get("redirect") or query.get("post_logout_redirect_uri")
+    target = target or query.get("redirect_uri")
+    if not target:
+        return HTMLResponse("<!doctype html><title>Signed out</title><p>You are signed out.</p>")
+    tenant = _tenant(request)
+    client_id = query.get("client_id")
+    apps = tenant.config.apps
+    if client_id:
+        named = tenant.app(client_id)
+        if named is None:
+            raise InvalidClientError()
+        apps = (named,)
+    if not any(target in app.logout_uris for app in apps):
+        raise InvalidRequestError(
+            f"The logout redirect {target[:200]!r} is not an allowed logout URL "
+            "(logout_uris in an [[apps]] table)."
+        )
+    state = query.get("state")
+    if state is not None:
+        parts = urlsplit(target)
+        extra = urlencode({"state": state})
+        target = urlunsplit(
+            parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra)
+        )
+    return RedirectResponse(target, status_code=302, headers=NO_STORE)
+
+
+def _bearer_user(request: Request) -> tuple[dict[str, Any], User]:
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise InvalidTokenError(
+            "The request has no bearer access token.", headers=_BEARER_CHALLENGE
+        )
+    tenant = _tenant(request)
+    claims = tenant.access_claims(token.strip())
+    if claims is None:
+        raise InvalidTokenError(
+            "The access token is invalid, expired or revoked.", headers=_INVALID_TOKEN
+        )
+    user = tenant.user(claims["sub"]) if isinstance(claims.get("sub"), str) else None
+    if user is None:
+        raise InvalidTokenError(
+            "The access token is not a configured user's (machine-to-machine tokens have none).",
+            headers=_INVALID_TOKEN,
+        )
+    return claims, user
+
+
+async def user_profile(request: Request) -> Response:
+    """``/oauth2/v2/user_profile``: OpenID Connect userinfo for the token's user."""
+    _, user = _bearer_user(request)
+    return JSONResponse(
+        {
+            "sub": user.id,
+            "id": user.id,
+            "provided_id": None,
+            "name": user.name,
+            "given_name": user.given_name,
+            "family_name": user.family_name,
+            "updated_at": _tenant(request).started_at,
+            "email": user.email,
+            "email_verified": user.email_verified,
+            "picture": user.picture,
+            "preferred_username": user.username,
+        },
+        headers=NO_STORE,
+    )
+
+
+async def user_profile_v1(request: Request) -> Response:
+    """``/oauth2/user_profile``: Kinde's older profile shape."""
+    _, user = _bearer_user(request)
+    return JSONResponse(
+        {
+            "id": user.id,
+            "preferred_email": user.email,
+            "username": user.username,
+            "provided_id": None,
+            "last_name": user.family_name,
+            "first_name": user.given_name,
+            "picture": user.picture,
+        },
+        headers=NO_STORE,
+    )
+
+
+async def introspect(request: Request) -> Response:
+    """RFC 7662 for this server's access and refresh tokens; the caller authenticates as
+    an app or with a bearer access token."""
+    form = await read_form(request)
+    remember_form(request.scope, form.fields)
+    tenant = _tenant(request)
+    scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() == "bearer":
+        caller = tenant.access_claims(bearer.strip())
+        if caller is None:
+            raise InvalidTokenError(
+                "The bearer access token is invalid, expired or revoked.", headers=_INVALID_TOKEN
+            )
+        if caller.get("gty") != ["client_credentials"]:  # a browser's token reads no others
+            raise InvalidTokenError(
+                "Only a machine-to-machine access token may introspect.", headers=_INVALID_TOKEN
+            )
+    else:
+        authenticate(tenant, request.headers, form, require_secret=True)
+    token = form.required("token")
+    answer: dict[str, Any] = {"active": False}
+    claims = tenant.access_claims(token)
+    if claims is not None:
+        scope = claims.get("scope")
+        answer = {
+            "active": True,
+            "aud": claims.get("aud", []),
+            "client_id": claims.get("azp"),
+            "exp": claims["exp"],
+            "iat": claims.get("iat"),
+            "scope": scope if isinstance(scope, str) else " ".join(claims.get("scp", [])),
+        }
+        if "sub" in claims:
+            answer["sub"] = claims["sub"]
+    else:
+        grant = tenant.login.refresh_grant(token)
+        if grant is not None:
+            answer = {
+                "active": True,
+                "aud": grant["a"],
+                "client_id": grant["c"],
+                "exp": grant["exp"],
+                "scope": " ".join(grant["s"]),
+                "sub": grant["u"],
+            }
+    return JSONResponse(answer, headers=NO_STORE)
+
+
+async def revoke(request: Request) -> Response:
+    """RFC 7009: revoke a refresh or access token of the calling app; always 200."""
+    form = await read_form(request)
+    remember_form(request.scope, form.fields)
+    tenant = _tenant(request)
+    app = authenticate(tenant, request.headers, form, require_secret=False)
+    tenant.login.revoke(app, form.required("token"))
+    return Response(status_code=200, headers=NO_STORE)
+
+
+async def device_authorization(request: Request) -> Response:
+    """RFC 8628 3.1: a device code and a user code for a device app (client_id may be left
+    out when there is exactly one device app, as Kinde's default device app)."""
+    form = await read_form(request)
+    remember_form(request.scope, form.fields)
+    tenant = _tenant(request)
+    if form.one("client_id") is None and "authorization" not in request.headers:
+        devices = [a for a in tenant.config.apps if a.type == "device"]
+        if len(devices) != 1:
+            raise InvalidRequestError(
+                f"The request has no client_id and {len(devices)} device apps are configured."
+            )
+        form = Form((*form.fields, ("client_id", devices[0].client_id)))
+    app = authenticate(tenant, request.headers, form, require_secret=False)
+    answer = tenant.device.start(app, form, tenant.issuer + paths.DEVICE)
+    return JSONResponse(answer, headers=NO_STORE)
+
+
+async def device_page(request: Request) -> Response:
+    """Where the user enters the device's code; it signs them in and approves the device
+    (``login_hint`` picks the user; ``deny=1`` refuses the device instead), once."""
+    pairs = request.query_params.multi_items()
+    repeated = repeated_names(pairs)
+    if repeated:
+        raise InvalidRequestError(f"The '{repeated[0]}' parameter is included more than once.")
+    query = dict(pairs)
+    user_code = query.get("user_code")
+    if not user_code:
+        return HTMLResponse(_page("Connect a device", _CODE_FORM), headers=NO_STORE)
+    if query.get("deny", "0") not in ("0", "1"):
+        raise InvalidRequestError("deny must be 1 (refuse the device) or 0.")
+    tenant = _tenant(request)
+    device = tenant.device.waiting(user_code)  # an unknown or expired code: no page
+    hint = query.get("login_hint") or None
+    deny = query.get("deny") == "1"
+    if tenant.config.login_page and hint is None and not deny and tenant.config.users:
+        page = LoginPage(list(tenant.config.users), pairs, paths.DEVICE)
+        return HTMLResponse(page.html(), headers=NO_STORE)
+    who = tenant.device.decide(device, hint, deny=deny)
+    text = "The device was refused." if deny else f"Signed in as {escape(who)}: connected."
+    body = _page("Device", f"<p>{text} You can close this page.</p>")
+    return HTMLResponse(body, headers=NO_STORE)
+
+
+_CODE_FORM = (
+    '<form method="get"><label>Code shown on the device <input name="user_code" '
+    'autocomplete="off" autofocus></label> <button>Continue</button></form>'
+)
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        f"<!doctype html><html><head><meta charset=utf-8><title>{title}: mockauth</title>"
+        f"</head><body><h1>{title}</h1>{body}</body></html>"
+    )

@@ -1,0 +1,489 @@
+"""Frozen tenant configuration: APIs, apps, lifetimes; loaded from TOML and validated once."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from mockauth.errors import _MISSING, FILE_KEY, ConfigError
+from mockauth.faults.rules import FaultRule, parse_rules
+from mockauth.tenant.defaults import DEFAULT_CONFIG_TOML as DEFAULT_CONFIG_TOML
+from mockauth.tenant.people import (
+    ORG_CODE_RE,
+    Org,
+    User,
+    parse_org,
+    parse_orgs,
+    parse_user,
+    parse_users,
+    redirect_uri_problem,
+)
+
+ISSUER_PLACEHOLDER = "{issuer}"
+CLIENT_ID_RE = re.compile(r"^[0-9a-f]{32}\Z")
+# The TypeScript SDK refuses any other secret before sending it.
+CLIENT_SECRET_RE = re.compile(r"^[A-Za-z0-9]{40,60}\Z")
+SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+\Z")  # RFC 6749 scope-token
+APP_TYPES = ("m2m", "regular", "spa", "device")
+# Claims the token factory owns; config may not override them.
+RESERVED_CLAIMS = frozenset(
+    {"aud", "azp", "exp", "gty", "iat", "iss", "jti", "nbf", "scope", "scp", "sub", "v", "org_code"}
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Lifetimes:
+    """Token lifetimes in seconds."""
+
+    access_token: int = 86_400
+    id_token: int = 3_600
+    refresh_token: int = 1_296_000
+
+
+@dataclass(frozen=True, kw_only=True)
+class Api:
+    """A protected API: an audience and the scopes it defines."""
+
+    audience: str
+    scopes: tuple[str, ...] = ()
+    name: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class App:
+    """A client application and what it is granted on each API."""
+
+    name: str
+    client_id: str
+    type: str = "m2m"
+    client_secret: str | None = None
+    org_code: str | None = None
+    claims: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    apis: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    lifetimes: Lifetimes | None = None
+    # Kinde's "Allowed callback URLs" and "Allowed logout redirect URLs" (user login).
+    redirect_uris: tuple[str, ...] = ()
+    logout_uris: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerConfig:
+    """Everything the tenant serves; ``issuer=None`` means the server's own base URL."""
+
+    issuer: str | None = None
+    lifetimes: Lifetimes = field(default_factory=Lifetimes)
+    apis: tuple[Api, ...] = ()
+    apps: tuple[App, ...] = ()
+    faults: tuple[FaultRule, ...] = ()
+    users: tuple[User, ...] = ()
+    orgs: tuple[Org, ...] = ()
+    # The authorization endpoint shows a page to pick the user (unless login_hint names one).
+    login_page: bool = False
+    # Seconds a rotated-out key stays published; None: until retired explicitly.
+    key_overlap: float | None = None
+    source: str = "<default>"
+
+    def with_issuer(self, issuer: str) -> ServerConfig:
+        """Return a copy with ``{issuer}`` in audiences replaced by ``issuer``."""
+
+        def sub(aud: str) -> str:
+            return aud.replace(ISSUER_PLACEHOLDER, issuer)
+
+        apis = tuple(replace(a, audience=sub(a.audience)) for a in self.apis)
+        first: dict[str, int] = {}
+        for i, api in enumerate(apis):
+            j = first.setdefault(api.audience, i)
+            if j != i:  # one of them was written {issuer}/...: its grants would be lost
+                raise ConfigError(
+                    self.source,
+                    f"apis[{i}].audience",
+                    self.apis[i].audience,
+                    f"is the audience of apis[{j}] too once {{issuer}} is {issuer}",
+                )
+        apps = tuple(
+            replace(app, apis=MappingProxyType({sub(k): v for k, v in app.apis.items()}))
+            for app in self.apps
+        )
+        return replace(self, issuer=issuer, apis=apis, apps=apps)
+
+    def app(self, client_id: str) -> App | None:
+        """The app with this client id, if any."""
+        for app in self.apps:
+            if app.client_id == client_id:
+                return app
+        return None
+
+    def lifetimes_for(self, app: App) -> Lifetimes:
+        return app.lifetimes or self.lifetimes
+
+
+# An origin's authority: a bracketed IPv6 address or a host name (letters, digits, '.', '-',
+# and '_' as in container names), then an optional port.
+_AUTHORITY_RE = re.compile(
+    r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?)(:\d+)?"
+)
+
+
+def issuer_problem(issuer: str) -> str | None:
+    """Why ``issuer`` cannot be an issuer, or None.
+
+    Kinde issuers are bare origins (``https://acme.kinde.com``) and clients compare ``iss``
+    byte for byte, so no trailing slash and no path (mockauth serves at the root).
+    """
+    origin = "must be an http:// or https:// origin (scheme://host[:port]) with no path"
+    scheme, sep, authority = issuer.partition("://")
+    if scheme not in ("http", "https") or not sep:
+        return origin
+    if authority.endswith("/") and _AUTHORITY_RE.fullmatch(authority[:-1]):
+        return "must not end with '/' (clients compare iss byte for byte)"
+    match = _AUTHORITY_RE.fullmatch(authority)
+    if match is None:
+        return origin
+    host, port = match.group(1), match.group(2)
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return origin
+    if port is not None and not 0 < int(port[1:]) < 65536:
+        return origin
+    return None
+
+
+def load_config(path: str | Path) -> ServerConfig:
+    """Read and validate a TOML config file; raise ConfigError naming file, key and value."""
+    source = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise ConfigError(source, FILE_KEY, source, f"cannot read: {exc.strerror}") from exc
+    return parse_config(raw, source=source)
+
+
+def default_config() -> ServerConfig:
+    """The embedded default config: two APIs, an M2M app, a web app, a SPA, a device app,
+    an organisation and a user."""
+    return parse_config(DEFAULT_CONFIG_TOML.encode(), source="<default>")
+
+
+def parse_api(value: object, *, source: str, key: str = "api") -> Api:
+    """Validate one ``[[apis]]`` table (or its JSON form), as the config file would."""
+    return _Validator(source).api(value, key)
+
+
+def parse_app(value: object, *, source: str, apis: tuple[Api, ...], key: str = "app") -> App:
+    """Validate one ``[[apps]]`` table (or its JSON form) against the defined ``apis``."""
+    return _Validator(source).app(value, key, {a.audience: a for a in apis})
+
+
+def parse_user_table(
+    value: object, *, source: str, orgs: tuple[Org, ...], key: str = "user"
+) -> User:
+    """Validate one ``[[users]]`` table (or its JSON form) against the defined ``orgs``."""
+    return parse_user(_Validator(source), value, key, {o.code for o in orgs})
+
+
+def parse_org_table(value: object, *, source: str, key: str = "org") -> Org:
+    """Validate one ``[[orgs]]`` table (or its JSON form)."""
+    return parse_org(_Validator(source), value, key)
+
+
+def parse_config(raw: bytes, *, source: str) -> ServerConfig:
+    """Validate TOML bytes into a ServerConfig."""
+    try:
+        text = raw.decode("utf-8-sig")  # a BOM some editors write is fine
+    except UnicodeDecodeError as exc:
+        raise ConfigError(source, FILE_KEY, source, "not UTF-8 text") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        reason = f"not valid TOML: {exc}{_quoted_line(text, str(exc))}"
+        raise ConfigError(source, FILE_KEY, source, reason) from exc
+    return _Validator(source).config(data)
+
+
+def _quoted_line(text: str, message: str) -> str:
+    """The line a TOML error points at, so the message shows the key and value."""
+    found = re.search(r"\(at line (\d+), column \d+\)", message)
+    lines = text.splitlines()
+    if found is None or not 0 < int(found.group(1)) <= len(lines):
+        return ""
+    line = lines[int(found.group(1)) - 1].strip()
+    return f": {line[:80]!r}" if line else ""
+
+
+class _Validator:
+    """Walks the parsed TOML once, naming each key by its path in errors."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, key: str, value: object, reason: str) -> ConfigError:
+        return ConfigError(self.source, key, value, reason)
+
+    def table(self, value: object, key: str, allowed: set[str]) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.fail(key, value, "must be a table")
+        for name in value:
+            if name not in allowed:
+                where = f"{key}.{name}" if key else name
+                raise self.fail(
+                    where, value[name], f"unknown key (allowed: {', '.join(sorted(allowed))})"
+                )
+        return value
+
+    def typed(
+        self, data: dict[str, Any], name: str, key: str, kind: type, default: Any = _MISSING
+    ) -> Any:
+        value = data.get(name, _MISSING)
+        if value is _MISSING:
+            if default is _MISSING:
+                raise self.fail(key, _MISSING, "required key is missing")
+            return default
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.fail(key, value, f"must be {_kind_name(kind)}")
+        return value
+
+    def strings(
+        self, value: object, key: str, check: Callable[[str], bool], what: str
+    ) -> tuple[str, ...]:
+        if not isinstance(value, list):
+            raise self.fail(key, value, "must be an array of strings")
+        for i, item in enumerate(value):
+            if not isinstance(item, str) or not check(item):
+                raise self.fail(f"{key}[{i}]", item, f"must be {what}")
+        if len(set(value)) != len(value):
+            raise self.fail(key, value, "contains duplicates")
+        return tuple(value)
+
+    def config(self, data: dict[str, Any]) -> ServerConfig:
+        self.table(
+            data,
+            "",
+            {
+                "issuer",
+                "lifetimes",
+                "apis",
+                "apps",
+                "faults",
+                "keys",
+                "users",
+                "orgs",
+                "login_page",
+            },
+        )
+        issuer = self.typed(data, "issuer", "issuer", str, None)
+        problem = issuer_problem(issuer) if issuer is not None else None
+        if problem:
+            raise self.fail("issuer", issuer, problem)
+        lifetimes = self.lifetimes(data.get("lifetimes", {}), "lifetimes", Lifetimes())
+        apis = tuple(self.api(a, f"apis[{i}]") for i, a in enumerate(self.array(data, "apis")))
+        self.unique([a.audience for a in apis], "apis", "audience")
+        by_aud = {a.audience: a for a in apis}
+        apps = tuple(
+            self.app(a, f"apps[{i}]", by_aud) for i, a in enumerate(self.array(data, "apps"))
+        )
+        self.unique([a.client_id for a in apps], "apps", "client_id")
+        faults = parse_rules(self.array(data, "faults"), source=self.source, key="faults")
+        orgs = parse_orgs(self, self.array(data, "orgs"))
+        users = parse_users(self, self.array(data, "users"), orgs)
+        return ServerConfig(
+            users=users,
+            orgs=orgs,
+            login_page=self.typed(data, "login_page", "login_page", bool, False),
+            issuer=issuer,
+            lifetimes=lifetimes,
+            apis=apis,
+            apps=apps,
+            faults=tuple(faults),
+            key_overlap=self.key_overlap(data.get("keys", {})),
+            source=self.source,
+        )
+
+    def key_overlap(self, value: object) -> float | None:
+        data = self.table(value, "keys", {"overlap"})
+        overlap = data.get("overlap")
+        if overlap is None:
+            return None
+        if isinstance(overlap, bool) or not isinstance(overlap, int | float):
+            raise self.fail("keys.overlap", overlap, "must be a number of seconds")
+        if not 0 <= overlap <= 10 * 365 * 86_400:
+            raise self.fail("keys.overlap", overlap, "must be between 0 and 315360000 seconds")
+        return float(overlap)
+
+    def array(self, data: dict[str, Any], name: str) -> list[Any]:
+        value = data.get(name, [])
+        if not isinstance(value, list):
+            raise self.fail(name, value, "must be an array of tables ([[" + name + "]])")
+        return value
+
+    def unique(self, values: list[str], array: str, key: str) -> None:
+        seen: set[str] = set()
+        for i, value in enumerate(values):
+            if value in seen:
+                raise self.fail(f"{array}[{i}].{key}", value, f"duplicate {key}")
+            seen.add(value)
+
+    def lifetimes(self, value: object, key: str, base: Lifetimes) -> Lifetimes:
+        data = self.table(value, key, {"access_token", "id_token", "refresh_token"})
+        out: dict[str, int] = {}
+        for name in data:
+            seconds = self.typed(data, name, f"{key}.{name}", int)
+            if not 1 <= seconds <= 10 * 365 * 86_400:
+                raise self.fail(f"{key}.{name}", seconds, "must be between 1 and 315360000 seconds")
+            out[name] = seconds
+        return replace(base, **out)
+
+    def api(self, value: object, key: str) -> Api:
+        data = self.table(value, key, {"name", "audience", "scopes"})
+        audience = self.typed(data, "audience", f"{key}.audience", str)
+        if not audience or any(c.isspace() for c in audience):
+            raise self.fail(f"{key}.audience", audience, "must be non-empty with no whitespace")
+        scopes = self.strings(data.get("scopes", []), f"{key}.scopes", _is_scope, "a scope token")
+        name = self.typed(data, "name", f"{key}.name", str, audience)
+        return Api(audience=audience, scopes=scopes, name=name)
+
+    def app(self, value: object, key: str, apis: dict[str, Api]) -> App:
+        allowed = {
+            "name",
+            "type",
+            "client_id",
+            "client_secret",
+            "org_code",
+            "claims",
+            "apis",
+            "lifetimes",
+            "redirect_uris",
+            "logout_uris",
+        }
+        data = self.table(value, key, allowed)
+        name = self.typed(data, "name", f"{key}.name", str)
+        app_type = self.typed(data, "type", f"{key}.type", str, "m2m")
+        if app_type not in APP_TYPES:
+            raise self.fail(f"{key}.type", app_type, f"must be one of {', '.join(APP_TYPES)}")
+        client_id = self.typed(data, "client_id", f"{key}.client_id", str)
+        if not CLIENT_ID_RE.match(client_id):
+            raise self.fail(f"{key}.client_id", client_id, "must be 32 lowercase hex characters")
+        secret = self.typed(data, "client_secret", f"{key}.client_secret", str, None)
+        if secret is None and app_type not in ("spa", "device"):
+            raise self.fail(f"{key}.client_secret", _MISSING, f"required for {app_type} apps")
+        if secret is not None and not CLIENT_SECRET_RE.match(secret):
+            raise self.fail(
+                f"{key}.client_secret", secret, "must be 40 to 60 ASCII letters and digits"
+            )
+        org_code = self.typed(data, "org_code", f"{key}.org_code", str, None)
+        if org_code is not None and not ORG_CODE_RE.match(org_code):
+            raise self.fail(
+                f"{key}.org_code",
+                org_code,
+                "must be org_ and 1 to 32 lowercase letters or digits (Kinde's: org_ + 11 hex)",
+            )
+        claims = self.claims(data, key)
+        grants = self.grants(data.get("apis", {}), f"{key}.apis", apis)
+        lifetimes = None
+        if "lifetimes" in data:
+            lifetimes = self.lifetimes(data["lifetimes"], f"{key}.lifetimes", Lifetimes())
+        redirect_uris = self.uris(data, "redirect_uris", key)
+        if redirect_uris and app_type in ("m2m", "device"):
+            reason = f"{app_type} apps have no callback (no browser comes back to them)"
+            raise self.fail(f"{key}.redirect_uris", list(redirect_uris), reason)
+        return App(
+            name=name,
+            type=app_type,
+            client_id=client_id,
+            client_secret=secret,
+            org_code=org_code,
+            claims=MappingProxyType(claims),
+            apis=MappingProxyType(grants),
+            lifetimes=lifetimes,
+            redirect_uris=redirect_uris,
+            logout_uris=self.uris(data, "logout_uris", key),
+        )
+
+    def claims(
+        self, data: dict[str, Any], key: str, reserved: frozenset[str] = RESERVED_CLAIMS
+    ) -> dict[str, Any]:
+        """Extra token claims: JSON values, none of the names mockauth sets itself."""
+        claims: dict[str, Any] = self.typed(data, "claims", f"{key}.claims", dict, {})
+        for claim in claims:
+            if claim in reserved:
+                raise self.fail(
+                    f"{key}.claims.{claim}",
+                    claims[claim],
+                    "is set by mockauth and cannot be overridden",
+                )
+        bad = _non_json(claims, f"{key}.claims")
+        if bad is not None:  # TOML dates/times and inf/nan cannot go into a JWT
+            raise self.fail(
+                bad[0], bad[1], "must be a JSON value (no dates, times, inf or nan; 32 levels)"
+            )
+        return dict(claims)
+
+    def uris(self, data: dict[str, Any], name: str, key: str) -> tuple[str, ...]:
+        where = f"{key}.{name}"
+        uris = self.strings(data.get(name, []), where, lambda u: True, "a URI")
+        for i, uri in enumerate(uris):
+            problem = redirect_uri_problem(uri)
+            if problem:
+                raise self.fail(f"{where}[{i}]", uri, problem)
+        return uris
+
+    def grants(self, value: object, key: str, apis: dict[str, Api]) -> dict[str, tuple[str, ...]]:
+        if not isinstance(value, dict):
+            raise self.fail(key, value, "must be a table of audience = [scopes]")
+        out: dict[str, tuple[str, ...]] = {}
+        for audience, scopes in value.items():
+            where = f"{key}.'{audience}'"
+            api = apis.get(audience)
+            if api is None:
+                raise self.fail(where, scopes, f"audience {audience!r} is not defined in [[apis]]")
+            defined = set(api.scopes)
+            granted = self.strings(scopes, where, _is_scope, "a scope token")
+            for i, scope in enumerate(granted):
+                if scope not in defined:
+                    raise self.fail(
+                        f"{where}[{i}]", scope, f"scope is not defined by API {audience!r}"
+                    )
+            out[audience] = granted
+        return out
+
+
+MAX_CLAIM_DEPTH = 32
+
+
+def _non_json(value: object, key: str, depth: int = 0) -> tuple[str, object] | None:
+    """The key path and value of the first part of ``value`` JSON cannot carry, if any.
+
+    Nesting is capped: a claim nested hundreds deep would overflow the JSON encoder later.
+    """
+    if depth > MAX_CLAIM_DEPTH:
+        return (key, "(nested too deep)")
+    if isinstance(value, dict):
+        items: list[tuple[str, object]] = [(f"{key}.{k}", v) for k, v in value.items()]
+    elif isinstance(value, list):
+        items = [(f"{key}[{i}]", v) for i, v in enumerate(value)]
+    elif isinstance(value, float):
+        return None if math.isfinite(value) else (key, value)
+    else:
+        return None if isinstance(value, str | int) else (key, value)
+    for where, item in items:
+        bad = _non_json(item, where, depth + 1)
+        if bad is not None:
+            return bad
+    return None
+
+
+def _is_scope(value: str) -> bool:
+    return bool(SCOPE_RE.match(value))
+
+
+def _kind_name(kind: type) -> str:
+    names = {str: "a string", int: "an integer", dict: "a table", list: "an array"}
+    return {**names, bool: "true or false"}.get(kind, kind.__name__)

@@ -1,0 +1,499 @@
+"""Test helpers for a mockauth tenant: what the pytest fixtures hand to a test.
+
+:class:`MockAuth` drives a running server (``ServerThread``) or any tenant with a URL;
+:class:`MockAuthASGI` drives the in-process app. Both work without pytest too::
+
+    with ServerThread() as server:
+        auth = MockAuth(server.tenant, server.url)
+        token = auth.token()
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import importlib
+import secrets
+import ssl
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import ModuleType, TracebackType
+from typing import TYPE_CHECKING, Any, cast
+
+import jwt
+from starlette.applications import Starlette
+
+from mockauth import paths
+from mockauth.faults.badtokens import BAD_TOKENS, bad_token
+from mockauth.faults.engine import FaultEngine
+from mockauth.faults.rules import ENDPOINTS, FaultRule
+from mockauth.http.tls import BUNDLE
+from mockauth.oauth.grants.client_credentials import issue_token
+from mockauth.oauth.params import Form
+from mockauth.tenant.config import App
+from mockauth.tenant.journal import JournalEntry
+from mockauth.tenant.tenant import Tenant
+from mockauth.validator.validator import TokenValidator
+
+if TYPE_CHECKING:
+    import pytest
+    from starlette.testclient import TestClient
+
+
+class InjectedFault:
+    """A fault rule added by :meth:`MockAuth.fault`; as a context manager it is removed
+    when the block ends. ``fired`` and ``seen`` count requests (kept after removal)."""
+
+    def __init__(self, engine: FaultEngine, rule: FaultRule) -> None:
+        self.rule = rule
+        self._engine = engine
+        self._final: dict[str, Any] | None = None
+
+    @property
+    def id(self) -> str:
+        return self.rule.id
+
+    def status(self) -> dict[str, Any]:
+        """The rule as JSON with ``seen``, ``fired`` and ``state`` (active, exhausted,
+        expired, removed). KeyError if a reset removed it."""
+        if self._final is not None:
+            return dict(self._final)
+        return self._engine.describe(self.id)[0]
+
+    @property
+    def fired(self) -> int:
+        return int(self.status()["fired"])
+
+    @property
+    def seen(self) -> int:
+        return int(self.status()["seen"])
+
+    def remove(self) -> None:
+        """Remove the rule now (again: no effect)."""
+        if self._final is not None:
+            return
+        with contextlib.suppress(KeyError):
+            self._final = {**self._engine.describe(self.id)[0], "state": "removed"}
+            self._engine.remove(self.id)
+        if self._final is None:  # already gone (reset or clear_faults)
+            self._final = {**self.rule.to_dict(), "seen": 0, "fired": 0, "state": "removed"}
+
+    def __enter__(self) -> InjectedFault:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.remove()
+
+    def __repr__(self) -> str:
+        return f"InjectedFault({self.rule.to_dict()!r})"
+
+
+class MockAuth:
+    """Drive a mockauth tenant from a test: mint good and bad tokens, inject faults, move
+    the clock, rotate keys, read the request journal, give a Kinde SDK its environment.
+
+    ``client_id=None`` everywhere means the only M2M app; ``audience=None`` that app's
+    first API. Tokens are minted through the token endpoint's own issuance code, without
+    HTTP: no fault applies to them and the journal does not record them.
+    """
+
+    def __init__(self, tenant: Tenant, url: str, *, ca_file: Path | None = None) -> None:
+        self.tenant = tenant
+        self.url = url
+        self.clock = tenant.clock
+        # The CA certificate an HTTPS server's clients must trust; None over HTTP.
+        self.ca_file = ca_file
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context that trusts this server (its CA over HTTPS; the system's
+        otherwise)."""
+        return ssl.create_default_context(cafile=self.ca_file)
+
+    # --- addresses ---
+
+    @property
+    def issuer(self) -> str:
+        return self.tenant.issuer
+
+    @property
+    def token_url(self) -> str:
+        return self.url + paths.TOKEN
+
+    @property
+    def jwks_url(self) -> str:
+        return self.url + paths.JWKS
+
+    @property
+    def discovery_url(self) -> str:
+        return self.url + paths.DISCOVERY
+
+    # --- apps ---
+
+    def get_app(self, client_id: str | None = None) -> App:
+        """The app with this client id, or the only M2M app; LookupError otherwise."""
+        apps = self.tenant.config.apps
+        if client_id is None:
+            m2m = [a for a in apps if a.type == "m2m"]
+            if len(m2m) != 1:
+                ids = ", ".join(a.client_id for a in m2m) or "none"
+                raise LookupError(
+                    f"{len(m2m)} M2M apps are configured ({ids}): pass client_id=... to choose"
+                )
+            return m2m[0]
+        app = self.tenant.app(client_id)
+        if app is None:
+            known = ", ".join(a.client_id for a in apps) or "none"
+            raise LookupError(f"no app has the client_id {client_id!r} (configured: {known})")
+        return app
+
+    @property
+    def client_id(self) -> str:
+        """The only M2M app's client id."""
+        return self.get_app().client_id
+
+    @property
+    def client_secret(self) -> str:
+        """The only M2M app's client secret."""
+        return self.get_app().client_secret or ""
+
+    def default_audience(self, client_id: str | None = None) -> str:
+        """The first API the app is granted (config order)."""
+        app = self.get_app(client_id)
+        if not app.apis:
+            raise LookupError(f"app {app.client_id!r} is granted no API: pass audience=...")
+        return next(iter(app.apis))
+
+    # --- tokens ---
+
+    def token_response(
+        self,
+        client_id: str | None = None,
+        audience: str | Sequence[str] | None = None,
+        scopes: str | Iterable[str] | None = None,
+    ) -> dict[str, Any]:
+        """The token endpoint's success body for a client_credentials request.
+
+        ``scopes``: a subset of the granted ones (default: all); OAuthError as on the wire
+        when the app is not granted the audience or a scope.
+        """
+        app = self.get_app(client_id)
+        if app.type != "m2m":
+            raise ValueError(f"app {app.client_id!r} is a {app.type} app, not an M2M app")
+        if audience is None:
+            audiences = [self.default_audience(app.client_id)]
+        else:
+            audiences = [audience] if isinstance(audience, str) else list(audience)
+        scope = scopes if scopes is None or isinstance(scopes, str) else " ".join(scopes)
+        return issue_token(self.tenant, app, audiences, scope)
+
+    def token(
+        self,
+        client_id: str | None = None,
+        audience: str | Sequence[str] | None = None,
+        scopes: str | Iterable[str] | None = None,
+    ) -> str:
+        """A real M2M access token, as the token endpoint would issue it now."""
+        token: str = self.token_response(client_id, audience, scopes)["access_token"]
+        return token
+
+    def user_token_response(
+        self,
+        user: str | None = None,
+        *,
+        client_id: str | None = None,
+        audience: str | Sequence[str] | None = None,
+        scopes: str | Iterable[str] = "openid profile email offline",
+        org_code: str | None = None,
+    ) -> dict[str, Any]:
+        """The token endpoint's success body after a user login (authorization code).
+
+        ``user``: an email or id (default: the first configured user); ``client_id``: a web
+        app or SPA (default: the first in the config). ``audience=None`` asks for no API, as an SDK
+        does unless given an audience. OAuthError as the authorization or token endpoint
+        would answer it (``access_denied`` for an unknown user, say).
+        """
+        app = self._login_app(client_id)
+        if not app.redirect_uris:
+            raise ValueError(f"app {app.client_id!r} has no redirect_uris to sign in with")
+        verifier = secrets.token_urlsafe(48)
+        digest = hashlib.sha256(verifier.encode()).digest()
+        params = {
+            "response_type": "code",
+            "scope": scopes if isinstance(scopes, str) else " ".join(scopes),
+            "audience": audience if isinstance(audience, str) else " ".join(audience or ()),
+            "code_challenge": base64.urlsafe_b64encode(digest).rstrip(b"=").decode(),
+            "code_challenge_method": "S256",
+            **({"login_hint": user} if user else {}),
+            **({"org_code": org_code} if org_code else {}),
+        }
+        redirect_uri = app.redirect_uris[0]
+        code = self.tenant.login.sign_in(app, redirect_uri, params)
+        fields = {"code": code, "redirect_uri": redirect_uri, "code_verifier": verifier}
+        return self.tenant.login.redeem_code(app, Form(tuple(fields.items())))
+
+    def user_token(
+        self,
+        user: str | None = None,
+        *,
+        client_id: str | None = None,
+        audience: str | Sequence[str] | None = None,
+        scopes: str | Iterable[str] = "openid profile email offline",
+        org_code: str | None = None,
+    ) -> str:
+        """A real user access token, as a login through the web app or SPA would get now."""
+        body = self.user_token_response(
+            user, client_id=client_id, audience=audience, scopes=scopes, org_code=org_code
+        )
+        token: str = body["access_token"]
+        return token
+
+    def _login_app(self, client_id: str | None) -> App:
+        if client_id is not None:
+            app = self.get_app(client_id)
+            if app.type not in ("regular", "spa"):
+                kind = "an M2M" if app.type == "m2m" else f"a {app.type}"
+                raise ValueError(
+                    f"app {client_id!r} is {kind} app: users sign in to a web app or SPA"
+                )
+            return app
+        first = next((a for a in self.tenant.config.apps if a.type in ("regular", "spa")), None)
+        if first is None:
+            raise LookupError("no web app or SPA is configured: add one with redirect_uris")
+        return first
+
+    @property
+    def bad_token_names(self) -> tuple[str, ...]:
+        return tuple(BAD_TOKENS)
+
+    def bad_token(
+        self,
+        fault: str,
+        /,
+        *,
+        client_id: str | None = None,
+        audience: str | Sequence[str] | None = None,
+        scopes: str | Iterable[str] | None = None,
+        **params: Any,
+    ) -> str:
+        """A token with exactly one fault (a ``BAD_TOKENS`` name such as ``expired``,
+        ``wrong_audience``, ``unknown_kid``, ``alg_none``); ``params`` go to its builder."""
+        if fault not in BAD_TOKENS:
+            raise KeyError(f"unknown bad token {fault!r}; known: {', '.join(BAD_TOKENS)}")
+        good = self.token(client_id, audience, scopes)
+        return bad_token(self.tenant.tokens, _claims(good), fault, **params)
+
+    # --- faults ---
+
+    def fault(
+        self, rule: Mapping[str, Any] | FaultRule | None = None, /, **fields: Any
+    ) -> InjectedFault:
+        """Add a fault rule (a mapping, keyword fields, or both merged) and return it.
+
+        Use it in a ``with`` block to remove it at the end of the block; otherwise it lasts
+        until the test ends. A rule that does not parse raises ConfigError, naming the field.
+        """
+        if isinstance(rule, FaultRule):
+            if fields:
+                raise TypeError("give a FaultRule or fields, not both")
+            spec: FaultRule | Mapping[str, Any] = rule
+        else:
+            spec = {**(rule or {}), **fields}
+        (added,) = self.tenant.faults.add(spec)
+        return InjectedFault(self.tenant.faults, added)
+
+    def clear_faults(self) -> int:
+        """Remove every fault rule; return how many there were."""
+        return self.tenant.faults.clear()
+
+    # --- keys ---
+
+    @property
+    def active_kid(self) -> str:
+        return self.tenant.keys.active_kid
+
+    @property
+    def published_kids(self) -> tuple[str, ...]:
+        return self.tenant.keys.published_kids
+
+    def rotate_keys(self, *, overlap: float | None = None) -> str:
+        """A new signing key; the old ones stay in the JWKS until retired (or ``overlap``
+        seconds). Returns the new kid."""
+        return self.tenant.rotate_keys(overlap=overlap)
+
+    def retire_key(self, kid: str) -> None:
+        """Remove a key from the JWKS (KeyError if not published; the active key cannot be)."""
+        self.tenant.keys.retire(kid)
+
+    # --- journal ---
+
+    def journal(
+        self,
+        *,
+        endpoint: str | None = None,
+        path: str | None = None,
+        client_id: str | None = None,
+        status: int | None = None,
+        fault: str | InjectedFault | None = None,
+        since: int | None = None,
+        limit: int | None = None,
+    ) -> list[JournalEntry]:
+        """Requests the server received, oldest first. ``endpoint``: token, jwks or
+        discovery; ``fault``: a rule id or an InjectedFault; ``limit``: the most recent."""
+        wanted: tuple[str, ...] | None = None
+        if endpoint is not None:
+            wanted = ENDPOINTS.get(endpoint) if endpoint != "any" else None
+            if not wanted:
+                raise ValueError(f"endpoint must be one of token, jwks, discovery: {endpoint!r}")
+        entries = self.tenant.journal.entries(
+            path=path,
+            client_id=client_id,
+            status=status,
+            fault=fault.id if isinstance(fault, InjectedFault) else fault,
+            since=since,
+        )
+        if wanted is not None:
+            entries = [e for e in entries if e.path in wanted]
+        if limit is not None:
+            entries = entries[len(entries) - limit :] if limit > 0 else []
+        return entries
+
+    def token_requests(self, client_id: str | None = None) -> list[JournalEntry]:
+        """Requests to the token endpoint (optionally by one client), oldest first."""
+        return self.journal(endpoint="token", client_id=client_id)
+
+    def clear_journal(self) -> int:
+        """Forget every journal entry; return how many there were."""
+        return self.tenant.journal.clear()
+
+    # --- environment ---
+
+    def env(self, client_id: str | None = None, audience: str | None = None) -> dict[str, str]:
+        """The environment variables a Kinde SDK reads, pointing at this server; over HTTPS
+        also those that make Python, requests and Node trust its CA, naming a bundle of the
+        CAs this machine trusts and the server's."""
+        app = self.get_app(client_id)
+        values = {
+            "KINDE_HOST": self.url,
+            "KINDE_DOMAIN": self.url,
+            "KINDE_ISSUER_URL": self.issuer,
+            "KINDE_CLIENT_ID": app.client_id,
+            "KINDE_CLIENT_SECRET": app.client_secret or "",
+            "KINDE_AUDIENCE": audience or self.default_audience(app.client_id),
+        }
+        if self.ca_file is not None:
+            # The bundle (this machine's CAs and ours) keeps other HTTPS in the process working.
+            bundle = str(self.ca_file.with_name(BUNDLE))
+            names = ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "NODE_EXTRA_CA_CERTS")
+            values |= dict.fromkeys(names, bundle)
+        return values
+
+    def apply_env(
+        self,
+        monkeypatch: pytest.MonkeyPatch,
+        client_id: str | None = None,
+        audience: str | None = None,
+    ) -> dict[str, str]:
+        """Set :meth:`env` in ``os.environ`` through ``monkeypatch`` (undone after the test)."""
+        values = self.env(client_id, audience)
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        return values
+
+    # --- validation and reset ---
+
+    def validator(self, audience: str | None = None, **options: Any) -> TokenValidator:
+        """A TokenValidator for this issuer, fetching the server's JWKS. ``options`` go to
+        TokenValidator (``leeway``, ``clock``, ...); ``refetch_interval`` defaults to 0 so a
+        rotated key is picked up at once. Its clock is real time unless ``clock=mockauth.clock``.
+        """
+        options.setdefault("refetch_interval", 0.0)
+        if self.ca_file is not None:
+            options.setdefault("ssl_context", self.ssl_context())
+        return TokenValidator(
+            issuer=self.issuer,
+            audience=self._validator_audience(audience),
+            jwks_url=self.jwks_url,
+            **options,
+        )
+
+    def _validator_audience(self, audience: str | None) -> str:
+        if audience is not None:
+            return audience
+        try:
+            return self.default_audience()
+        except LookupError as exc:
+            raise LookupError(f"{exc}; or give the validator audience=...") from None
+
+    def reset(self) -> None:
+        """Back to the start-up state now (the fixture does this around every test)."""
+        self.tenant.reset()
+
+
+class MockAuthASGI(MockAuth):
+    """:class:`MockAuth` for the in-process app: requests never touch a socket.
+
+    ``client()`` is Starlette's TestClient (sync); ``async_client()`` an httpx
+    ``AsyncClient`` on ``ASGITransport`` (httpx, else httpx2). A ``close`` or ``truncated``
+    fault raises ``mockauth.http.middleware.ConnectionDropped`` in process, as there is no
+    connection to close; avoid ``hang`` (it waits for its full timeout).
+    """
+
+    def __init__(self, app: Starlette) -> None:
+        tenant = cast(Tenant, app.state.tenant)
+        super().__init__(tenant, tenant.issuer)
+        self.app = app
+
+    def client(self, **options: Any) -> TestClient:
+        """A Starlette TestClient on the app, its base URL the issuer."""
+        # TestClient runs on httpx (or httpx2) too; without either, starlette's own
+        # RuntimeError would not say what mockauth needs: ours, as for async_client().
+        httpx_module()
+        with warnings.catch_warnings():
+            # Starlette prefers httpx2 and warns when it falls back to httpx: not our user's
+            # problem, and fatal under filterwarnings = error.
+            warnings.filterwarnings("ignore", message=r".*httpx.*starlette\.testclient")
+            from starlette.testclient import TestClient
+
+        options.setdefault("base_url", self.url)
+        return TestClient(self.app, **options)
+
+    def transport(self) -> Any:
+        """An ``httpx.ASGITransport`` on the app, for a client you build yourself."""
+        return httpx_module().ASGITransport(app=self.app)
+
+    def async_client(self, **options: Any) -> Any:
+        """An ``httpx.AsyncClient`` on the app (use ``async with``), base URL the issuer."""
+        options.setdefault("base_url", self.url)
+        return httpx_module().AsyncClient(transport=self.transport(), **options)
+
+    def validator(self, audience: str | None = None, **options: Any) -> TokenValidator:
+        """A TokenValidator reading the tenant's keys in process (no JWKS fetch)."""
+        return TokenValidator(
+            issuer=self.issuer,
+            audience=self._validator_audience(audience),
+            jwks=self.tenant.keys,
+            **options,
+        )
+
+
+def httpx_module() -> ModuleType:
+    """httpx if installed, else httpx2 (same API); ImportError naming both otherwise."""
+    for name in ("httpx", "httpx2"):
+        try:
+            return importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # installed, but something it imports is missing
+                raise
+    raise ImportError("mockauth's in-process clients need httpx: pip install httpx (or httpx2)")
+
+
+def _claims(token: str) -> dict[str, Any]:
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return claims
