@@ -1,9 +1,12 @@
-"""Shared test set-up: hypothesis profiles (fast locally, thorough and replayable in CI)."""
+"""Shared test set-up: hypothesis profiles (fast locally, thorough and replayable in CI), and
+the ``e2e`` marker on every test under tests/e2e/ (sockets, processes, browsers)."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
@@ -19,3 +22,12 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+E2E = Path(__file__).parent / "e2e"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if E2E in item.path.parents:
+            item.add_marker(pytest.mark.e2e)

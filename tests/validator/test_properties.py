@@ -37,6 +37,8 @@ from mockauth.testing.strategies import (
 from mockauth.tokens.keys import KeyStore
 from mockauth.validator.validator import TokenClaims, TokenValidator
 
+pytestmark = pytest.mark.e2e  # its tests start real servers
+
 
 @functools.cache
 def key_pool() -> tuple[KeyStore, ...]:

@@ -16,7 +16,11 @@ import jwt
 import pytest
 from starlette.testclient import TestClient
 from starlette.types import Message
-from token_tenant import (
+
+from mockauth.http.app import create_app
+from mockauth.oauth.params import MAX_BODY
+from mockauth.tenant.tenant import Tenant
+from tests.token_tenant import (
     APP_ID,
     APP_SECRET,
     BILL,
@@ -36,10 +40,6 @@ from token_tenant import (
     WEB_SECRET,
     make_tenant,
 )
-
-from mockauth.http.app import create_app
-from mockauth.oauth.params import MAX_BODY
-from mockauth.tenant.tenant import Tenant
 
 
 @pytest.fixture(scope="module")

@@ -28,17 +28,6 @@ from urllib.parse import urlencode, urlsplit
 import jwt
 import pytest
 from cryptography import x509
-from test_server import (
-    API,
-    CLIENT_ID,
-    CLIENT_SECRET,
-    LINUX_PROC,
-    WAIT,
-    server_errors_logged,
-    serving,
-    wait_for_state,
-    worker_pids,
-)
 
 from mockauth.errors import KeySetUnavailableError, KeyStoreError
 from mockauth.http.fast import HEAD_LIMIT
@@ -52,6 +41,17 @@ from mockauth.http.tls import CERT_LIFETIME, RENEW_BEFORE, ensure_tls, system_ca
 from mockauth.testing.helpers import MockAuth
 from mockauth.tokens.keys import KeyStore
 from mockauth.validator.validator import TokenValidator
+from tests.e2e.test_server import (
+    API,
+    CLIENT_ID,
+    CLIENT_SECRET,
+    LINUX_PROC,
+    WAIT,
+    server_errors_logged,
+    serving,
+    wait_for_state,
+    worker_pids,
+)
 
 ip = ipaddress.ip_address
 LOCAL = {x509.DNSName("localhost"), x509.IPAddress(ip("127.0.0.1")), x509.IPAddress(ip("::1"))}
@@ -591,7 +591,7 @@ def test_serve_tls_with_a_half_ca_exits_2_naming_the_file(tmp_path: Path) -> Non
 
 
 def test_the_admin_cli_reaches_a_tls_server_that_it_trusts(tls_server: ServerThread) -> None:
-    from test_cli_admin import run
+    from tests.e2e.test_admin_cli import run
 
     assert tls_server.tls is not None
     trust = {"SSL_CERT_FILE": str(tls_server.tls.bundle)}  # as the start-up block advises

@@ -885,6 +885,7 @@ def test_refresh_keys_fetches_now_and_lists_the_kids(
     assert host.requests == 2
 
 
+@pytest.mark.e2e
 def test_the_mock_servers_rotation_reaches_the_validator() -> None:
     with ServerThread() as server:
         signer = server.tenant.tokens

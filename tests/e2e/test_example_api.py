@@ -31,7 +31,7 @@ from mockauth.testing.strategies import (
     user_tokens,
 )
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "calendar_api.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "calendar_api.py"
 APP = default_config().apps[0]
 API = "https://api.example.com"
 

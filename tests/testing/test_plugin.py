@@ -23,6 +23,7 @@ filterwarnings = error
 """
 DEFAULT_ID = "db7910a2cb5ef186a47f64aa64eb7783"
 DEFAULT_SECRET = "xQ4B4wc6gRUY6ziaDN1ti8EZKmMahPycjfeyPhInaflKHGTel1"
+pytestmark = pytest.mark.e2e  # its tests start real servers (in pytester projects)
 # What the user's test files import: whichever httpx they have, and a token request.
 PRELUDE = """
 import os
@@ -734,7 +735,7 @@ def test_in_process_mode(project: pytest.Pytester) -> None:
 
 # --- the documented hypothesis pattern -----------------------------------------------------
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "pytest-plugin.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "pytest-plugin.md"
 # The user's API, stood in for by a validator on the server, session-scoped as the doc asks.
 HYPOTHESIS_CONFTEST = """
 import pytest

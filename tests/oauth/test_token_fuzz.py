@@ -17,7 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
-from token_tenant import (
+
+from mockauth.http.app import create_app
+from mockauth.tenant.tenant import Tenant
+from tests.token_tenant import (
     APP_ID,
     APP_SECRET,
     BILL,
@@ -32,9 +35,6 @@ from token_tenant import (
     TOKEN,
     make_tenant,
 )
-
-from mockauth.http.app import create_app
-from mockauth.tenant.tenant import Tenant
 
 NOPE = "https://nope.example.com"
 UNKNOWN_ID = "99999999999999999999999999999999"

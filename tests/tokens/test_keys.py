@@ -398,6 +398,7 @@ def test_a_running_store_picks_up_repaired_files(tmp_path: Path) -> None:
     assert ks.active_kid == new_kid
 
 
+@pytest.mark.e2e
 def test_without_posix_file_locks_only_a_keys_dir_is_refused(tmp_path: Path) -> None:
     # As on Windows: no fcntl. The package, its pytest plugin and in-memory stores still load.
     code = (
@@ -475,6 +476,7 @@ print(KeyStore(sys.argv[1]).active_kid, flush=True)
 """
 
 
+@pytest.mark.e2e
 def test_concurrent_keystores_in_processes_share_one_key(tmp_path: Path) -> None:
     procs = [
         subprocess.Popen(

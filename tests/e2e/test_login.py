@@ -18,7 +18,10 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import pytest
-from test_server import (
+
+from mockauth.http.server import ServerThread
+from mockauth.tenant.config import DEFAULT_CONFIG_TOML, default_config
+from tests.e2e.test_server import (
     API,
     FORM,
     LINUX_PROC,
@@ -28,9 +31,6 @@ from test_server import (
     wait_for_state,
     worker_pids,
 )
-
-from mockauth.http.server import ServerThread
-from mockauth.tenant.config import DEFAULT_CONFIG_TOML, default_config
 
 CONFIG = default_config()
 WEB = next(a for a in CONFIG.apps if a.type == "regular")
