@@ -1,4 +1,8 @@
-"""The tenant's clock: real time, optionally offset or frozen, for iat/exp."""
+"""The tenant's clock: real time, optionally offset or frozen, for iat/exp.
+
+A tenant shares its clock with every worker through the store: it listens to changes made
+here (``on_change``) and loads those made elsewhere (``load``).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,8 @@ class Clock:
         self._source = source
         self._offset = 0.0
         self._frozen: float | None = None
+        # Called with (offset, frozen_at) after every change made through this object.
+        self.on_change: Callable[[float, float | None], None] | None = None
 
     def now(self) -> int:
         """Current whole seconds, after any offset or freeze."""
@@ -35,10 +41,12 @@ class Clock:
         """Run the clock ``seconds`` ahead of real time (negative: behind)."""
         self._frozen = None
         self._offset = float(seconds)
+        self._changed()
 
     def freeze(self, at: float | None = None) -> None:
         """Stop the clock at ``at`` (default: now)."""
         self._frozen = float(self.now() if at is None else at)
+        self._changed()
 
     def advance(self, seconds: float) -> None:
         """Move time by ``seconds`` (negative: back); a frozen clock stays frozen."""
@@ -46,8 +54,19 @@ class Clock:
             self._frozen += seconds
         else:
             self._offset += seconds
+        self._changed()
 
     def reset(self) -> None:
         """Back to real time."""
         self._offset = 0.0
         self._frozen = None
+        self._changed()
+
+    def load(self, offset: float, frozen_at: float | None) -> None:
+        """Take a state set elsewhere (another worker), without calling ``on_change``."""
+        self._offset = float(offset)
+        self._frozen = None if frozen_at is None else float(frozen_at)
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change(self._offset, self._frozen)

@@ -50,6 +50,10 @@ class KeyStoreError(MockAuthError):
     """The keys dir cannot be read or written."""
 
 
+class StoreError(KeyStoreError):
+    """The tenant store (SQLite files in the state dir) cannot be opened or written."""
+
+
 # --- protocol errors: rendered by one handler as {"error", "error_description"} ---
 
 

@@ -1,12 +1,14 @@
 """The admin API under /_mockauth/: faults, keys, clock, journal, apps, APIs, users, orgs, reset.
 
 JSON in and out. Every handler runs behind one guard that checks the bearer secret (when
-the tenant has one), refuses per-process changes on a multi-worker server with 409, and
-turns a ConfigError (bad input, naming the field) into a 400 before anything is applied.
+the tenant has one), reads the tenant store afresh, and turns a ConfigError (bad input,
+naming the field) into a 400 before anything is applied. What a handler changes is in the
+store, so every worker of the server sees it on its next request.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, NoReturn
@@ -35,7 +37,6 @@ from mockauth.errors import (
     _MISSING,
     AccessDeniedError,
     ConfigError,
-    ConflictError,
     InvalidRequestError,
     InvalidTokenError,
     NotFoundError,
@@ -49,37 +50,36 @@ Handler = Callable[[Request, Tenant], Awaitable[Response]]
 
 
 def routes() -> list[Route]:
-    """The admin route table. ``per_process``: state each worker process holds on its own."""
+    """The admin route table."""
     return [
         _route(paths.ADMIN_OPENAPI, "GET", openapi, open_access=True),
         _route(paths.ADMIN_FAULTS, "GET", list_faults),
-        _route(paths.ADMIN_FAULTS, "POST", add_faults, per_process="fault rules"),
-        _route(paths.ADMIN_FAULTS, "DELETE", clear_faults, per_process="fault rules"),
+        _route(paths.ADMIN_FAULTS, "POST", add_faults),
+        _route(paths.ADMIN_FAULTS, "DELETE", clear_faults),
         _route(paths.ADMIN_FAULTS + "/{id}", "GET", get_fault),
-        _route(paths.ADMIN_FAULTS + "/{id}", "DELETE", delete_fault, per_process="fault rules"),
+        _route(paths.ADMIN_FAULTS + "/{id}", "DELETE", delete_fault),
         _route(paths.ADMIN_KEYS, "GET", list_keys),
         _route(paths.ADMIN_KEYS + "/rotate", "POST", rotate_keys),
         _route(paths.ADMIN_KEYS + "/retire", "POST", retire_keys),
         _route(paths.ADMIN_CLOCK, "GET", get_clock),
-        _route(paths.ADMIN_CLOCK, "PUT", set_clock, per_process="the clock"),
-        _route(paths.ADMIN_CLOCK, "DELETE", reset_clock, per_process="the clock"),
-        _route(paths.ADMIN_JOURNAL, "GET", query_journal, per_process="the request journal"),
-        _route(paths.ADMIN_JOURNAL, "DELETE", clear_journal, per_process="the request journal"),
+        _route(paths.ADMIN_CLOCK, "PUT", set_clock),
+        _route(paths.ADMIN_CLOCK, "DELETE", reset_clock),
+        _route(paths.ADMIN_JOURNAL, "GET", query_journal),
+        _route(paths.ADMIN_JOURNAL, "DELETE", clear_journal),
         _route(paths.ADMIN_APPS, "GET", list_apps),
-        _route(paths.ADMIN_APPS, "POST", put_app, per_process="the apps"),
-        _route(paths.ADMIN_APPS + "/{client_id}", "DELETE", delete_app, per_process="the apps"),
+        _route(paths.ADMIN_APPS, "POST", put_app),
+        _route(paths.ADMIN_APPS + "/{client_id}", "DELETE", delete_app),
         _route(paths.ADMIN_APIS, "GET", list_apis),
-        _route(paths.ADMIN_APIS, "POST", put_api, per_process="the APIs"),
+        _route(paths.ADMIN_APIS, "POST", put_api),
         _route(paths.ADMIN_USERS, "GET", list_users),
-        _route(paths.ADMIN_USERS, "POST", put_user, per_process="the users"),
-        _route(paths.ADMIN_USERS + "/{id}", "DELETE", delete_user, per_process="the users"),
+        _route(paths.ADMIN_USERS, "POST", put_user),
+        _route(paths.ADMIN_USERS + "/{id}", "DELETE", delete_user),
         _route(paths.ADMIN_ORGS, "GET", list_orgs),
-        _route(paths.ADMIN_ORGS, "POST", put_org, per_process="the organizations"),
+        _route(paths.ADMIN_ORGS, "POST", put_org),
         _route(
             paths.ADMIN_RESET,
             "POST",
             reset,
-            per_process="the apps, APIs, users, organizations, fault rules, clock and journal",
         ),
     ]
 
@@ -89,7 +89,6 @@ def _route(
     method: str,
     handler: Handler,
     *,
-    per_process: str | None = None,
     open_access: bool = False,
 ) -> Route:
     async def guarded(request: Request) -> Response:
@@ -97,8 +96,7 @@ def _route(
         if not open_access:
             _same_machine(tenant, request)
             _authorize(tenant, request)
-        if per_process is not None and tenant.workers > 1:
-            raise ConflictError(_conflict(per_process, tenant.workers, read=method == "GET"))
+        tenant.refresh()
         try:
             return await handler(request, tenant)
         except ConfigError as exc:
@@ -149,22 +147,6 @@ def _refuse(description: str, *, wrong: bool = False) -> NoReturn:
     # RFC 6750 3.1: no error code when no credentials came, invalid_token when they were wrong.
     challenge = 'Bearer realm="mockauth-admin"' + (', error="invalid_token"' if wrong else "")
     raise InvalidTokenError(description, headers={"WWW-Authenticate": challenge})
-
-
-def _conflict(what: str, workers: int, *, read: bool) -> str:
-    if read:  # the journal, the one per-process state read: each worker records its own
-        return (
-            f"This server runs {workers} worker processes and {what} lives in each of them, "
-            "holding the requests that process answered: a read would show one worker's "
-            f"requests only. Restart with --workers 1 to read {what}."
-        )
-    return (
-        f"This server runs {workers} worker processes, each holding its own copy of {what}; "
-        "a change through this request would reach one worker only and the workers would "
-        f"disagree. Restart with --workers 1 to change {what} through the admin API. (Keys "
-        "can be rotated and retired with any number of workers: they are shared through the "
-        "keys dir.)"
-    )
 
 
 def _object(body: object) -> Mapping[str, Any]:
@@ -312,6 +294,8 @@ async def query_journal(request: Request, tenant: Tenant) -> Response:
                 f"Unknown journal filter {name!r} (allowed: {', '.join(JOURNAL_FILTERS)})."
             )
     ints = {name: _int_param(params.get(name), name) for name in ("status", "since", "limit")}
+    if tenant.journal.settle:  # let the other workers end the turn they answered in
+        await asyncio.sleep(tenant.journal.settle)
     entries = tenant.journal.entries(
         path=params.get("path"),
         client_id=params.get("client_id"),

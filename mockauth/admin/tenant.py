@@ -12,36 +12,10 @@ from starlette.responses import Response
 
 from mockauth.admin.io import SOURCE, json_response, read_json
 from mockauth.errors import NotFoundError
-from mockauth.tenant.config import Api, App
+from mockauth.tenant.config import api_table as api_dict
+from mockauth.tenant.config import app_table as app_dict
 from mockauth.tenant.people import org_table, user_table
 from mockauth.tenant.tenant import Tenant
-
-
-def app_dict(app: App) -> dict[str, Any]:
-    """An app as its config table (JSON-ready): what POST /apps takes back."""
-    out: dict[str, Any] = {"name": app.name, "type": app.type, "client_id": app.client_id}
-    if app.client_secret is not None:
-        out["client_secret"] = app.client_secret
-    if app.org_code is not None:
-        out["org_code"] = app.org_code
-    out["claims"] = dict(app.claims)
-    out["apis"] = {aud: list(scopes) for aud, scopes in app.apis.items()}
-    if app.redirect_uris:
-        out["redirect_uris"] = list(app.redirect_uris)
-    if app.logout_uris:
-        out["logout_uris"] = list(app.logout_uris)
-    if app.lifetimes is not None:
-        lt = app.lifetimes
-        out["lifetimes"] = {
-            "access_token": lt.access_token,
-            "id_token": lt.id_token,
-            "refresh_token": lt.refresh_token,
-        }
-    return out
-
-
-def api_dict(api: Api) -> dict[str, Any]:
-    return {"name": api.name, "audience": api.audience, "scopes": list(api.scopes)}
 
 
 async def list_apps(request: Request, tenant: Tenant) -> Response:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -398,8 +398,3 @@ class _Reader:
         ):
             raise self.fail(name, value, f"must be a number from {low:g} to {high:g}")
         return float(value)
-
-
-def stateful_rules(rules: Sequence[FaultRule]) -> list[int]:
-    """Indexes of rules whose firing depends on per-process counters, draws or time."""
-    return [i for i, rule in enumerate(rules) if not rule.frequency.stateless]

@@ -90,6 +90,7 @@ class FastPath:
     @property
     def open(self) -> bool:
         """False while a fault rule may fire: the middleware must see every request."""
+        self.tenant.refresh()  # another worker may have changed the tenant
         return not self.tenant.faults.live
 
     def jwks(self) -> Answer:

@@ -58,6 +58,7 @@ class RequestMiddleware:
             await self.app(scope, receive, send)
             return
         tenant = self.tenant
+        tenant.refresh()  # another worker may have changed the tenant
         if not tenant.faults.live and not tenant.journal.enabled:
             await self.app(scope, receive, send)
             return

@@ -32,6 +32,7 @@ from mockauth.http.net import is_loopback
 from mockauth.http.tls import TlsFiles, ensure_tls
 from mockauth.oauth.params import MAX_HEADER_BYTES
 from mockauth.tenant.config import ServerConfig, default_config, load_config
+from mockauth.tenant.sqlite import open_store
 from mockauth.tenant.tenant import Tenant
 from mockauth.tokens.keys import KeyStore
 
@@ -40,9 +41,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8400
 DEFAULT_KEYS_DIR = "keys"
 # Worker processes rebuild the tenant from these (set by the parent before spawning).
-_ENV_CONFIG, _ENV_ISSUER, _ENV_KEYS = "MOCKAUTH_CONFIG", "MOCKAUTH_ISSUER", "MOCKAUTH_KEYS_DIR"
+_ENV_ISSUER, _ENV_KEYS = "MOCKAUTH_ISSUER", "MOCKAUTH_KEYS_DIR"
 _ENV_WORKERS, _ENV_ADMIN_SECRET = "MOCKAUTH_WORKERS", "MOCKAUTH_ADMIN_SECRET"
-_ENV_LOGIN_PAGE = "MOCKAUTH_LOGIN_PAGE"
+_ENV_INSTANCE = "MOCKAUTH_INSTANCE"  # the tenant data the parent made in the store
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -209,15 +210,14 @@ def _log_config() -> dict[str, Any]:
 
 
 def _worker_app() -> ASGIApp:
-    """Factory each worker process calls: the same tenant as the parent, from the env."""
-    path = os.environ.get(_ENV_CONFIG)
-    config = load_config(path) if path else default_config()
-    issuer = os.environ[_ENV_ISSUER]  # resolved by the parent: --issuer, config, or its URL
-    login_page = bool(os.environ.get(_ENV_LOGIN_PAGE))  # the parent's --login-page or config
+    """Factory each worker process calls: it joins the tenant the parent put in the store."""
+    keys_dir = os.environ[_ENV_KEYS]
     tenant = Tenant(
-        replace(config, issuer=issuer, login_page=login_page),
-        issuer=issuer,
-        keys_dir=os.environ[_ENV_KEYS],
+        ServerConfig(),
+        issuer=os.environ[_ENV_ISSUER],  # resolved by the parent: --issuer, config, or its URL
+        keys_dir=keys_dir,
+        store=open_store(keys_dir, instance=os.environ[_ENV_INSTANCE]),
+        seed=False,
         workers=int(os.environ.get(_ENV_WORKERS, "1")),
         admin_secret=os.environ.get(_ENV_ADMIN_SECRET) or None,
     )
@@ -281,6 +281,13 @@ def serve(options: ServeOptions, *, on_ready: Callable[[Tenant, str], None]) -> 
             log.error("mockauth: %s%s did not answer as it should: %s", url, paths.HEALTH, problem)
 
     threading.Thread(target=announce, daemon=True).start()
+    try:
+        _run(options, tenant, sock, tls)
+    finally:
+        tenant.close()  # its tenant data goes; spent ids stay in the state dir
+
+
+def _run(options: ServeOptions, tenant: Tenant, sock: socket.socket, tls: TlsFiles | None) -> None:
     if options.workers > 1:
         os.environ.update(
             {
@@ -288,11 +295,9 @@ def serve(options: ServeOptions, *, on_ready: Callable[[Tenant, str], None]) -> 
                 _ENV_KEYS: str(Path(options.keys_dir).resolve()),
                 _ENV_WORKERS: str(options.workers),
                 _ENV_ADMIN_SECRET: tenant.admin_secret or "",
-                _ENV_LOGIN_PAGE: "1" if config.login_page else "",
+                _ENV_INSTANCE: tenant.store.instance,
             }
         )
-        if options.config_path:
-            os.environ[_ENV_CONFIG] = str(Path(options.config_path).resolve())
         uv = _uvicorn_config(
             "mockauth.http.server:_worker_app",
             log_level=options.log_level,
@@ -394,6 +399,7 @@ class ServerThread:
             self._thread.join(timeout=10)
         with contextlib.suppress(OSError):
             self._sock.close()
+        self.tenant.close()
         self._cleanup()
 
     def _cleanup(self) -> None:

@@ -39,8 +39,9 @@ from mockauth.oauth.pages.login import LoginPage
 from mockauth.oauth.params import Form
 from mockauth.tenant.config import App
 from mockauth.tenant.people import Org, User
+from mockauth.tenant.store import Store
 from mockauth.tokens.claims import JTI_RE
-from mockauth.tokens.sealed import Sealer, SpentIds
+from mockauth.tokens.sealed import Sealer
 
 if TYPE_CHECKING:
     from mockauth.tenant.tenant import Tenant
@@ -53,7 +54,7 @@ _CODE, _REFRESH = "code", "refresh"
 class UserLogin:
     """Issues and redeems the sealed grants of one tenant."""
 
-    def __init__(self, tenant: Tenant, sealer: Sealer, spent: SpentIds) -> None:
+    def __init__(self, tenant: Tenant, sealer: Sealer, spent: Store) -> None:
         self.tenant = tenant
         self.sealer = sealer
         self.spent = spent

@@ -124,6 +124,37 @@ class ServerConfig:
         return app.lifetimes or self.lifetimes
 
 
+def app_table(app: App) -> dict[str, Any]:
+    """An app as its config table (JSON-ready): what parses back to the same app."""
+    out: dict[str, Any] = {"name": app.name, "type": app.type, "client_id": app.client_id}
+    if app.client_secret is not None:
+        out["client_secret"] = app.client_secret
+    if app.org_code is not None:
+        out["org_code"] = app.org_code
+    out["claims"] = dict(app.claims)
+    out["apis"] = {aud: list(scopes) for aud, scopes in app.apis.items()}
+    if app.redirect_uris:
+        out["redirect_uris"] = list(app.redirect_uris)
+    if app.logout_uris:
+        out["logout_uris"] = list(app.logout_uris)
+    if app.lifetimes is not None:
+        out["lifetimes"] = lifetimes_table(app.lifetimes)
+    return out
+
+
+def api_table(api: Api) -> dict[str, Any]:
+    """An API as its config table."""
+    return {"name": api.name, "audience": api.audience, "scopes": list(api.scopes)}
+
+
+def lifetimes_table(lifetimes: Lifetimes) -> dict[str, int]:
+    return {
+        "access_token": lifetimes.access_token,
+        "id_token": lifetimes.id_token,
+        "refresh_token": lifetimes.refresh_token,
+    }
+
+
 # An origin's authority: a bracketed IPv6 address or a host name (letters, digits, '.', '-',
 # and '_' as in container names), then an optional port.
 _AUTHORITY_RE = re.compile(

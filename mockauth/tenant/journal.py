@@ -8,12 +8,15 @@ cannot leak through a query or a dump of the journal.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
-from collections import deque
 from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from mockauth.tenant.memory import memory_store
+from mockauth.tenant.store import JournalRow, Store
 
 DEFAULT_SIZE = 1000
 # The endpoint stores the parsed form here, so the journal need not parse the body again.
@@ -35,6 +38,7 @@ class JournalEntry:
     audiences: tuple[str, ...] = ()
     scopes: tuple[str, ...] = ()
     fault: str | None = None  # id of the fault rule that fired
+    note: str | None = None  # why mockauth answered as it did, where that is not plain
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -80,31 +84,36 @@ def remembered_form(scope: Mapping[str, Any]) -> Iterable[tuple[str, str]] | Non
     return pairs
 
 
-# What record() stores: building a frozen JournalEntry costs more than the whole journal
-# budget on the hot path, so entries are plain tuples until someone reads them.
-_Row = tuple[int, float, str, str, int | None, float, RequestFields | None, str | None]
-_NO_FIELDS = RequestFields()
-
-
 class Journal:
-    """Thread-safe, bounded (oldest entries dropped first) request journal."""
+    """A tenant's bounded request journal (oldest entries dropped first), kept in its store.
 
-    def __init__(self, size: int = DEFAULT_SIZE, *, enabled: bool = True) -> None:
+    ``record`` is called for every request, so it only appends to a buffer; the buffer is
+    written to the store at the end of the event loop's current turn (one transaction for
+    all the requests finished in it), or at once outside an event loop. Reads write this
+    process's buffer first; ``settle`` is how long a read waits for other workers' turns to
+    end (a worker finishes the turn it answered in within milliseconds).
+    """
+
+    def __init__(
+        self, size: int = DEFAULT_SIZE, *, enabled: bool = True, store: Store | None = None
+    ) -> None:
         if size < 0:
             raise ValueError(f"journal size must be >= 0: {size}")
-        self._rows: deque[_Row] = deque(maxlen=size)
+        self._store = store or memory_store()
+        self._size = size
+        self._pending: list[JournalRow] = []
         self._lock = threading.Lock()
-        self._seq = 0
+        self._scheduled = False
+        self.settle = 0.0
         # Bumped by clear(): requests that started before it are not recorded after it, so a
         # test never sees a straggler from the test before.
-        self.generation = 0
-        # Off in multi-worker servers: each process would hold a partial journal nobody reads.
+        self.generation = int(self._store.settings().get("journal_generation", 0))
         self.enabled = enabled and size > 0
 
     @property
     def size(self) -> int:
         """The most entries kept."""
-        return self._rows.maxlen or 0
+        return self._size
 
     def record(
         self,
@@ -116,17 +125,45 @@ class Journal:
         fields: RequestFields | None = None,
         fault: str | None = None,
         generation: int | None = None,
+        note: str | None = None,
     ) -> None:
         """Append an entry; ``started`` is the request's ``time.monotonic()`` start and
         ``generation`` the journal's when it started (stale entries are dropped)."""
-        duration = round((time.monotonic() - started) * 1000, 3)
+        if not self.enabled:
+            return
+        f = fields or _NO_FIELDS
+        row = JournalRow(
+            time=time.time(),
+            method=method,
+            path=path,
+            status=status,
+            duration_ms=round((time.monotonic() - started) * 1000, 3),
+            grant_type=f.grant_type,
+            client_id=f.client_id,
+            audiences=f.audiences,
+            scopes=f.scopes,
+            fault=fault,
+            note=note,
+            generation=self.generation if generation is None else generation,
+        )
         with self._lock:
-            if generation is not None and generation != self.generation:
+            self._pending.append(row)
+            if self._scheduled:
                 return
-            self._seq += 1
-            self._rows.append(
-                (self._seq, time.time(), method, path, status, duration, fields, fault)
-            )
+            try:
+                asyncio.get_running_loop().call_soon(self.flush)
+                self._scheduled = True
+                return
+            except RuntimeError:
+                pass  # no event loop here: write now
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the buffered entries to the store."""
+        with self._lock:
+            rows, self._pending = self._pending, []
+            self._scheduled = False
+        self._store.append_journal(rows, self._size)
 
     def entries(
         self,
@@ -140,16 +177,15 @@ class Journal:
     ) -> list[JournalEntry]:
         """Entries oldest first, filtered; ``since`` keeps entries with a larger ``seq``,
         ``limit`` keeps the most recent ones."""
-        with self._lock:
-            snapshot = list(self._rows)
+        self.flush()
         found = [
-            entry
-            for entry in map(_entry, snapshot)
-            if (path is None or entry.path == path)
-            and (client_id is None or entry.client_id == client_id)
-            and (status is None or entry.status == status)
-            and (fault is None or entry.fault == fault)
-            and (since is None or entry.seq > since)
+            _entry(row)
+            for row in self._store.journal(self.generation)
+            if (path is None or row.path == path)
+            and (client_id is None or row.client_id == client_id)
+            and (status is None or row.status == status)
+            and (fault is None or row.fault == fault)
+            and (since is None or row.seq > since)
         ]
         if limit is None:
             return found
@@ -157,29 +193,33 @@ class Journal:
 
     def clear(self) -> int:
         """Forget every entry (sequence numbers keep counting); return how many there were."""
-        with self._lock:
-            count = len(self._rows)
-            self._rows.clear()
-            self.generation += 1
-        return count
+        self.flush()
+        self.generation += 1
+        return self._store.clear_journal(self.generation)
+
+    def load(self, generation: int) -> None:
+        """Take a generation started elsewhere (another worker cleared the journal)."""
+        self.generation = generation
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self.entries())
 
 
-def _entry(row: _Row) -> JournalEntry:
-    seq, when, method, path, status, duration, fields, fault = row
-    fields = fields or _NO_FIELDS
+_NO_FIELDS = RequestFields()
+
+
+def _entry(row: JournalRow) -> JournalEntry:
     return JournalEntry(
-        seq=seq,
-        time=when,
-        method=method,
-        path=path,
-        status=status,
-        duration_ms=duration,
-        grant_type=fields.grant_type,
-        client_id=fields.client_id,
-        audiences=fields.audiences,
-        scopes=fields.scopes,
-        fault=fault,
+        seq=row.seq,
+        time=row.time,
+        method=row.method,
+        path=row.path,
+        status=row.status,
+        duration_ms=row.duration_ms,
+        grant_type=row.grant_type,
+        client_id=row.client_id,
+        audiences=row.audiences,
+        scopes=row.scopes,
+        fault=row.fault,
+        note=row.note,
     )

@@ -1,4 +1,11 @@
-"""Tenant: everything a request needs, in one object that create_app receives."""
+"""Tenant: everything a request needs, in one object that create_app receives.
+
+What changes while a server runs (apps, APIs, users, organisations, fault rules, the clock,
+the journal, spent ids) lives in the tenant's store, so every worker of a server sees one
+tenant. Each worker keeps a snapshot (``config``) and reads the store again only when its
+change counter has moved: ``refresh()`` is called once per request, and costs one indexed
+read when nothing changed.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +21,7 @@ import jwt
 from mockauth.clock import Clock
 from mockauth.errors import ConfigError
 from mockauth.faults.engine import FaultEngine
-from mockauth.faults.rules import stateful_rules
+from mockauth.faults.rules import parse_rule
 from mockauth.oauth.deviceflow import DeviceFlow
 from mockauth.oauth.grants import GRANTS
 from mockauth.oauth.userflow import UserLogin
@@ -23,19 +30,26 @@ from mockauth.tenant.config import (
     ISSUER_PLACEHOLDER,
     Api,
     App,
+    Lifetimes,
     ServerConfig,
+    api_table,
+    app_table,
     default_config,
     issuer_problem,
+    lifetimes_table,
     parse_api,
     parse_app,
     parse_org_table,
     parse_user_table,
 )
 from mockauth.tenant.journal import DEFAULT_SIZE, Journal
+from mockauth.tenant.memory import memory_store
 from mockauth.tenant.people import Org, User, org_table, user_table
+from mockauth.tenant.sqlite import open_store
+from mockauth.tenant.store import Entities, Store
 from mockauth.tokens.claims import JTI_RE, TokenFactory
 from mockauth.tokens.keys import KeyStore
-from mockauth.tokens.sealed import SPENT_DIR, Sealer, SpentIds, load_seal_key
+from mockauth.tokens.sealed import Sealer, load_seal_key
 
 T = TypeVar("T")
 _SIGNATURE_ONLY: jwt.types.Options = {
@@ -44,15 +58,19 @@ _SIGNATURE_ONLY: jwt.types.Options = {
     "verify_nbf": False,
     "verify_aud": False,
 }
+# The kinds of entity the store holds, in the order they are parsed (apps name APIs, users
+# name organisations).
+_KINDS = ("apis", "apps", "orgs", "users")
 
 
 class Tenant:
     """A mock Kinde business: config resolved for one issuer, keys, clock and token factory,
     plus the runtime state tests change: fault rules, the request journal, runtime apps.
 
-    ``admin_secret``: bearer secret the admin API requires (None: no check).
-    ``workers``: how many processes serve this tenant; above 1 the admin API refuses
-    runtime changes that only the one process answering would see.
+    ``store``: where the runtime state lives (default: in the keys dir when there is one,
+    else in memory). ``seed=False`` joins a store another process seeded (a worker) instead
+    of writing ``config`` into it. ``admin_secret``: the bearer secret the admin API
+    requires (None: no check). ``workers``: how many processes serve this tenant.
     """
 
     def __init__(
@@ -66,6 +84,8 @@ class Tenant:
         admin_secret: str | None = None,
         workers: int = 1,
         journal_size: int = DEFAULT_SIZE,
+        store: Store | None = None,
+        seed: bool = True,
     ) -> None:
         base = config or default_config()
         for source, value in (("issuer", issuer), (base.source, base.issuer)):
@@ -73,12 +93,6 @@ class Tenant:
             if problem:
                 raise ConfigError(source, "issuer", value, problem)
         self.issuer = base.issuer or issuer
-        self.config = base.with_issuer(self.issuer)
-        self.keys = keys or KeyStore(keys_dir)
-        self.clock = clock or Clock()
-        self.tokens = TokenFactory(issuer=self.issuer, keys=self.keys, clock=self.clock)
-        self.discovery_bytes = json.dumps(discovery_document(self.issuer, GRANTS)).encode()
-        self._apps = {app.client_id: app for app in self.config.apps}
         if admin_secret is not None and (not admin_secret or admin_secret.strip() != admin_secret):
             # An empty secret would let "Authorization: Bearer" through.
             raise ConfigError(
@@ -89,29 +103,81 @@ class Tenant:
             )
         self.admin_secret = admin_secret
         self.workers = workers
-        if workers > 1:
-            _refuse_counted_faults(self.config)
-        self.faults = FaultEngine(self.config.faults)
-        self.journal = Journal(journal_size, enabled=workers == 1)
-        self._startup = self.config
-        self._mutex = threading.Lock()
-        self.started_at = self.clock()
+        self.keys = keys or KeyStore(keys_dir)
         keys_dir = self.keys.keys_dir
-        # On disk with a keys dir: sealed grants outlive a restart, so must their spending.
-        spent_dir = keys_dir / SPENT_DIR if keys_dir is not None else None
-        self.login = UserLogin(self, Sealer(load_seal_key(keys_dir)), SpentIds(spent_dir))
+        self.store = store or (open_store(keys_dir) if keys_dir is not None else memory_store())
+        self.clock = clock or Clock()
+        self.tokens = TokenFactory(issuer=self.issuer, keys=self.keys, clock=self.clock)
+        self.discovery_bytes = json.dumps(discovery_document(self.issuer, GRANTS)).encode()
+        self.faults = FaultEngine(store=self.store)
+        self.journal = Journal(journal_size, store=self.store)
+        if workers > 1:
+            self.journal.settle = 0.02
+        self._mutex = threading.Lock()
+        self._version = -1
+        self.config = base.with_issuer(self.issuer)
+        self._apps: dict[str, App] = {}
+        if seed:
+            self._seed(self.config)
+        self.refresh()
+        self.clock.on_change = self._save_clock
+        self.started_at = self.clock()
+        self.login = UserLogin(self, Sealer(load_seal_key(keys_dir)), self.store)
         self.device = DeviceFlow(self.login)
 
+    # --- the snapshot ----------------------------------------------------------------------
+
+    def refresh(self) -> bool:
+        """Read the store again if another worker (or test thread) changed it; True if so."""
+        version = self.store.version()
+        if version == self._version:
+            return False
+        with self._mutex:
+            self._load(version)
+        return True
+
+    def _load(self, version: int) -> None:
+        settings = self.store.settings()
+        config = _config_from(self.store.entities(), settings.get("config", {}), self.config)
+        # One assignment each, so request handlers see the old or the new config, never a mix.
+        self.config = config
+        self._apps = {app.client_id: app for app in config.apps}
+        clock = settings.get("clock", {})
+        self.clock.load(clock.get("offset", 0.0), clock.get("frozen_at"))
+        self.journal.load(int(settings.get("journal_generation", 0)))
+        self.faults.reload()
+        self._version = version
+
+    def _seed(self, config: ServerConfig) -> None:
+        """Write ``config`` into the store: the tenant as it starts (and as reset makes it)."""
+        entities = _entities_of(config)
+        faults = [rule.to_dict() for rule in config.faults]
+        settings = _settings_of(config)
+        self.store.set_settings(
+            config=settings,
+            startup={"entities": entities, "faults": faults, "config": settings},
+            clock={"offset": self.clock.offset, "frozen_at": self.clock.frozen_at},
+        )
+        self.store.replace_entities(entities)
+        self.faults.load(config.faults)
+        self.journal.clear()
+
+    def _save_clock(self, offset: float, frozen_at: float | None) -> None:
+        self.store.set_settings(clock={"offset": offset, "frozen_at": frozen_at})
+        self.refresh()
+
+    # --- reading -----------------------------------------------------------------------------
+
     def app(self, client_id: str) -> App | None:
-        """The configured app with this client id."""
+        """The app with this client id."""
         return self._apps.get(client_id)
 
     def user(self, user_id: str) -> User | None:
-        """The configured user with this id."""
+        """The user with this id."""
         return next((u for u in self.config.users if u.id == user_id), None)
 
     def org(self, code: str) -> Org | None:
-        """The configured organisation with this code."""
+        """The organisation with this code."""
         return next((o for o in self.config.orgs if o.code == code), None)
 
     def access_claims(self, token: str) -> dict[str, Any] | None:
@@ -144,8 +210,10 @@ class Tenant:
             return None
         sub = claims.get("sub")
         if sub is not None and (not isinstance(sub, str) or self.user(sub) is None):
-            return None  # a user no longer configured: their tokens are dead
-        return None if self.login.spent.is_spent(jti) else claims
+            return None  # a user no longer in the tenant: their tokens are dead
+        return None if self.store.is_spent(jti) else claims
+
+    # --- writing -----------------------------------------------------------------------------
 
     def put_app(self, data: App | object, *, source: str = "app") -> tuple[App, bool]:
         """Add or replace (by client_id) an app given as an App or as its config table.
@@ -153,87 +221,112 @@ class Tenant:
         Tables are validated as in the config file (ConfigError names the key and value);
         ``{issuer}`` in audiences is expanded. Returns the app and whether it is new.
         """
-        with self._mutex:
-            app = data if isinstance(data, App) else self._parse_app(data, source)
-            apps, created = _put(self.config.apps, app, lambda a: a.client_id)
-            self._install(replace(self.config, apps=apps))
-        return app, created
+        table = self._expand(app_table(data) if isinstance(data, App) else data, source)
+
+        def change(config: ServerConfig) -> tuple[ServerConfig, tuple[App, bool]]:
+            app = parse_app(table, source=source, apis=config.apis)
+            apps, created = _put(config.apps, app, lambda a: a.client_id)
+            return replace(config, apps=apps), (app, created)
+
+        return self._update(change)
 
     def remove_app(self, client_id: str) -> App:
         """Remove an app; KeyError if there is none with this client id."""
-        with self._mutex:
-            app = self._apps[client_id]
-            apps = tuple(a for a in self.config.apps if a.client_id != client_id)
-            self._install(replace(self.config, apps=apps))
-        return app
+
+        def change(config: ServerConfig) -> tuple[ServerConfig, App]:
+            found = [a for a in config.apps if a.client_id == client_id]
+            if not found:
+                raise KeyError(client_id)
+            apps = tuple(a for a in config.apps if a.client_id != client_id)
+            return replace(config, apps=apps), found[0]
+
+        return self._update(change)
 
     def put_api(self, data: Api | object, *, source: str = "api") -> tuple[Api, bool]:
         """Add or replace (by audience) an API; refused if an app would keep a scope the
         new definition drops. Returns the API and whether it is new."""
-        with self._mutex:
-            api = (
-                data
-                if isinstance(data, Api)
-                else parse_api(self._expand(data, source), source=source)
-            )
-            _check_grants(self.config.apps, api, source)
-            apis, created = _put(self.config.apis, api, lambda a: a.audience)
-            self._install(replace(self.config, apis=apis))
-        return api, created
+        table = self._expand(api_table(data) if isinstance(data, Api) else data, source)
+        api = parse_api(table, source=source)
+
+        def change(config: ServerConfig) -> tuple[ServerConfig, tuple[Api, bool]]:
+            _check_grants(config.apps, api, source)
+            apis, created = _put(config.apis, api, lambda a: a.audience)
+            return replace(config, apis=apis), (api, created)
+
+        return self._update(change)
 
     def put_org(self, data: Org | object, *, source: str = "org") -> tuple[Org, bool]:
         """Add or replace (by code) an organisation. Returns it and whether it is new."""
-        with self._mutex:
-            # Objects are checked as their tables are: an Org or User is no way round the rules.
-            table = org_table(data) if isinstance(data, Org) else data
-            org = parse_org_table(table, source=source)
-            orgs, created = _put(self.config.orgs, org, lambda o: o.code)
-            self._install(replace(self.config, orgs=orgs))
-        return org, created
+        # Objects are checked as their tables are: an Org or User is no way round the rules.
+        org = parse_org_table(org_table(data) if isinstance(data, Org) else data, source=source)
+
+        def change(config: ServerConfig) -> tuple[ServerConfig, tuple[Org, bool]]:
+            orgs, created = _put(config.orgs, org, lambda o: o.code)
+            return replace(config, orgs=orgs), (org, created)
+
+        return self._update(change)
 
     def put_user(self, data: User | object, *, source: str = "user") -> tuple[User, bool]:
         """Add or replace (by id) a user who can sign in; tables are validated as in the
         config file, against the orgs defined. Returns the user and whether it is new."""
-        with self._mutex:
-            table = user_table(data) if isinstance(data, User) else data
-            user = parse_user_table(table, source=source, orgs=self.config.orgs)
-            others = [u for u in self.config.users if u.id != user.id]
+        table = user_table(data) if isinstance(data, User) else data
+
+        def change(config: ServerConfig) -> tuple[ServerConfig, tuple[User, bool]]:
+            user = parse_user_table(table, source=source, orgs=config.orgs)
+            others = [u for u in config.users if u.id != user.id]
             if any(u.email.lower() == user.email.lower() for u in others):
                 raise ConfigError(source, "email", user.email, "another user has this email")
-            users, created = _put(self.config.users, user, lambda u: u.id)
-            self._install(replace(self.config, users=users))
-        return user, created
+            users, created = _put(config.users, user, lambda u: u.id)
+            return replace(config, users=users), (user, created)
+
+        return self._update(change)
 
     def remove_user(self, user_id: str) -> User:
         """Remove a user; KeyError if there is none with this id."""
-        with self._mutex:
-            user = self.user(user_id)
-            if user is None:
+
+        def change(config: ServerConfig) -> tuple[ServerConfig, User]:
+            found = [u for u in config.users if u.id == user_id]
+            if not found:
                 raise KeyError(user_id)
-            users = tuple(u for u in self.config.users if u.id != user_id)
-            self._install(replace(self.config, users=users))
-        return user
+            users = tuple(u for u in config.users if u.id != user_id)
+            return replace(config, users=users), found[0]
+
+        return self._update(change)
 
     def rotate_keys(self, *, overlap: float | None = None) -> str:
         """Rotate the signing key; ``overlap`` defaults to the config's ``[keys] overlap``."""
         return self.keys.rotate(overlap=self.config.key_overlap if overlap is None else overlap)
 
     def reset(self) -> None:
-        """Back to the start-up state: config apps and faults, real time, empty journal.
-        Keys are not touched: they persist in the keys dir."""
-        with self._mutex:
-            self._install(self._startup)
-        self.faults.load(self._startup.faults)
+        """Back to the start-up state: the config's apps, APIs, users, organisations and
+        faults, real time, an empty journal. Keys and spent ids are kept: they persist."""
+        startup = self.store.settings().get("startup", {})
+        self.store.set_settings(config=startup.get("config", {}))
+        entities = startup.get("entities", {})
+        self.store.replace_entities(
+            {kind: [(key, data) for key, data in rows] for kind, rows in entities.items()}
+        )
+        self.faults.load([parse_rule(rule, source="store") for rule in startup.get("faults", [])])
         self.clock.reset()
         self.journal.clear()
+        self.refresh()
 
-    def _install(self, config: ServerConfig) -> None:
-        # One assignment each, so request handlers see the old or the new config, never a mix.
-        self.config = config
-        self._apps = {app.client_id: app for app in config.apps}
+    def close(self) -> None:
+        """Let go of the store (a file-backed one deletes this server's tenant data)."""
+        self.journal.flush()
+        self.store.close()
 
-    def _parse_app(self, data: object, source: str) -> App:
-        return parse_app(self._expand(data, source), source=source, apis=self.config.apis)
+    def _update(self, change: Callable[[ServerConfig], tuple[ServerConfig, T]]) -> T:
+        settings = self.config
+
+        def on_rows(entities: Entities) -> tuple[Entities, T]:
+            current = _config_from(entities, None, settings)
+            new, result = change(current)
+            return _entities_of(new), result
+
+        result = self.store.update_entities(on_rows)
+        self.refresh()
+        return result
 
     def _expand(self, data: object, source: str) -> object:
         """Runtime tables may write ``{issuer}`` in audiences, like the config file."""
@@ -251,6 +344,56 @@ class Tenant:
                 apis[audience] = scopes
             out["apis"] = apis
         return out
+
+
+def _entities_of(config: ServerConfig) -> Entities:
+    tables: dict[str, list[tuple[str, dict[str, Any]]]] = {
+        "apis": [(a.audience, api_table(a)) for a in config.apis],
+        "apps": [(a.client_id, app_table(a)) for a in config.apps],
+        "orgs": [(o.code, org_table(o)) for o in config.orgs],
+        "users": [(u.id, user_table(u)) for u in config.users],
+    }
+    return {
+        kind: [(key, json.dumps(table)) for key, table in rows] for kind, rows in tables.items()
+    }
+
+
+def _settings_of(config: ServerConfig) -> dict[str, Any]:
+    return {
+        "issuer": config.issuer,
+        "lifetimes": lifetimes_table(config.lifetimes),
+        "login_page": config.login_page,
+        "key_overlap": config.key_overlap,
+        "source": config.source,
+    }
+
+
+def _config_from(
+    entities: Entities, settings: dict[str, Any] | None, base: ServerConfig
+) -> ServerConfig:
+    """The tenant as the store holds it; ``settings`` None keeps ``base``'s."""
+    source = "store"
+    apis = tuple(parse_api(json.loads(d), source=source) for _, d in entities.get("apis", []))
+    apps = tuple(
+        parse_app(json.loads(d), source=source, apis=apis) for _, d in entities.get("apps", [])
+    )
+    orgs = tuple(parse_org_table(json.loads(d), source=source) for _, d in entities.get("orgs", []))
+    users = tuple(
+        parse_user_table(json.loads(d), source=source, orgs=orgs)
+        for _, d in entities.get("users", [])
+    )
+    config = replace(base, apis=apis, apps=apps, orgs=orgs, users=users, faults=())
+    if settings:
+        lifetimes = settings.get("lifetimes")
+        config = replace(
+            config,
+            issuer=settings.get("issuer") or config.issuer,
+            lifetimes=Lifetimes(**lifetimes) if lifetimes else config.lifetimes,
+            login_page=bool(settings.get("login_page", config.login_page)),
+            key_overlap=settings.get("key_overlap", config.key_overlap),
+            source=settings.get("source", config.source),
+        )
+    return config
 
 
 def _put(items: tuple[T, ...], item: T, key: Callable[[T], str]) -> tuple[tuple[T, ...], bool]:
@@ -275,16 +418,3 @@ def _check_grants(apps: tuple[App, ...], api: Api, source: str) -> None:
             if scope not in defined:
                 reason = f"app {app.name!r} is granted {scope!r}, which this API would drop"
                 raise ConfigError(source, "scopes", list(api.scopes), reason)
-
-
-def _refuse_counted_faults(config: ServerConfig) -> None:
-    counted = stateful_rules(config.faults)
-    if counted:
-        i = counted[0]
-        raise ConfigError(
-            config.source,
-            f"faults[{i}]",
-            config.faults[i].to_dict(),
-            "counts requests (times, every, probability or expires_in), but each worker "
-            "process would count on its own: use --workers 1, or a rule that always fires",
-        )

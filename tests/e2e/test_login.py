@@ -10,6 +10,7 @@ import json
 import os
 import secrets
 import signal
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,7 @@ from tests.e2e.test_server import (
     FORM,
     LINUX_PROC,
     http_request,
+    pause,
     serving,
     verify,
     wait_for_state,
@@ -168,7 +170,7 @@ def test_two_workers_share_codes_and_refresh_tokens_and_spend_each_once(tmp_path
         def alone(pid: int) -> Any:
             """Stop the other worker so that ``pid`` answers the next request."""
             other = second if pid == first else first
-            os.kill(other, signal.SIGSTOP)
+            pause(other)
             wait_for_state(other, "T")
             return other
 
@@ -214,11 +216,13 @@ def test_two_workers_share_codes_and_refresh_tokens_and_spend_each_once(tmp_path
         finally:
             resume(stopped)
         assert proc.stop() == 0
-    spent = sorted((keys_dir / "spent").iterdir())
-    # The code and its note, two refresh tokens, the family and the first access token (both
-    # revoked by the replay): each remembered until its real end (the file's mtime).
-    assert len(spent) == 6
-    assert all(p.stat().st_mtime > time.time() for p in spent)
+    with sqlite3.connect(keys_dir / "store.db") as db:
+        spent = db.execute("SELECT until FROM spent").fetchall()
+        notes = db.execute("SELECT until FROM notes").fetchall()
+    # The code, two refresh tokens, the family and the first access token (both revoked by
+    # the replay), and the code's note: each remembered until its real end.
+    assert (len(spent), len(notes)) == (5, 1)
+    assert all(until > time.time() for (until,) in spent + notes)
 
 
 @LINUX_PROC
@@ -236,7 +240,7 @@ def test_serve_login_page_reaches_every_worker(tmp_path: Path, how: str) -> None
         assert any("shows a page to pick the user" in line for line in lines)
         first, second = worker_pids(proc.proc.pid)
         for stopped in (first, second):  # each worker alone shows the page
-            os.kill(stopped, signal.SIGSTOP)
+            pause(stopped)
             try:
                 wait_for_state(stopped, "T")
                 query = urlencode(
@@ -280,7 +284,7 @@ def test_a_device_started_at_one_worker_is_approved_at_the_other(tmp_path: Path)
 
         def at(worker: int, method: str, path: str, form: dict[str, str] | None = None) -> Any:
             other = second if worker == first else first
-            os.kill(other, signal.SIGSTOP)
+            pause(other)
             try:
                 wait_for_state(other, "T")
                 headers = {"Content-Type": FORM} if form is not None else {}

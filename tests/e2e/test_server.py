@@ -618,6 +618,13 @@ def worker_pids(pid: int) -> list[int]:
     ]
 
 
+def pause(pid: int) -> None:
+    """SIGSTOP a worker, after the moment it takes to write down the requests it answered
+    (journal entries are written as its event loop's turn ends)."""
+    time.sleep(0.05)
+    os.kill(pid, signal.SIGSTOP)
+
+
 def wait_for_state(pid: int, state: str) -> None:
     deadline = time.monotonic() + WAIT
     while Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != state:
@@ -771,7 +778,7 @@ def test_serve_with_two_workers_signs_with_one_key_in_both(tmp_path: Path, how: 
         jwks: dict[int, Any] = {}
         for stopped, alone in itertools.permutations(workers):
             # With one worker stopped, the other must accept: each answer is from a known worker.
-            os.kill(stopped, signal.SIGSTOP)
+            pause(stopped)
             try:
                 wait_for_state(stopped, "T")
                 tokens[alone] = get_token(url)

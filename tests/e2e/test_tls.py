@@ -47,6 +47,7 @@ from tests.e2e.test_server import (
     CLIENT_SECRET,
     LINUX_PROC,
     WAIT,
+    pause,
     server_errors_logged,
     serving,
     wait_for_state,
@@ -547,7 +548,7 @@ def test_serve_tls_with_two_workers_answers_from_both(tmp_path: Path) -> None:
         assert len(workers) == 2
         for stopped, _alone in itertools.permutations(workers):
             # With one worker stopped, the other must answer over TLS.
-            os.kill(stopped, signal.SIGSTOP)
+            pause(stopped)
             try:
                 wait_for_state(stopped, "T")
                 conn = http.client.HTTPSConnection(

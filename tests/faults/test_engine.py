@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from mockauth.faults.badtokens import BAD_TOKENS
 from mockauth.faults.engine import FaultEngine
 from mockauth.faults.rules import EFFECTS, FaultRule, RequestFacts, parse_rule, parse_rules
 from mockauth.tenant.config import default_config, parse_config
+from mockauth.tenant.sqlite import open_store
 from mockauth.tenant.tenant import Tenant
 
 TOKEN = RequestFacts(paths.TOKEN, "c1", "client_credentials", ("https://api.example.com",))
@@ -221,14 +223,20 @@ def test_config_file_fault_errors_name_file_and_key(toml: bytes, key: str) -> No
     assert caught.value.key == key
 
 
-def test_counting_config_faults_are_refused_with_several_workers() -> None:
+def test_a_counted_fault_fires_once_across_workers(tmp_path: Path) -> None:
     config = parse_config(b'[[faults]]\neffect = "close"\ntimes = 1\n', source="f.toml")
-    with pytest.raises(ConfigError) as caught:
-        Tenant(config, issuer="http://x", workers=2)
-    assert caught.value.key == "faults[0]"
-    assert "--workers 1" in caught.value.reason
-    always = parse_config(b'[[faults]]\neffect = "latency"\ndelay = 0.1\n', source="f.toml")
-    assert len(Tenant(always, issuer="http://x", workers=2).faults.rules()) == 1
+    first = Tenant(config, issuer="http://x", keys_dir=tmp_path, workers=2)
+    second = Tenant(
+        issuer="http://x",
+        keys_dir=tmp_path,
+        store=open_store(tmp_path, instance=first.store.instance),
+        seed=False,
+    )
+    assert second.faults.live and second.faults.decide(TOKEN) is not None
+    assert first.faults.decide(TOKEN) is None  # fired once, at the other worker
+    first.refresh()
+    assert not first.faults.live  # so the fast path opens again
+    assert first.faults.describe()[0]["fired"] == 1
 
 
 # --- the engine ----------------------------------------------------------------------------
@@ -328,7 +336,7 @@ def test_ranged_latency_is_drawn_from_the_seed() -> None:
 
 def test_rules_expire() -> None:
     clock = FakeTime()
-    engine = FaultEngine([{"id": "x", "effect": "close", "expires_in": 10}], monotonic=clock)
+    engine = FaultEngine([{"id": "x", "effect": "close", "expires_in": 10}], now=clock)
     assert fired(engine, TOKEN, 1) == ["x"]
     clock.now += 10
     assert fired(engine, TOKEN, 1) == [None]

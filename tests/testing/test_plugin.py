@@ -70,8 +70,12 @@ def unverified(token):
 
 
 @pytest.fixture
-def project(pytester: pytest.Pytester) -> pytest.Pytester:
+def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     pytester.makeini(INI)
+    # A user's project does not have this checkout on its path: here it would show pytest
+    # the checkout's egg-info, and pytest would try to rewrite mockauth's own modules.
+    root = str(Path(__file__).resolve().parents[2])
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in (root, "")])
     return pytester
 
 

@@ -257,7 +257,14 @@ def test_the_device_code_is_not_kept_on_disk(tmp_path: Any) -> None:
     tenant = Tenant(issuer=ISSUER, keys_dir=tmp_path)
     client = TestClient(create_app(tenant), base_url=ISSUER)
     body = start(client)
-    stored = b"".join(p.read_bytes() for p in (tmp_path / "spent").iterdir())
+    tenant.store.close()  # its files whole, as they are on disk
+    stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*.db*"))
+    assert stored  # the store is there to be searched
+    tenant = Tenant(issuer=ISSUER, keys_dir=tmp_path)
+    client = TestClient(create_app(tenant), base_url=ISSUER)
+    body = start(client)
+    tenant.journal.flush()
+    stored = b"".join(p.read_bytes() for p in tmp_path.rglob("*.db*"))
     assert body["device_code"].encode() not in stored and b"kinde_dc_" not in stored
     client.get("/device", params={"user_code": body["user_code"]})
     assert poll(client, body["device_code"]).status_code == 200
