@@ -24,14 +24,11 @@ from mockauth.admin import cli as cli_admin
 from mockauth.errors import MockAuthError, OAuthError
 from mockauth.http import server
 from mockauth.http.tls import tls_files
-from mockauth.oauth.grants.client_credentials import (
-    issue_token,
-    requested_audiences,
-    requested_scope,
-)
+from mockauth.issuance import login_app, login_tokens, m2m_token
+from mockauth.oauth.params import requested_audiences, requested_scope
 from mockauth.tenant.config import ServerConfig, default_config, issuer_problem, load_config
+from mockauth.tenant.memory import memory_store
 from mockauth.tenant.tenant import Tenant
-from mockauth.testing.helpers import MockAuth
 from mockauth.tokens.keys import KEYSET_FILE, KeyStore
 
 Command = Callable[..., Any]
@@ -335,7 +332,13 @@ def token(
     if issuer:  # the flag wins over the file, as in serve
         config = replace(config, issuer=issuer)
     try:
-        tenant = Tenant(config, issuer=config.issuer or _serve_url(), keys_dir=keys_dir)
+        # Minting keeps nothing: an in-memory store, the keys dir's keys and seal key.
+        tenant = Tenant(
+            config,
+            issuer=config.issuer or _serve_url(),
+            keys=KeyStore(keys_dir),
+            store=memory_store(),
+        )
     except MockAuthError as exc:
         _fail(str(exc))
     if user is not None:
@@ -353,9 +356,7 @@ def token(
     if app is None or app.type != "m2m":
         _fail(f"--client-id = {client_id!r}: no M2M app with that client id in the config")
     try:
-        body = issue_token(
-            tenant, app, requested_audiences(list(audiences)), requested_scope(scope)
-        )
+        body = m2m_token(tenant, app, requested_audiences(list(audiences)), requested_scope(scope))
     except OAuthError as exc:
         _fail(f"{exc.error}: {exc.description}")
     click.echo(json.dumps(body, indent=2) if as_json else body["access_token"])
@@ -368,15 +369,15 @@ def _user_token(
     audiences: tuple[str, ...],
     scope: str | None,
 ) -> dict[str, Any]:
-    """The token response of a login through the authorization endpoint's own code."""
-    helper = MockAuth(tenant, tenant.issuer)
-    wanted = " ".join(a for value in audiences for a in value.split())
+    """The token response of a login through the authorization endpoint's own checks."""
+    wanted = [a for value in audiences for a in value.split()]
     try:
-        return helper.user_token_response(
-            user,
-            client_id=client_id,
-            audience=wanted or None,
-            scopes=scope if scope is not None else "openid profile email offline",
+        return login_tokens(
+            tenant,
+            login_app(tenant, client_id),
+            user=user,
+            audiences=wanted,
+            scopes=(scope if scope is not None else "openid profile email offline").split(),
         )
     except OAuthError as exc:
         _fail(f"{exc.error}: {exc.description}")

@@ -29,8 +29,9 @@ from mockauth.errors import (
     TokenValidationError,
     UnknownKeyError,
 )
-from mockauth.tokens.claims import TokenFactory, encode_segment
-from mockauth.tokens.keys import KeyStore, b64url
+from mockauth.tokens.claims import TokenFactory
+from mockauth.tokens.encoding import b64url, encode_segment
+from mockauth.tokens.keys import KeyStore
 
 Claims = dict[str, Any]
 WRONG_AUDIENCE = "https://wrong-audience.example.invalid"

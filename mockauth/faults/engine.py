@@ -20,7 +20,8 @@ from dataclasses import replace
 from typing import Any
 
 from mockauth.errors import ConfigError
-from mockauth.faults.rules import Decision, FaultRule, RequestFacts, parse_rule
+from mockauth.faults.rules import Decision, FaultRule, parse_rule
+from mockauth.tenant.journal import RequestSummary
 from mockauth.tenant.memory import memory_store
 from mockauth.tenant.store import FaultRow, Store
 
@@ -157,7 +158,7 @@ class FaultEngine:
                 with contextlib.suppress(KeyError):
                     self.remove(rule.id)
 
-    def decide(self, request: RequestFacts) -> Decision | None:
+    def decide(self, request: RequestSummary) -> Decision | None:
         """The rule that fires for this request, if any; counts and draws in the store."""
         now = self._now()
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from mockauth import paths
 from mockauth.errors import _MISSING, ConfigError
+from mockauth.tenant.journal import RequestSummary
 
 # Endpoint names a rule can match, and the paths behind each ("any": every non-admin path).
 ENDPOINTS: Mapping[str, tuple[str, ...]] = {
@@ -90,7 +91,7 @@ class Match:
     def needs_form(self) -> bool:
         return any(getattr(self, name) is not None for name in FORM_MATCHERS)
 
-    def matches(self, request: RequestFacts) -> bool:
+    def matches(self, request: RequestSummary) -> bool:
         if self.path is not None:
             if request.path != self.path:
                 return False
@@ -172,16 +173,6 @@ class FaultRule:
             if value != getattr(defaults, name):
                 out[name] = value
         return out
-
-
-@dataclass(frozen=True, slots=True)
-class RequestFacts:
-    """What rules match on; the form fields are None when the body was not read."""
-
-    path: str
-    client_id: str | None = None
-    grant_type: str | None = None
-    audiences: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

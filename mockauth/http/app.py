@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -18,21 +16,34 @@ from mockauth.errors import (
     NotFoundError,
     OAuthError,
     RequestTooLargeError,
-    ServerError,
 )
+from mockauth.http.answers import Answer, HotAnswers, error_answer, unexpected_answer
 from mockauth.http.fast import FastPath
 from mockauth.http.middleware import RequestMiddleware
 from mockauth.oauth import endpoints as oauth
+from mockauth.oauth.params import read_body
+from mockauth.tenant.journal import remember
 from mockauth.tenant.tenant import Tenant
-from mockauth.tokens import jwks as wellknown
 
-log = logging.getLogger("mockauth")
 _JWKS = frozenset({paths.JWKS, paths.JWKS_JSON})
 
 
-def routes(jwks: wellknown.JwksEndpoint) -> list[Route]:
+def routes(hot: HotAnswers) -> list[Route]:
+    async def token(request: Request) -> Response:
+        body = await read_body(request)
+        answer, fields = hot.token(request.headers.raw, body)
+        if fields is not None:
+            remember(request.scope, fields)
+        return _response(answer)
+
+    async def discovery(request: Request) -> Response:
+        return _response(hot.discovery())
+
+    async def jwks(request: Request) -> Response:
+        return _response(hot.jwks())
+
     return [
-        Route(paths.TOKEN, oauth.token, methods=["POST"]),
+        Route(paths.TOKEN, token, methods=["POST"]),
         Route(paths.AUTHORIZE, oauth.authorize, methods=["GET"]),
         Route(paths.LOGOUT, oauth.logout, methods=["GET"]),
         Route(paths.USERINFO, oauth.user_profile, methods=["GET"]),
@@ -41,22 +52,23 @@ def routes(jwks: wellknown.JwksEndpoint) -> list[Route]:
         Route(paths.REVOKE, oauth.revoke, methods=["POST"]),
         Route(paths.DEVICE_AUTH, oauth.device_authorization, methods=["POST"]),
         Route(paths.DEVICE, oauth.device_page, methods=["GET"]),
-        Route(paths.DISCOVERY, wellknown.discovery, methods=["GET"]),
+        Route(paths.DISCOVERY, discovery, methods=["GET"]),
         Route(paths.JWKS, jwks, methods=["GET"]),
         Route(paths.JWKS_JSON, jwks, methods=["GET"]),
-        Route(paths.HEALTH, wellknown.health, methods=["GET"]),
+        Route(paths.HEALTH, oauth.health, methods=["GET"]),
         *admin.routes(),
     ]
 
 
+def _response(answer: Answer) -> Response:
+    response = Response(answer.body, status_code=answer.status)
+    response.raw_headers = list(answer.headers)
+    return response
+
+
 def render_error(exc: OAuthError) -> Response:
-    """An OAuthError as a Starlette response (the fast path writes the same bytes)."""
-    return Response(
-        exc.body(),
-        status_code=exc.status_code,
-        media_type="application/json",
-        headers=exc.response_headers(),
-    )
+    """An OAuthError as a Starlette response (the bytes of ``error_answer``)."""
+    return _response(error_answer(exc))
 
 
 async def _oauth_error(request: Request, exc: Exception) -> Response:
@@ -83,8 +95,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
-    log.error("unhandled error on %s %s: %r", request.method, request.url.path, exc)
-    return render_error(ServerError())
+    return _response(unexpected_answer(request.method, request.url.path, exc))
 
 
 class _MockAuthApp(Starlette):
@@ -92,34 +103,34 @@ class _MockAuthApp(Starlette):
 
     Outside Starlette's own error middleware it gets the server's ``send`` unwrapped (so a
     fault can close the connection) and records the status the client really got.
-    ``fast_path`` answers the hot requests inside the HTTP protocol (fastpath.py).
+    ``fast_path`` answers the hot requests inside the HTTP protocol (fast.py).
     """
 
     fast_path: FastPath
 
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
-        jwks: wellknown.JwksEndpoint = self.state.jwks
+        hot: HotAnswers = self.state.hot
 
         async def front(scope: Scope, receive: Receive, send: Send) -> None:
             # JWKS is the most-fetched document: skip the router for it.
             if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in _JWKS:
                 try:
-                    await jwks(scope, receive, send)
+                    answer = hot.jwks()
                 except Exception as exc:  # outside Starlette's handlers: the same last resort
-                    log.error("unhandled error on GET %s: %r", scope["path"], exc)
-                    await render_error(ServerError())(scope, receive, send)
+                    answer = unexpected_answer("GET", scope["path"], exc)
+                await answer(scope, receive, send)
             else:
                 await stack(scope, receive, send)
 
-        return RequestMiddleware(front, self.state.tenant, render_error)
+        return RequestMiddleware(front, self.state.tenant)
 
 
 def create_app(tenant: Tenant) -> Starlette:
     """Build the ASGI app for one tenant; no module-level state, so many can coexist."""
-    jwks = wellknown.JwksEndpoint(tenant.keys)
+    hot = HotAnswers(tenant)
     app = _MockAuthApp(
-        routes=routes(jwks),
+        routes=routes(hot),
         exception_handlers={
             OAuthError: _oauth_error,
             HTTPException: _http_error,
@@ -127,8 +138,8 @@ def create_app(tenant: Tenant) -> Starlette:
         },
     )
     app.state.tenant = tenant
-    app.state.jwks = jwks
-    app.fast_path = FastPath(tenant, jwks)
+    app.state.hot = hot
+    app.fast_path = FastPath(tenant, hot)
     # Kinde answers 404 for /oauth2/token/; a redirect would turn a POST into a GET.
     app.router.redirect_slashes = False
     return app

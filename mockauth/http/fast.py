@@ -30,61 +30,34 @@ import logging
 import time
 from typing import Any
 
-from starlette.datastructures import Headers
-
 from mockauth import paths
-from mockauth.errors import (
-    NO_STORE,
-    HeadersTooLargeError,
-    InvalidRequestError,
-    OAuthError,
-    ServerError,
-)
-from mockauth.http.middleware import request_fields
+from mockauth.errors import InvalidRequestError, OAuthError
+from mockauth.http.answers import Answer, HotAnswers, RawHeaders, error_answer, unexpected_answer
+from mockauth.http.limits import BODY_LIMIT, HEAD_LIMIT, MAX_HEADER_BYTES, headers_too_large
 from mockauth.http.tlsclose import DEADLINE_SECONDS, drop_when_delivered
-from mockauth.oauth.endpoints import token_body
-from mockauth.oauth.params import MAX_BODY, MAX_HEADER_BYTES, body_too_large, parse_form
-from mockauth.tenant.journal import RequestFields
+from mockauth.oauth.params import MAX_BODY, body_too_large, content_length
+from mockauth.tenant.journal import RequestSummary
 from mockauth.tenant.tenant import Tenant
-from mockauth.tokens.jwks import JwksEndpoint
 
 log = logging.getLogger("mockauth")
-
-RawHeaders = list[tuple[bytes, bytes]]
-Answer = tuple[int, RawHeaders, bytes]
-_JSON = b"application/json"
-# What a request's head may take (the fields' cap plus the request line), counted from the
-# read after the one it began in: a head is refused past twice this at most.
-HEAD_LIMIT = MAX_HEADER_BYTES + 16 * 1024
 # After refusing a request mid-head, input is read and dropped this long before closing, so
 # the client (still sending) reads the 431 instead of a connection reset.
 LINGER_SECONDS = 2.0
 _HOT = {
     paths.JWKS.encode(): "jwks",
     paths.JWKS_JSON.encode(): "jwks",
+    paths.DISCOVERY.encode(): "discovery",
     paths.TOKEN.encode(): "token",
 }
 
 
-def headers_too_large() -> OAuthError:
-    return HeadersTooLargeError(f"The request headers must total at most {MAX_HEADER_BYTES} bytes.")
-
-
-def json_headers(headers: dict[str, str], body: bytes) -> RawHeaders:
-    """The header list Starlette's ``Response(body, media_type="application/json",
-    headers=headers)`` sends: the given headers lowercased, then length and type."""
-    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
-    raw.append((b"content-length", str(len(body)).encode()))
-    raw.append((b"content-type", _JSON))
-    return raw
-
-
 class FastPath:
-    """Answers the hot requests of one tenant without ASGI; ``served`` counts them."""
+    """Answers the hot requests of one tenant without ASGI, with the answers of
+    ``HotAnswers``; ``served`` counts them."""
 
-    def __init__(self, tenant: Tenant, jwks: JwksEndpoint) -> None:
+    def __init__(self, tenant: Tenant, hot: HotAnswers) -> None:
         self.tenant = tenant
-        self._jwks = jwks
+        self.hot = hot
         self.served = 0
 
     @property
@@ -93,24 +66,12 @@ class FastPath:
         self.tenant.refresh()  # another worker may have changed the tenant
         return not self.tenant.faults.live
 
-    def jwks(self) -> Answer:
-        headers, body = self._jwks.current()
-        return 200, headers, body
-
-    def token(self, headers: RawHeaders, body: bytes) -> tuple[Answer, RequestFields | None]:
-        """The token endpoint's answer, and what the journal keeps of the request."""
-        fields = None
-        try:
-            form = parse_form(body, _header(headers, b"content-type"))
-            if self.tenant.journal.enabled:
-                fields = request_fields(form.fields, headers)
-            payload = token_body(self.tenant, form, Headers(raw=headers))
-        except OAuthError as exc:
-            return _error(exc), fields
-        except Exception as exc:  # what the app's last-resort handler does
-            log.error("unhandled error on POST %s: %r", paths.TOKEN, exc)
-            return _error(ServerError()), fields
-        return (200, json_headers(NO_STORE, payload), payload), fields
+    def answer(
+        self, kind: str, headers: RawHeaders, body: bytes
+    ) -> tuple[Answer, RequestSummary | None]:
+        if kind == "token":
+            return self.hot.token(headers, body)
+        return (self.hot.jwks() if kind == "jwks" else self.hot.discovery()), None
 
     def record(
         self,
@@ -119,30 +80,16 @@ class FastPath:
         status: int,
         started: float,
         generation: int,
-        fields: RequestFields | None,
+        fields: RequestSummary | None,
     ) -> None:
-        journal = self.tenant.journal
-        if journal.enabled:
-            journal.record(
-                generation=generation,
-                method=method,
-                path=path,
-                status=status,
-                started=started,
-                fields=fields,
-            )
-
-
-def _error(exc: OAuthError) -> Answer:
-    body = exc.body()
-    return exc.status_code, json_headers(exc.response_headers(), body), body
-
-
-def _header(headers: RawHeaders, name: bytes) -> str:
-    for key, value in headers:
-        if key == name:
-            return value.decode("latin-1")
-    return ""
+        self.tenant.journal.record(
+            generation=generation,
+            method=method,
+            path=path,
+            status=status,
+            started=started,
+            fields=fields,
+        )
 
 
 try:
@@ -189,9 +136,6 @@ _FAST_STATE = (
     "expect_100_continue",
     "timeout_keep_alive_task",
 )
-# Bytes a request may send after its head. Every endpoint caps bodies at MAX_BODY and
-# answers 413 past it; this bounds what httptools buffers after that (chunk trailers).
-BODY_LIMIT = 16 * MAX_BODY
 
 
 def protocol_class() -> type[Any] | str:
@@ -320,13 +264,14 @@ if HttpToolsProtocol is not None:
                     length = value
                 elif name == b"transfer-encoding":
                     length = b"chunked"
-            if length.isdigit() and int(length) <= MAX_BODY:
-                if int(length):  # its app is not running yet: it waits for the body
+            declared = content_length(length)
+            if declared is not None and declared <= MAX_BODY:
+                if declared:  # its app is not running yet: it waits for the body
                     self.cycle.more_body = True
-                    self._skipped = int(length)
+                    self._skipped = declared
                 return rest
             self._abandon_current()
-            if length.isdigit():
+            if declared is not None:
                 self._refuse(body_too_large())
             else:
                 self._refuse(InvalidRequestError("A request with Upgrade must not be chunked."))
@@ -396,7 +341,7 @@ if HttpToolsProtocol is not None:
             the answer instead of a connection reset; then close."""
             self._lingering = True
             if answer is not None:
-                self._write(*_error(answer), close=True)
+                self._write(error_answer(answer), close=True)
             if not self._in_flight() and self.transport.can_write_eof():
                 self.transport.write_eof()
             self.loop.call_later(LINGER_SECONDS, self.transport.close)
@@ -462,7 +407,7 @@ if HttpToolsProtocol is not None:
                 or (cycle is not None and not cycle.response_complete)
                 or self.pipeline
                 or self.flow.write_paused
-                or parser.get_method() != (b"GET" if kind == "jwks" else b"POST")
+                or parser.get_method() != (b"POST" if kind == "token" else b"GET")
                 or parser.get_http_version() != "1.1"
                 or not parser.should_keep_alive()
                 or parser.should_upgrade()
@@ -478,9 +423,10 @@ if HttpToolsProtocol is not None:
                     length = value
                 elif name == b"transfer-encoding":
                     return False
-            if size > MAX_HEADER_BYTES or not length.isdigit():
+            declared = content_length(length)
+            if size > MAX_HEADER_BYTES or declared is None:
                 return False
-            if int(length) > (MAX_BODY if kind == "token" else 0):
+            if declared > (MAX_BODY if kind == "token" else 0):
                 return False
             self._hot = kind
             self._hot_started = time.monotonic()
@@ -495,30 +441,26 @@ if HttpToolsProtocol is not None:
             body, self._hot_body = b"".join(self._hot_body), []
             method, path = ("POST", paths.TOKEN) if kind == "token" else ("GET", self.url.decode())
             try:
-                if kind == "token":
-                    (status, headers, payload), fields = fast.token(self.headers, body)
-                else:
-                    status, headers, payload = fast.jwks()
+                answer, fields = fast.answer(kind or "", self.headers, body)
             except Exception as exc:  # what the app's last-resort handler does
-                log.error("unhandled error on %s %s: %r", method, path, exc)
-                status, headers, payload = _error(ServerError())
+                answer = unexpected_answer(method, path, exc)
             if self.transport.is_closing():
                 return  # nobody to answer: not journaled or counted, as in uvicorn's path
-            fast.record(path, method, status, self._hot_started, self._hot_generation, fields)
+            fast.record(
+                path, method, answer.status, self._hot_started, self._hot_generation, fields
+            )
             fast.served += 1
-            self._write(status, headers, payload, close=self._close_after)
+            self._write(answer, close=self._close_after)
             if self._close_after:
                 self.transport.close()
             self.on_response_complete()
 
-        def _write(
-            self, status: int, headers: RawHeaders, payload: bytes, *, close: bool = False
-        ) -> None:
+        def _write(self, answer: Answer, *, close: bool = False) -> None:
             """One whole answer in one write, after uvicorn's default headers (date)."""
-            parts = [STATUS_LINE[status]]
-            for name, value in (*self.server_state.default_headers, *headers):
+            parts = [STATUS_LINE[answer.status]]
+            for name, value in (*self.server_state.default_headers, *answer.headers):
                 parts += (name, b": ", value, b"\r\n")
             if close:
                 parts.append(b"connection: close\r\n")
-            parts += (b"\r\n", payload)
+            parts += (b"\r\n", answer.body)
             self.transport.write(b"".join(parts))

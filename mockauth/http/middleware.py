@@ -16,19 +16,18 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockauth import paths
 from mockauth.errors import OAUTH_ERRORS, MockAuthError, OAuthError
-from mockauth.faults.rules import Decision, Effect, RequestFacts
-from mockauth.oauth.clientauth import parse_basic
-from mockauth.oauth.params import MAX_BODY
-from mockauth.tenant.journal import RequestFields, remembered_form
+from mockauth.faults.rules import Decision, Effect
+from mockauth.http.answers import error_answer
+from mockauth.oauth.params import MAX_BODY, content_length, summarize
+from mockauth.tenant.journal import RequestSummary, remembered
 from mockauth.tenant.tenant import Tenant
-from mockauth.tokens.keys import KeyStore, public_jwk
+from mockauth.tokens.jwks import public_jwk
+from mockauth.tokens.keys import KeyStore
 
-RenderError = Callable[[OAuthError], Response]
 # How long to wait for the server to notice a connection we closed.
 _CLOSE_GRACE = 5.0
 HTML_PAGE = (
@@ -47,10 +46,9 @@ class ConnectionDropped(MockAuthError):
 class RequestMiddleware:
     """Journal and fault injection in front of every non-admin route."""
 
-    def __init__(self, app: ASGIApp, tenant: Tenant, render_error: RenderError) -> None:
+    def __init__(self, app: ASGIApp, tenant: Tenant) -> None:
         self.app = app
         self.tenant = tenant
-        self.render_error = render_error
         self._decoy: KeyStore | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -85,15 +83,8 @@ class RequestMiddleware:
         token_post = scope["path"] == paths.TOKEN and scope["method"] == "POST"
         if engine.needs_form and token_post:
             await exchange.read_fields()
-        fields = exchange.fields
-        if fields is None:
-            facts = RequestFacts(scope["path"])
-        else:
-            facts = RequestFacts(
-                scope["path"], fields.client_id, fields.grant_type, fields.audiences
-            )
-        decision = engine.decide(facts)
-        if decision is not None and token_post and fields is None:
+        decision = engine.decide(exchange.fields or RequestSummary(scope["path"]))
+        if decision is not None and token_post and exchange.fields is None:
             await exchange.read_fields()  # the endpoint may never run: the journal names the client
         return decision
 
@@ -102,13 +93,10 @@ class RequestMiddleware:
         scope = exchange.scope
         fields = exchange.fields
         if fields is None:
-            form = remembered_form(scope)
-            if form is not None:
-                fields = request_fields(form, scope["headers"])
-            elif scope.get("query_string"):
-                fields = request_fields(
-                    parse_qsl(scope["query_string"].decode("latin-1")), scope["headers"]
-                )
+            fields = remembered(scope)
+            if fields is None and scope.get("query_string"):
+                query = parse_qsl(scope["query_string"].decode("latin-1"))
+                fields = summarize(scope["path"], query, scope["headers"])
         self.tenant.journal.record(
             generation=generation,
             method=scope["method"],
@@ -128,8 +116,8 @@ class RequestMiddleware:
             await asyncio.sleep(decision.delay)
             await self.app(exchange.scope, exchange.receive, exchange.send)
         elif kind in ("error", "throttle"):
-            response = self.render_error(_oauth_error(effect))
-            await response(exchange.scope, exchange.receive, exchange.send)
+            answer = error_answer(_oauth_error(effect))
+            await answer(exchange.scope, exchange.receive, exchange.send)
         elif kind == "hang":
             await _hang(exchange, effect.timeout or 0.0)
         elif kind == "close":
@@ -194,7 +182,7 @@ class _Exchange:
         self.raw_send = send
         self.started = time.monotonic()
         self.status: int | None = None
-        self.fields: RequestFields | None = None
+        self.fields: RequestSummary | None = None
         self._receive = receive
         self._replay: list[Message] = []
         self.on_complete: Callable[[], None] | None = None
@@ -220,14 +208,14 @@ class _Exchange:
 
     async def read_fields(self) -> None:
         """Parse the form body into ``fields`` (the app can still read the body)."""
-        self.fields = request_fields(
-            _pairs(await self.buffer_body(MAX_BODY)), self.scope["headers"]
-        )
+        pairs = _pairs(await self.buffer_body(MAX_BODY))
+        self.fields = summarize(self.scope["path"], pairs, self.scope["headers"])
 
     async def buffer_body(self, limit: int) -> bytes:
         """Read the body (up to ``limit`` bytes) and keep it for the app to read again."""
         for name, value in self.scope["headers"]:
-            if name == b"content-length" and not (value.isdigit() and int(value) <= limit):
+            declared = content_length(value) if name == b"content-length" else 0
+            if declared is None or declared > limit:
                 return b""  # the endpoint refuses it unread (no 100 Continue goes out)
         chunks: list[bytes] = []
         size = 0
@@ -350,27 +338,7 @@ def _pairs(body: bytes) -> list[tuple[str, str]]:
         return []  # the endpoint will reject the body; the rule just does not match
 
 
-def request_fields(pairs: Any, headers: Any) -> RequestFields:
-    """What the journal and fault rules may know of a request: its form or query pairs,
-    and the HTTP Basic client id when the body names none."""
-    fields = RequestFields.from_pairs(pairs)
-    if fields.client_id is None:
-        basic = _basic_client_id(headers)
-        if basic is not None:
-            return RequestFields(fields.grant_type, basic, fields.audiences, fields.scopes)
-    return fields
-
-
-def _basic_client_id(headers: Any) -> str | None:
-    value = _header(headers, b"authorization").decode("latin-1")
-    try:
-        basic = parse_basic(value)
-    except ValueError:
-        return None
-    return basic[0] if basic else None
-
-
-def _header(headers: Any, name: bytes) -> bytes:
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> bytes:
     for key, value in headers:
         if key.lower() == name:
             return bytes(value)

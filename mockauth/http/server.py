@@ -22,15 +22,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import uvicorn
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp
 from uvicorn.supervisors import Multiprocess
 
 from mockauth import paths
-from mockauth.http.app import create_app, render_error
-from mockauth.http.fast import headers_too_large, protocol_class
+from mockauth.http.app import create_app
+from mockauth.http.fast import protocol_class
+from mockauth.http.limits import MAX_HEADER_BYTES, HeaderLimit
 from mockauth.http.net import is_loopback
 from mockauth.http.tls import TlsFiles, ensure_tls
-from mockauth.oauth.params import MAX_HEADER_BYTES
 from mockauth.tenant.config import ServerConfig, default_config, load_config
 from mockauth.tenant.sqlite import open_store
 from mockauth.tenant.tenant import Tenant
@@ -142,24 +142,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
-
-
-class HeaderLimit:
-    """Wrap an ASGI app so requests whose headers exceed MAX_HEADER_BYTES get a 431.
-
-    ``fast_path`` is the wrapped app's, for the protocol (fastpath.py) to find.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.fast_path = getattr(app, "fast_path", None)
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = scope.get("headers", ())
-        if scope["type"] == "http" and sum(len(k) + len(v) for k, v in headers) > MAX_HEADER_BYTES:
-            await render_error(headers_too_large())(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
 
 
 def _uvicorn_config(

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 import hmac
 from typing import TYPE_CHECKING
-from urllib.parse import unquote_plus
 
 from starlette.datastructures import Headers
 
 from mockauth.errors import InvalidClientError, InvalidRequestError
-from mockauth.oauth.params import Form
+from mockauth.oauth.params import Form, parse_basic
 from mockauth.tenant.config import App
 
 if TYPE_CHECKING:
@@ -65,20 +63,3 @@ def _basic_credentials(headers: Headers) -> tuple[str, str] | None:
         return parse_basic(headers.get("authorization", ""))
     except ValueError as exc:
         raise InvalidClientError(headers=BASIC_CHALLENGE) from exc
-
-
-def parse_basic(value: str) -> tuple[str, str] | None:
-    """(client_id, secret) from an Authorization header value; None when it is not Basic.
-
-    Raises ValueError when it is Basic but malformed.
-    """
-    scheme, _, param = value.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    # ValueError covers binascii.Error, UnicodeDecodeError and non-ASCII header text.
-    decoded = base64.b64decode(param.strip(), validate=True).decode("utf-8")
-    user, sep, password = decoded.partition(":")
-    if not sep:
-        raise ValueError("Basic credentials without ':'")
-    # RFC 6749 2.3.1: both parts are form-urlencoded before Basic encoding.
-    return unquote_plus(user), unquote_plus(password)

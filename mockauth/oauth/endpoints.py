@@ -4,6 +4,7 @@ device authorization and the device page."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from html import escape
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -18,14 +19,17 @@ from mockauth.errors import (
     InvalidClientError,
     InvalidRequestError,
     InvalidTokenError,
+    UnauthorizedClientError,
     UnsupportedGrantTypeError,
 )
-from mockauth.oauth.authorize import repeated_names
+from mockauth.issuance import revoked_until
+from mockauth.oauth.authorize import authorize as authorize_request
 from mockauth.oauth.clientauth import authenticate
-from mockauth.oauth.grants import GRANTS
+from mockauth.oauth.grants import GRANTS, device_code, refresh_token
 from mockauth.oauth.pages.login import LoginPage
-from mockauth.oauth.params import Form, read_form
-from mockauth.tenant.journal import remember_form
+from mockauth.oauth.params import Form, read_form, repeated_names, summarize
+from mockauth.tenant.config import App
+from mockauth.tenant.journal import remember
 from mockauth.tenant.people import User
 from mockauth.tenant.tenant import Tenant
 
@@ -33,22 +37,20 @@ _BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mockauth"'}
 _INVALID_TOKEN = {"WWW-Authenticate": 'Bearer realm="mockauth", error="invalid_token"'}
 
 
+def _remember(request: Request, pairs: Iterable[tuple[str, str]]) -> None:
+    """Tell the journal what this request asked (an allow-list of its parameters)."""
+    remember(request.scope, summarize(request.url.path, pairs, request.headers.raw))
+
+
 def _tenant(request: Request) -> Tenant:
     tenant: Tenant = request.app.state.tenant
     return tenant
 
 
-async def token(request: Request) -> Response:
-    form = await read_form(request)
-    remember_form(request.scope, form.fields)
-    body = token_body(request.app.state.tenant, form, request.headers)
-    return Response(body, media_type="application/json", headers=NO_STORE)
-
-
 def token_body(tenant: Tenant, form: Form, headers: Headers) -> bytes:
     """The token endpoint's 200 body for a parsed form, or an OAuthError.
 
-    Shared by the ASGI endpoint and the protocol's fast path (fast.py).
+    What ``HotAnswers.token`` (http/answers.py) answers on both paths.
     """
     tenant.keys.refresh()  # another worker may have rotated the keys (one stat when not)
     grant_type = form.one("grant_type")
@@ -63,8 +65,8 @@ def token_body(tenant: Tenant, form: Form, headers: Headers) -> bytes:
 async def authorize(request: Request) -> Response:
     """Sign the user in at once and send the browser back with a code (or an error)."""
     pairs = request.query_params.multi_items()
-    remember_form(request.scope, pairs)
-    redirect = _tenant(request).login.authorize(pairs)
+    _remember(request, pairs)
+    redirect = authorize_request(_tenant(request), pairs)
     if isinstance(redirect, LoginPage):
         return HTMLResponse(redirect.html(), headers=NO_STORE)
     if redirect.mode == "form_post":
@@ -165,7 +167,7 @@ async def introspect(request: Request) -> Response:
     """RFC 7662 for this server's access and refresh tokens; the caller authenticates as
     an app or with a bearer access token."""
     form = await read_form(request)
-    remember_form(request.scope, form.fields)
+    _remember(request, form.fields)
     tenant = _tenant(request)
     scheme, _, bearer = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer":
@@ -196,15 +198,15 @@ async def introspect(request: Request) -> Response:
         if "sub" in claims:
             answer["sub"] = claims["sub"]
     else:
-        grant = tenant.login.refresh_grant(token)
+        grant = refresh_token.live(tenant, token)
         if grant is not None:
             answer = {
                 "active": True,
-                "aud": grant["a"],
-                "client_id": grant["c"],
-                "exp": grant["exp"],
-                "scope": " ".join(grant["s"]),
-                "sub": grant["u"],
+                "aud": list(grant.audiences),
+                "client_id": grant.client_id,
+                "exp": grant.exp,
+                "scope": " ".join(grant.scopes),
+                "sub": grant.user_id,
             }
     return JSONResponse(answer, headers=NO_STORE)
 
@@ -212,18 +214,37 @@ async def introspect(request: Request) -> Response:
 async def revoke(request: Request) -> Response:
     """RFC 7009: revoke a refresh or access token of the calling app; always 200."""
     form = await read_form(request)
-    remember_form(request.scope, form.fields)
+    _remember(request, form.fields)
     tenant = _tenant(request)
     app = authenticate(tenant, request.headers, form, require_secret=False)
-    tenant.login.revoke(app, form.required("token"))
+    _revoke(tenant, app, form.required("token"))
     return Response(status_code=200, headers=NO_STORE)
+
+
+def _revoke(tenant: Tenant, app: App, token: str) -> None:
+    """Revoke a refresh token (its family and access token) or an access token issued to
+    ``app``; another client's token is unauthorized_client, and one that is not live is
+    ignored (RFC 7009: an invalid token is not an error)."""
+    refresh = refresh_token.live(tenant, token)
+    claims = tenant.access_claims(token) if refresh is None else None
+    owner = refresh.client_id if refresh is not None else (claims or {}).get("azp")
+    if owner is not None and owner != app.client_id:
+        raise UnauthorizedClientError("The token was issued to another client.")
+    if refresh is not None:
+        refresh_token.revoke(tenant, refresh)
+    elif claims is not None:
+        tenant.store.spend(claims["jti"], revoked_until(claims, tenant.clock()))
+
+
+async def health(request: Request) -> Response:
+    return Response(b'{"status":"ok"}', media_type="application/json")
 
 
 async def device_authorization(request: Request) -> Response:
     """RFC 8628 3.1: a device code and a user code for a device app (client_id may be left
     out when there is exactly one device app, as Kinde's default device app)."""
     form = await read_form(request)
-    remember_form(request.scope, form.fields)
+    _remember(request, form.fields)
     tenant = _tenant(request)
     if form.one("client_id") is None and "authorization" not in request.headers:
         devices = [a for a in tenant.config.apps if a.type == "device"]
@@ -233,7 +254,7 @@ async def device_authorization(request: Request) -> Response:
             )
         form = Form((*form.fields, ("client_id", devices[0].client_id)))
     app = authenticate(tenant, request.headers, form, require_secret=False)
-    answer = tenant.device.start(app, form, tenant.issuer + paths.DEVICE)
+    answer = device_code.start(tenant, app, form, tenant.issuer + paths.DEVICE)
     return JSONResponse(answer, headers=NO_STORE)
 
 
@@ -251,13 +272,13 @@ async def device_page(request: Request) -> Response:
     if query.get("deny", "0") not in ("0", "1"):
         raise InvalidRequestError("deny must be 1 (refuse the device) or 0.")
     tenant = _tenant(request)
-    device = tenant.device.waiting(user_code)  # an unknown or expired code: no page
+    device = device_code.waiting(tenant, user_code)  # an unknown or expired code: no page
     hint = query.get("login_hint") or None
     deny = query.get("deny") == "1"
     if tenant.config.login_page and hint is None and not deny and tenant.config.users:
         page = LoginPage(list(tenant.config.users), pairs, paths.DEVICE)
         return HTMLResponse(page.html(), headers=NO_STORE)
-    who = tenant.device.decide(device, hint, deny=deny)
+    who = device_code.decide(tenant, device, hint, deny=deny)
     text = "The device was refused." if deny else f"Signed in as {escape(who)}: connected."
     body = _page("Device", f"<p>{text} You can close this page.</p>")
     return HTMLResponse(body, headers=NO_STORE)

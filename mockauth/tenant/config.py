@@ -40,11 +40,13 @@ RESERVED_CLAIMS = frozenset(
 
 @dataclass(frozen=True, kw_only=True)
 class Lifetimes:
-    """Token lifetimes in seconds."""
+    """Token lifetimes in seconds; ``refresh_grace``: how long a refresh token still
+    refreshes after it was rotated out (Kinde allows "a small overlap"; 0: at once)."""
 
     access_token: int = 86_400
     id_token: int = 3_600
     refresh_token: int = 1_296_000
+    refresh_grace: int = 30
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,6 +154,7 @@ def lifetimes_table(lifetimes: Lifetimes) -> dict[str, int]:
         "access_token": lifetimes.access_token,
         "id_token": lifetimes.id_token,
         "refresh_token": lifetimes.refresh_token,
+        "refresh_grace": lifetimes.refresh_grace,
     }
 
 
@@ -363,12 +366,16 @@ class _Validator:
             seen.add(value)
 
     def lifetimes(self, value: object, key: str, base: Lifetimes) -> Lifetimes:
-        data = self.table(value, key, {"access_token", "id_token", "refresh_token"})
+        names = {"access_token", "id_token", "refresh_token", "refresh_grace"}
+        data = self.table(value, key, names)
         out: dict[str, int] = {}
         for name in data:
             seconds = self.typed(data, name, f"{key}.{name}", int)
-            if not 1 <= seconds <= 10 * 365 * 86_400:
-                raise self.fail(f"{key}.{name}", seconds, "must be between 1 and 315360000 seconds")
+            low, high = (0, 3600) if name == "refresh_grace" else (1, 10 * 365 * 86_400)
+            if not low <= seconds <= high:
+                raise self.fail(
+                    f"{key}.{name}", seconds, f"must be between {low} and {high} seconds"
+                )
             out[name] = seconds
         return replace(base, **out)
 

@@ -19,8 +19,9 @@ from mockauth.tenant.memory import memory_store
 from mockauth.tenant.store import JournalRow, Store
 
 DEFAULT_SIZE = 1000
-# The endpoint stores the parsed form here, so the journal need not parse the body again.
-FORM_SCOPE_KEY = "mockauth.form"
+# An endpoint stores what it read of the request here, so the journal need not read the body
+# again.
+SUMMARY_SCOPE_KEY = "mockauth.summary"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,16 +49,18 @@ class JournalEntry:
 
 
 @dataclass(frozen=True, slots=True)
-class RequestFields:
-    """The allow-listed request parameters an entry may keep."""
+class RequestSummary:
+    """What mockauth may know of a request besides its answer: the path, and the allow-listed
+    parameters (form or query) that fault rules match on and the journal keeps."""
 
-    grant_type: str | None = None
+    path: str = ""
     client_id: str | None = None
+    grant_type: str | None = None
     audiences: tuple[str, ...] = ()
     scopes: tuple[str, ...] = ()
 
     @classmethod
-    def from_pairs(cls, pairs: Iterable[tuple[str, str]]) -> RequestFields:
+    def from_pairs(cls, path: str, pairs: Iterable[tuple[str, str]]) -> RequestSummary:
         """From form or query pairs: only grant_type, client_id, audience and scope are read."""
         grant_type = client_id = None
         audiences: list[str] = []
@@ -71,17 +74,17 @@ class RequestFields:
                 audiences.extend(value.split())
             elif name == "scope":
                 scopes.extend(value.split())
-        return cls(grant_type, client_id, tuple(dict.fromkeys(audiences)), tuple(scopes))
+        return cls(path, client_id, grant_type, tuple(dict.fromkeys(audiences)), tuple(scopes))
 
 
-def remember_form(scope: MutableMapping[str, Any], pairs: Iterable[tuple[str, str]]) -> None:
-    """Called by the token endpoint once it has parsed the form (one dict store)."""
-    scope[FORM_SCOPE_KEY] = pairs
+def remember(scope: MutableMapping[str, Any], summary: RequestSummary) -> None:
+    """Called by an endpoint once it has read its parameters (one dict store)."""
+    scope[SUMMARY_SCOPE_KEY] = summary
 
 
-def remembered_form(scope: Mapping[str, Any]) -> Iterable[tuple[str, str]] | None:
-    pairs: Iterable[tuple[str, str]] | None = scope.get(FORM_SCOPE_KEY)
-    return pairs
+def remembered(scope: Mapping[str, Any]) -> RequestSummary | None:
+    summary: RequestSummary | None = scope.get(SUMMARY_SCOPE_KEY)
+    return summary
 
 
 class Journal:
@@ -122,7 +125,7 @@ class Journal:
         path: str,
         status: int | None,
         started: float,
-        fields: RequestFields | None = None,
+        fields: RequestSummary | None = None,
         fault: str | None = None,
         generation: int | None = None,
         note: str | None = None,
@@ -205,7 +208,7 @@ class Journal:
         return len(self.entries())
 
 
-_NO_FIELDS = RequestFields()
+_NO_FIELDS = RequestSummary()
 
 
 def _entry(row: JournalRow) -> JournalEntry:

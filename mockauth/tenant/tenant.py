@@ -22,10 +22,6 @@ from mockauth.clock import Clock
 from mockauth.errors import ConfigError
 from mockauth.faults.engine import FaultEngine
 from mockauth.faults.rules import parse_rule
-from mockauth.oauth.deviceflow import DeviceFlow
-from mockauth.oauth.grants import GRANTS
-from mockauth.oauth.userflow import UserLogin
-from mockauth.paths import discovery_document
 from mockauth.tenant.config import (
     ISSUER_PLACEHOLDER,
     Api,
@@ -108,7 +104,6 @@ class Tenant:
         self.store = store or (open_store(keys_dir) if keys_dir is not None else memory_store())
         self.clock = clock or Clock()
         self.tokens = TokenFactory(issuer=self.issuer, keys=self.keys, clock=self.clock)
-        self.discovery_bytes = json.dumps(discovery_document(self.issuer, GRANTS)).encode()
         self.faults = FaultEngine(store=self.store)
         self.journal = Journal(journal_size, store=self.store)
         if workers > 1:
@@ -122,8 +117,8 @@ class Tenant:
         self.refresh()
         self.clock.on_change = self._save_clock
         self.started_at = self.clock()
-        self.login = UserLogin(self, Sealer(load_seal_key(keys_dir)), self.store)
-        self.device = DeviceFlow(self.login)
+        # Seals codes, refresh tokens and device codes (tokens/sealed.py).
+        self.sealer = Sealer(load_seal_key(keys_dir))
 
     # --- the snapshot ----------------------------------------------------------------------
 

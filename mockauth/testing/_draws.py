@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from mockauth.faults import badtokens
 from mockauth.tenant.config import App
 from mockauth.testing._cases import Target, TokenCase
-from mockauth.tokens.claims import TokenFactory, encode_segment
+from mockauth.tokens.claims import TokenFactory
+from mockauth.tokens.encoding import encode_segment
 
 Claims = dict[str, Any]
 TEN_YEARS = 10 * 365 * 86_400

@@ -10,11 +10,8 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
 import importlib
-import secrets
 import ssl
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -30,8 +27,7 @@ from mockauth.faults.badtokens import BAD_TOKENS, bad_token
 from mockauth.faults.engine import FaultEngine
 from mockauth.faults.rules import ENDPOINTS, FaultRule
 from mockauth.http.tls import BUNDLE
-from mockauth.oauth.grants.client_credentials import issue_token
-from mockauth.oauth.params import Form
+from mockauth.issuance import login_app, login_tokens, m2m_token
 from mockauth.tenant.config import App
 from mockauth.tenant.journal import JournalEntry
 from mockauth.tenant.tenant import Tenant
@@ -191,7 +187,7 @@ class MockAuth:
         else:
             audiences = [audience] if isinstance(audience, str) else list(audience)
         scope = scopes if scopes is None or isinstance(scopes, str) else " ".join(scopes)
-        return issue_token(self.tenant, app, audiences, scope)
+        return m2m_token(self.tenant, app, audiences, scope)
 
     def token(
         self,
@@ -219,24 +215,15 @@ class MockAuth:
         does unless given an audience. OAuthError as the authorization or token endpoint
         would answer it (``access_denied`` for an unknown user, say).
         """
-        app = self._login_app(client_id)
-        if not app.redirect_uris:
-            raise ValueError(f"app {app.client_id!r} has no redirect_uris to sign in with")
-        verifier = secrets.token_urlsafe(48)
-        digest = hashlib.sha256(verifier.encode()).digest()
-        params = {
-            "response_type": "code",
-            "scope": scopes if isinstance(scopes, str) else " ".join(scopes),
-            "audience": audience if isinstance(audience, str) else " ".join(audience or ()),
-            "code_challenge": base64.urlsafe_b64encode(digest).rstrip(b"=").decode(),
-            "code_challenge_method": "S256",
-            **({"login_hint": user} if user else {}),
-            **({"org_code": org_code} if org_code else {}),
-        }
-        redirect_uri = app.redirect_uris[0]
-        code = self.tenant.login.sign_in(app, redirect_uri, params)
-        fields = {"code": code, "redirect_uri": redirect_uri, "code_verifier": verifier}
-        return self.tenant.login.redeem_code(app, Form(tuple(fields.items())))
+        app = login_app(self.tenant, client_id)
+        return login_tokens(
+            self.tenant,
+            app,
+            user=user,
+            audiences=[audience] if isinstance(audience, str) else list(audience or ()),
+            scopes=scopes.split() if isinstance(scopes, str) else list(scopes),
+            org_code=org_code,
+        )
 
     def user_token(
         self,
@@ -253,20 +240,6 @@ class MockAuth:
         )
         token: str = body["access_token"]
         return token
-
-    def _login_app(self, client_id: str | None) -> App:
-        if client_id is not None:
-            app = self.get_app(client_id)
-            if app.type not in ("regular", "spa"):
-                kind = "an M2M" if app.type == "m2m" else f"a {app.type}"
-                raise ValueError(
-                    f"app {client_id!r} is {kind} app: users sign in to a web app or SPA"
-                )
-            return app
-        first = next((a for a in self.tenant.config.apps if a.type in ("regular", "spa")), None)
-        if first is None:
-            raise LookupError("no web app or SPA is configured: add one with redirect_uris")
-        return first
 
     @property
     def bad_token_names(self) -> tuple[str, ...]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -11,15 +10,11 @@ from typing import Any
 
 from mockauth.tenant.config import App
 from mockauth.tenant.people import Org, User, role_claim
-from mockauth.tokens.keys import KeyStore, b64url
+from mockauth.tokens.encoding import b64url, encode_segment
+from mockauth.tokens.keys import KeyStore
 
 # The jti this server puts in tokens: a uuid4. Anything else did not come from us.
 JTI_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z")
-
-
-def encode_segment(obj: Mapping[str, Any]) -> str:
-    """One compact JWS segment: JSON without spaces, base64url without padding."""
-    return b64url(json.dumps(obj, separators=(",", ":")).encode())
 
 
 class TokenFactory:

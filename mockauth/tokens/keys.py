@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import json
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from mockauth.errors import KeyStoreError
+from mockauth.tokens.jwks import jwks_bytes
 
 KEY_SIZE = 2048
 KEYSET_FILE = "keyset.json"
@@ -27,34 +27,12 @@ _SHA256 = hashes.SHA256()
 log = logging.getLogger("mockauth")
 
 
-def b64url(data: bytes) -> str:
-    """Unpadded base64url, as JOSE wants it."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _int_b64(value: int) -> str:
-    return b64url(value.to_bytes((value.bit_length() + 7) // 8, "big"))
-
-
 def kid_for(public_key: rsa.RSAPublicKey) -> str:
     """Kinde-style kid: 16 bytes of the public key's SHA-256, lowercase hex joined by colons."""
     der = public_key.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
     return ":".join(f"{b:02x}" for b in hashlib.sha256(der).digest()[:16])
-
-
-def public_jwk(public_key: rsa.RSAPublicKey, kid: str) -> dict[str, str]:
-    """The JWK of a public key: exactly kty, alg, use, kid, n, e."""
-    numbers = public_key.public_numbers()
-    return {
-        "kty": "RSA",
-        "alg": "RS256",
-        "use": "sig",
-        "kid": kid,
-        "n": _int_b64(numbers.n),
-        "e": _int_b64(numbers.e),
-    }
 
 
 @dataclass(frozen=True)
@@ -271,8 +249,7 @@ class KeyStore:
         self._active = active or keys[0].kid
         self._retire_at = {k: at for k, at in self._retire_at.items() if k in self._keys}
         self._next_retire = min(self._retire_at.values(), default=None)
-        doc = {"keys": [public_jwk(k.public, k.kid) for k in keys]}
-        self._jwks_bytes = json.dumps(doc, separators=(",", ":")).encode()
+        self._jwks_bytes = jwks_bytes([(k.kid, k.public) for k in keys])
 
     def _locked(self) -> contextlib.AbstractContextManager[None]:
         return contextlib.nullcontext() if self._dir is None else dir_lock(self._dir)

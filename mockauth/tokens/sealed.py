@@ -1,9 +1,11 @@
-"""Sealed grants: authorization codes and refresh tokens that carry their own state.
+"""Sealed grants: authorization codes, refresh tokens and device codes that carry their own
+state, as frozen dataclasses.
 
-A code or refresh token is its payload encrypted and authenticated with AES-GCM under a
-secret kept in the keys dir (``seal.key``, mode 0600). Any worker process can redeem what
-another issued, and refresh tokens survive a restart, as the signing keys do. What must be
-remembered (a code or refresh token already used, a token revoked) is kept in the tenant's store.
+A sealed value is its fields as compact JSON, encrypted and authenticated with AES-GCM under
+a secret kept in the keys dir (``seal.key``, mode 0600), for one purpose (a code never
+passes as a refresh token). Any worker process can redeem what another issued, and refresh
+tokens survive a restart, as the signing keys do. What must be remembered (a code already
+used, a refresh family's turn, a token revoked) is kept in the tenant's store.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ import base64
 import binascii
 import json
 import os
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mockauth.errors import KeyStoreError
-from mockauth.tokens.keys import atomic_write, b64url, dir_lock
+from mockauth.tokens.encoding import b64url
+from mockauth.tokens.keys import atomic_write, dir_lock
 
 SEAL_KEY_FILE = "seal.key"
 _KEY_BYTES = 32
@@ -87,3 +91,101 @@ def _unb64(text: str) -> bytes:
         return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
     except binascii.Error as exc:
         raise ValueError("not base64url") from exc
+
+
+# --- the sealed grants ------------------------------------------------------------------------
+
+G = TypeVar("G", bound="Sealed")
+_OPTIONAL_STR = (str, type(None))
+
+
+def _wire(key: str, kinds: type | tuple[type, ...], default: Any = MISSING) -> Any:
+    """A field sealed under the JSON key ``key``, of one of ``kinds`` when opened."""
+    return field(default=default, metadata={"wire": key, "kinds": kinds})
+
+
+@dataclass(frozen=True, kw_only=True)
+class Sealed:
+    """Base of the sealed grants: ``exp`` on the tenant's clock, ``real_exp`` in real time
+    (the tenant's clock can move; what was used is remembered until ``real_exp``)."""
+
+    PURPOSE = ""
+    id: str = _wire("id", str)
+    client_id: str = _wire("c", str)
+    exp: int = _wire("exp", int)
+    real_exp: int = _wire("rx", int)
+
+    def seal(self, sealer: Sealer) -> str:
+        payload = {f.metadata["wire"]: getattr(self, f.name) for f in fields(self)}
+        sealed: str = sealer.seal(self.PURPOSE, payload)
+        return sealed
+
+    @classmethod
+    def open(cls: type[G], sealer: Sealer, token: str) -> G | None:
+        """The grant sealed in ``token``, or None for anything this server did not seal as
+        one (another purpose, another key, another shape)."""
+        payload = sealer.open(cls.PURPOSE, token)
+        if payload is None:
+            return None
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            key, kinds = f.metadata["wire"], f.metadata["kinds"]
+            if key not in payload and f.default is not MISSING:
+                continue
+            value = payload.get(key, MISSING)
+            if not isinstance(value, kinds) or (isinstance(value, bool) and kinds is int):
+                return None
+            if isinstance(value, list):
+                if not all(isinstance(item, str) for item in value):
+                    return None
+                value = tuple(value)
+            values[f.name] = value
+        return cls(**values)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Code(Sealed):
+    """An authorization code: who signed in, for which app, callback, scopes and APIs."""
+
+    PURPOSE = "code"
+    user_id: str = _wire("u", str)
+    org_code: str | None = _wire("o", _OPTIONAL_STR)
+    redirect_uri: str = _wire("r", str)
+    scopes: tuple[str, ...] = _wire("s", list)
+    audiences: tuple[str, ...] = _wire("a", list)
+    nonce: str | None = _wire("n", _OPTIONAL_STR)
+    challenge: str | None = _wire("pc", _OPTIONAL_STR)  # PKCE S256
+    auth_time: int = _wire("t", int)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Refresh(Sealed):
+    """A refresh token: the sign-in it continues, its family (the code or device code it
+    descends from) and turn in that family, and the access token issued with it."""
+
+    PURPOSE = "refresh"
+    user_id: str = _wire("u", str)
+    org_code: str | None = _wire("o", _OPTIONAL_STR)
+    scopes: tuple[str, ...] = _wire("s", list)
+    audiences: tuple[str, ...] = _wire("a", list)
+    nonce: str | None = _wire("n", _OPTIONAL_STR)
+    auth_time: int = _wire("t", int)
+    family: str | None = _wire("f", _OPTIONAL_STR, None)  # None: sealed before families
+    generation: int = _wire("g", int, 0)
+    access_iat: int = _wire("ai", int)
+    access_jti: str = _wire("aj", str)
+    access_digest: str = _wire("ah", str)  # equal claims, equal digest: the token comes back
+    access_until: int = _wire("ax", int)  # until when its jti is remembered if revoked
+
+    @property
+    def family_id(self) -> str:
+        return self.family or self.id
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceCode(Sealed):
+    """A device code (RFC 8628): the device app and what it asked for."""
+
+    PURPOSE = "device"
+    scopes: tuple[str, ...] = _wire("s", list)
+    audiences: tuple[str, ...] = _wire("a", list)

@@ -27,14 +27,9 @@ from starlette.testclient import TestClient
 
 from mockauth import paths
 from mockauth.errors import NO_STORE
-from mockauth.http.fast import (
-    BODY_LIMIT,
-    HEAD_LIMIT,
-    FastPath,
-    HttpProtocol,
-    json_headers,
-    protocol_class,
-)
+from mockauth.http.answers import json_answer
+from mockauth.http.fast import FastPath, HttpProtocol, protocol_class
+from mockauth.http.limits import BODY_LIMIT, HEAD_LIMIT
 from mockauth.http.server import ServerThread
 from mockauth.oauth.params import FORM_TYPE, MAX_BODY
 from mockauth.tenant.config import default_config, parse_config
@@ -216,7 +211,7 @@ def test_json_headers_are_the_ones_starlette_sends() -> None:
     for headers in (NO_STORE, {**NO_STORE, "WWW-Authenticate": 'Basic realm="x"'}, {}):
         body = b'{"a": 1}'
         response = Response(body, media_type="application/json", headers=headers)
-        assert json_headers(headers, body) == response.raw_headers
+        assert json_answer(200, body, headers).headers == response.raw_headers
 
 
 # --- the same answers as the ASGI app ---

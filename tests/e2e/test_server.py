@@ -28,7 +28,8 @@ import jwt
 import pytest
 
 from mockauth.errors import ConfigError
-from mockauth.http.server import MAX_HEADER_BYTES, ServerThread
+from mockauth.http.limits import MAX_HEADER_BYTES
+from mockauth.http.server import ServerThread
 from mockauth.tenant.config import default_config
 from mockauth.tokens.keys import KeyStore
 

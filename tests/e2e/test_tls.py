@@ -30,7 +30,7 @@ import pytest
 from cryptography import x509
 
 from mockauth.errors import KeySetUnavailableError, KeyStoreError
-from mockauth.http.fast import HEAD_LIMIT
+from mockauth.http.limits import HEAD_LIMIT
 from mockauth.http.server import (
     ServerThread,
     certificate_for,

@@ -12,13 +12,14 @@ from mockauth import paths
 from mockauth.errors import ConfigError
 from mockauth.faults.badtokens import BAD_TOKENS
 from mockauth.faults.engine import FaultEngine
-from mockauth.faults.rules import EFFECTS, FaultRule, RequestFacts, parse_rule, parse_rules
+from mockauth.faults.rules import EFFECTS, FaultRule, parse_rule, parse_rules
 from mockauth.tenant.config import default_config, parse_config
+from mockauth.tenant.journal import RequestSummary
 from mockauth.tenant.sqlite import open_store
 from mockauth.tenant.tenant import Tenant
 
-TOKEN = RequestFacts(paths.TOKEN, "c1", "client_credentials", ("https://api.example.com",))
-JWKS = RequestFacts(paths.JWKS)
+TOKEN = RequestSummary(paths.TOKEN, "c1", "client_credentials", ("https://api.example.com",))
+JWKS = RequestSummary(paths.JWKS)
 
 
 class FakeTime:
@@ -29,7 +30,7 @@ class FakeTime:
         return self.now
 
 
-def fired(engine: FaultEngine, request: RequestFacts, n: int) -> list[str | None]:
+def fired(engine: FaultEngine, request: RequestSummary, n: int) -> list[str | None]:
     out = []
     for _ in range(n):
         decision = engine.decide(request)

@@ -509,7 +509,9 @@ def test_another_servers_code_is_refused(client: TestClient) -> None:
 # --- the refresh_token grant ---
 
 
-def test_refresh_rotates_and_keeps_the_unexpired_access_token(client: TestClient) -> None:
+def test_refresh_rotates_and_keeps_the_unexpired_access_token(
+    tenant: Tenant, client: TestClient
+) -> None:
     first = login(client)
     again = refresh(client, first["refresh_token"])
     assert again.status_code == 200, again.text
@@ -518,9 +520,36 @@ def test_refresh_rotates_and_keeps_the_unexpired_access_token(client: TestClient
     assert body["refresh_token"] != first["refresh_token"]
     assert body["scope"] == ALL_SCOPES
     assert verified(body["id_token"], audience=WEB.client_id)["sub"] == USER.id
-    # The old refresh token is spent; the new one works.
-    assert_error(refresh(client, first["refresh_token"]), 400, "invalid_grant")
+    # Past the grace period the old refresh token is spent; the new one works.
+    tenant.clock.advance(CONFIG.lifetimes.refresh_grace + 1)
     assert refresh(client, body["refresh_token"]).status_code == 200
+
+
+def test_the_previous_refresh_token_works_for_the_grace_period(
+    tenant: Tenant, client: TestClient
+) -> None:
+    first = login(client)["refresh_token"]
+    tabs = [refresh(client, first) for _ in range(3)]  # three tabs, the same token
+    assert [t.status_code for t in tabs] == [200, 200, 200]
+    # Each got a refresh token of the next turn; any of them refreshes once more.
+    newest = refresh(client, tabs[2].json()["refresh_token"])
+    assert newest.status_code == 200
+    assert refresh(client, tabs[0].json()["refresh_token"]).status_code == 200  # in grace
+
+
+def test_reuse_past_the_grace_period_revokes_the_family(tenant: Tenant, client: TestClient) -> None:
+    first = login(client)
+    second = refresh(client, first["refresh_token"]).json()
+    tenant.clock.advance(CONFIG.lifetimes.refresh_grace + 1)
+    replay = refresh(client, first["refresh_token"])
+    assert (
+        "family of refresh tokens is revoked"
+        in assert_error(replay, 400, "invalid_grant")["error_description"]
+    )
+    assert_error(refresh(client, second["refresh_token"]), 400, "invalid_grant")
+    for token in (first["access_token"], second["access_token"], second["refresh_token"]):
+        answer = client.post("/oauth2/introspect", data={"token": token, **app_auth()})
+        assert answer.json() == {"active": False}
 
 
 def test_refresh_after_the_access_token_expired_gives_a_new_one(
@@ -974,7 +1003,7 @@ def test_a_payload_of_another_shape_is_invalid_grant_not_a_500(
     tenant: Tenant, client: TestClient
 ) -> None:
     # A refresh token sealed by an older build had no "ah": refused cleanly.
-    sealer = tenant.login.sealer
+    sealer = tenant.sealer
     old = sealer.seal("refresh", {"id": "x", "c": WEB.client_id, "u": USER.id, "exp": 2**40})
     assert_error(refresh(client, old), 400, "invalid_grant")
 
@@ -1064,14 +1093,14 @@ def test_a_replay_during_the_first_use_still_revokes_what_it_gave(
 ) -> None:
     code = code_for(client)
     replays: list[Any] = []
-    real_note = tenant.login.spent.note
+    real_note = tenant.store.note
 
     def replay_first(ident: str, text: str, until: float) -> None:
         if not replays:  # the stolen code arrives while the first use is issuing
             replays.append(redeem(client, code))
         real_note(ident, text, until)
 
-    monkeypatch.setattr(tenant.login.spent, "note", replay_first)
+    monkeypatch.setattr(tenant.store, "note", replay_first)
     first = redeem(client, code)
     assert error_of(replays[0]) == "invalid_grant"
     assert "revoked" in assert_error(first, 400, "invalid_grant")["error_description"]
@@ -1085,8 +1114,8 @@ def error_of(answer: Any) -> str:
 def test_a_damaged_note_is_no_500(tenant: Tenant, client: TestClient, note: str) -> None:
     code = code_for(client)
     first = redeem(client, code).json()
-    code_id = tenant.login.sealer.open("code", code)["id"]  # type: ignore[index]
-    tenant.login.spent.note(code_id, note, time.time() + 60)
+    code_id = tenant.sealer.open("code", code)["id"]  # type: ignore[index]
+    tenant.store.note(code_id, note, time.time() + 60)
     assert_error(redeem(client, code), 400, "invalid_grant")
     answer = refresh(client, first["refresh_token"])  # the family is revoked all the same
     assert_error(answer, 400, "invalid_grant")
@@ -1096,8 +1125,8 @@ def test_a_refresh_token_sealed_before_families_still_refreshes(
     tenant: Tenant, client: TestClient
 ) -> None:
     token = login(client)["refresh_token"]
-    payload = tenant.login.sealer.open("refresh", token)
+    payload = tenant.sealer.open("refresh", token)
     assert payload is not None
     del payload["f"]
-    older = tenant.login.sealer.seal("refresh", payload)
+    older = tenant.sealer.seal("refresh", payload)
     assert refresh(client, older).status_code == 200

@@ -6,6 +6,7 @@ import base64
 import json
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 from starlette.testclient import TestClient
@@ -13,7 +14,7 @@ from starlette.testclient import TestClient
 from mockauth import paths
 from mockauth.http.app import create_app
 from mockauth.tenant.config import default_config
-from mockauth.tenant.journal import Journal, RequestFields
+from mockauth.tenant.journal import Journal, RequestSummary
 from mockauth.tenant.tenant import Tenant
 
 APP = default_config().apps[0]
@@ -27,7 +28,7 @@ def _record(journal: Journal, path: str = "/p", status: int = 200, **fields: str
         path=path,
         status=status,
         started=time.monotonic(),
-        fields=RequestFields(client_id=fields.get("client_id")),
+        fields=RequestSummary(path, client_id=fields.get("client_id")),
         fault=fields.get("fault"),
     )
 
@@ -102,8 +103,9 @@ def test_concurrent_records_are_all_kept() -> None:
     assert sorted(e.seq for e in journal.entries()) == list(range(1, 4001))
 
 
-def test_request_fields_keep_only_the_allow_list() -> None:
-    fields = RequestFields.from_pairs(
+def test_request_summaries_keep_only_the_allow_list() -> None:
+    fields = RequestSummary.from_pairs(
+        "/oauth2/token",
         [
             ("grant_type", "client_credentials"),
             ("client_id", "abc"),
@@ -112,9 +114,10 @@ def test_request_fields_keep_only_the_allow_list() -> None:
             ("audience", "a"),
             ("scope", "read write"),
             ("client_assertion", "eyJ.x.y"),
-        ]
+        ],
     )
-    assert fields == RequestFields("client_credentials", "abc", ("a", "b"), ("read", "write"))
+    expected = RequestSummary("/oauth2/token", "abc", "client_credentials", ("a", "b"))
+    assert fields == replace(expected, scopes=("read", "write"))
 
 
 def test_every_token_request_is_recorded_with_its_facts(client: TestClient) -> None:

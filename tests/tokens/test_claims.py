@@ -13,7 +13,8 @@ import jwt
 import pytest
 
 from mockauth.tenant.config import App
-from mockauth.tokens.claims import TokenFactory, encode_segment
+from mockauth.tokens.claims import TokenFactory
+from mockauth.tokens.encoding import encode_segment
 from mockauth.tokens.keys import KeyStore
 
 ISSUER = "http://127.0.0.1:8400"

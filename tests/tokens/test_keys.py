@@ -25,7 +25,8 @@ from hypothesis import strategies as st
 from mockauth.errors import KeyStoreError
 from mockauth.tokens import keys as keys_module
 from mockauth.tokens.claims import TokenFactory
-from mockauth.tokens.keys import KEYSET_FILE, KeyStore, kid_for, public_jwk
+from mockauth.tokens.jwks import public_jwk
+from mockauth.tokens.keys import KEYSET_FILE, KeyStore, kid_for
 
 KID_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){15}$")
 JWK_MEMBERS = {"kty", "alg", "use", "kid", "n", "e"}

@@ -41,8 +41,10 @@ from mockauth.http.server import ServerThread
 from mockauth.tenant.config import App, parse_config
 from mockauth.tenant.tenant import Tenant
 from mockauth.testing.helpers import MockAuth
-from mockauth.tokens.claims import TokenFactory, encode_segment
-from mockauth.tokens.keys import KeyStore, b64url, public_jwk
+from mockauth.tokens.claims import TokenFactory
+from mockauth.tokens.encoding import b64url, encode_segment
+from mockauth.tokens.jwks import public_jwk
+from mockauth.tokens.keys import KeyStore
 from mockauth.validator.validator import (
     TokenClaims,
     TokenValidator,

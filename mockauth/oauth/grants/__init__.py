@@ -16,10 +16,8 @@ if TYPE_CHECKING:
 GrantHandler = Callable[["Tenant", Form, Headers], dict[str, Any]]
 
 GRANTS: Mapping[str, GrantHandler] = {
-    "authorization_code": authorization_code.grant,
-    "client_credentials": client_credentials.grant,
-    "refresh_token": refresh_token.grant,
-    device_code.GRANT_TYPE: device_code.grant,
+    module.GRANT_TYPE: module.grant
+    for module in (authorization_code, client_credentials, refresh_token, device_code)
 }
 
 __all__ = ["GRANTS", "GrantHandler"]
