@@ -44,6 +44,7 @@ from mockauth.errors import (
 from mockauth.faults.rules import parse_rule, parse_rules
 from mockauth.http.net import is_loopback
 from mockauth.tenant.tenant import Tenant
+from mockauth.tenant.validate import Reader, Table
 
 JOURNAL_FILTERS = ("path", "client_id", "status", "fault", "since", "limit")
 Handler = Callable[[Request, Tenant], Awaitable[Response]]
@@ -150,9 +151,7 @@ def _refuse(description: str, *, wrong: bool = False) -> NoReturn:
 
 
 def _object(body: object) -> Mapping[str, Any]:
-    if not isinstance(body, dict):
-        raise ConfigError(SOURCE, "(body)", body, "must be a JSON object")
-    return body
+    return Table(Reader(SOURCE), body, what="body").data
 
 
 # --- faults --------------------------------------------------------------------------------
@@ -328,19 +327,13 @@ async def reset(request: Request, tenant: Tenant) -> Response:
 # --- body checks ---------------------------------------------------------------------------
 
 
+_SECONDS = 100 * 365 * 86_400.0  # far beyond any token lifetime, within time_t
+
+
 def _only(body: Mapping[str, Any], allowed: set[str]) -> None:
-    for name in body:
-        if name not in allowed:
-            reason = f"unknown key (allowed: {', '.join(sorted(allowed))})"
-            raise ConfigError(SOURCE, str(name), body[name], reason)
+    Reader(SOURCE).only(body, "", allowed)
 
 
-def _number(body: Mapping[str, Any], name: str, *, low: float | None = None) -> float:
-    value = body.get(name, _MISSING)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(SOURCE, name, value, "must be a number of seconds")
-    limit = 100 * 365 * 86_400.0  # far beyond any token lifetime, within time_t
-    if not -limit <= value <= limit or (low is not None and value < low):
-        floor = low if low is not None else -limit  # low=0.0 is a bound, not "no bound"
-        raise ConfigError(SOURCE, name, value, f"must be between {floor:g} and {limit:g}")
-    return float(value)
+def _number(body: Mapping[str, Any], name: str, *, low: float = -_SECONDS) -> float:
+    """A number of seconds (or a time in seconds) from ``low`` to a century."""
+    return float(Reader(SOURCE).number_value(name, body.get(name, _MISSING), low, _SECONDS))

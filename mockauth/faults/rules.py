@@ -10,15 +10,15 @@ and in Python (a mapping passed to :func:`parse_rule` or ``FaultEngine.add``)::
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from mockauth import paths
 from mockauth.errors import _MISSING, ConfigError
 from mockauth.tenant.journal import RequestSummary
+from mockauth.tenant.validate import Reader, Table
 
 # Endpoint names a rule can match, and the paths behind each ("any": every non-admin path).
 ENDPOINTS: Mapping[str, tuple[str, ...]] = {
@@ -49,6 +49,24 @@ EFFECTS: Mapping[str, frozenset[str]] = {
     "jwks_empty": frozenset(),
     "jwks_missing_key": frozenset(),
 }
+# The tokens a bad_token fault can hand out: the names of badtokens.BAD_TOKENS, which pairs
+# each with the error a validator must raise (named here so that parsing a rule needs no
+# token machinery; a test holds the two equal).
+BAD_TOKEN_NAMES = (
+    "expired",
+    "not_yet_valid",
+    "wrong_audience",
+    "wrong_issuer",
+    "missing_scopes",
+    "tampered_payload",
+    "tampered_signature",
+    "truncated_signature",
+    "unknown_kid",
+    "missing_kid",
+    "alg_none",
+    "hs256_public_key",
+    "malformed",
+)
 # Effects that only make sense on one endpoint.
 EFFECT_ENDPOINT = {"bad_token": "token", "jwks_empty": "jwks", "jwks_missing_key": "jwks"}
 FORM_MATCHERS = ("client_id", "audience", "grant_type")
@@ -188,10 +206,14 @@ class Decision:
 
 def parse_rule(data: object, *, source: str = "fault", key: str = "") -> FaultRule:
     """Validate one rule mapping; raise ConfigError naming ``source``, the key and the value."""
-    reader = _Reader(data, source, key)
+    reader = Table(Reader(source), data, key, what="rule")
     reader.only(FAULT_FIELDS | FREQUENCY_KEYS)
     kind = reader.choice("effect", EFFECTS, required=True)
-    reader.only(MATCH_KEYS | FREQUENCY_KEYS | {"id", "effect"} | EFFECTS[kind], effect=kind)
+    takes = ", ".join(sorted(EFFECTS[kind])) or "none"
+    reader.only(
+        MATCH_KEYS | FREQUENCY_KEYS | {"id", "effect"} | EFFECTS[kind],
+        f"not a parameter of effect {kind!r} (it takes: {takes})",
+    )
     rule_id = reader.string("id", default="")
     if rule_id and not RULE_ID_RE.match(rule_id):
         raise reader.fail("id", rule_id, "must be 1 to 64 letters, digits or _ . : -")
@@ -212,7 +234,7 @@ def parse_rules(data: object, *, source: str = "fault", key: str = "") -> list[F
     return rules
 
 
-def _match(reader: _Reader, kind: str) -> Match:
+def _match(reader: Table, kind: str) -> Match:
     path = reader.string("path")
     if path is not None and "endpoint" in reader.data:
         raise reader.fail("path", path, "give either endpoint or path, not both")
@@ -240,7 +262,7 @@ def _endpoint_of(endpoint: str, path: str | None) -> str:
     return next((name for name, ps in ENDPOINTS.items() if path in ps), "any")
 
 
-def _effect(reader: _Reader, kind: str) -> Effect:
+def _effect(reader: Table, kind: str) -> Effect:
     if kind == "latency":
         return Effect(kind=kind, delay=_delay(reader))
     if kind == "error":
@@ -255,11 +277,11 @@ def _effect(reader: _Reader, kind: str) -> Effect:
         timeout = reader.number("timeout", low=0.0, high=MAX_HANG, default=DEFAULT_HANG)
         return Effect(kind=kind, timeout=timeout)
     if kind == "bad_token":
-        return Effect(kind=kind, token=reader.choice("token", _bad_token_names(), required=True))
+        return Effect(kind=kind, token=reader.choice("token", BAD_TOKEN_NAMES, required=True))
     return Effect(kind=kind)
 
 
-def _delay(reader: _Reader) -> tuple[float, float]:
+def _delay(reader: Table) -> tuple[float, float]:
     value = reader.data.get("delay", _MISSING)
     if isinstance(value, list):
         if len(value) != 2:
@@ -275,7 +297,7 @@ def _delay(reader: _Reader) -> tuple[float, float]:
     return (seconds, seconds)
 
 
-def _error_effect(reader: _Reader) -> Effect:
+def _error_effect(reader: Table) -> Effect:
     code = reader.string("error")
     if code is not None and not ERROR_CODE_RE.match(code):
         raise reader.fail("error", code, "must be an OAuth error code such as invalid_client")
@@ -297,7 +319,7 @@ def _default_code(status: int) -> str:
     return by_status.get(status, "invalid_request")
 
 
-def _freq(reader: _Reader) -> Frequency:
+def _freq(reader: Table) -> Frequency:
     return Frequency(
         times=reader.integer("times", low=1, high=10**9),
         every=reader.integer("every", low=1, high=10**9, default=1),
@@ -305,87 +327,3 @@ def _freq(reader: _Reader) -> Frequency:
         seed=reader.integer("seed", low=0, high=2**63 - 1),
         expires_in=reader.number("expires_in", low=0.0, high=10.0**9, open_low=True),
     )
-
-
-def _bad_token_names() -> tuple[str, ...]:
-    # Imported here: badtokens needs tokens -> config, and config parses [[faults]] with us.
-    from mockauth.faults.badtokens import BAD_TOKENS
-
-    return tuple(BAD_TOKENS)
-
-
-class _Reader:
-    """Typed access to one rule mapping; every failure names the key path and the value."""
-
-    def __init__(self, data: object, source: str, key: str) -> None:
-        if not isinstance(data, Mapping):
-            raise ConfigError(source, key or "(rule)", data, "must be a table (a JSON object)")
-        self.data: Mapping[str, Any] = data
-        self.source = source
-        self.key = key
-
-    def fail(self, name: str, value: object, reason: str) -> ConfigError:
-        return ConfigError(self.source, f"{self.key}.{name}" if self.key else name, value, reason)
-
-    def only(self, allowed: frozenset[str], *, effect: str | None = None) -> None:
-        for name in self.data:
-            if name in allowed:
-                continue
-            if effect is not None:
-                takes = ", ".join(sorted(EFFECTS[effect])) or "none"
-                reason = f"not a parameter of effect {effect!r} (it takes: {takes})"
-            else:
-                reason = f"unknown key (allowed: {', '.join(sorted(allowed))})"
-            raise self.fail(str(name), self.data[name], reason)
-
-    def string(self, name: str, *, default: str | None = None) -> Any:
-        value = self.data.get(name, _MISSING)
-        if value is _MISSING:
-            return default
-        if not isinstance(value, str) or not value or len(value) > 1000:
-            raise self.fail(name, value, "must be a non-empty string")
-        return value
-
-    def choice(self, name: str, options: Iterable[str], *, required: bool = False) -> Any:
-        value = self.data.get(name, _MISSING)
-        if value is _MISSING and not required:
-            return None
-        names = list(options)
-        if value not in names:
-            raise self.fail(name, value, f"must be one of {', '.join(names)}")
-        return value
-
-    def integer(self, name: str, *, low: int, high: int, default: int | None = None) -> Any:
-        value = self.data.get(name, _MISSING)
-        if value is _MISSING:
-            return default
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-            raise self.fail(name, value, f"must be an integer from {low} to {high}")
-        return value
-
-    def number(
-        self,
-        name: str,
-        *,
-        low: float,
-        high: float,
-        default: float | None = None,
-        open_low: bool = False,
-    ) -> Any:
-        value = self.data.get(name, _MISSING)
-        if value is _MISSING:
-            return default
-        number = self.number_value(name, value, low, high)
-        if open_low and number <= low:
-            raise self.fail(name, value, f"must be greater than {low:g}")
-        return number
-
-    def number_value(self, name: str, value: object, low: float, high: float) -> float:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-            or not low <= value <= high
-        ):
-            raise self.fail(name, value, f"must be a number from {low:g} to {high:g}")
-        return float(value)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -25,6 +24,7 @@ from mockauth.tenant.people import (
     parse_users,
     redirect_uri_problem,
 )
+from mockauth.tenant.validate import Reader
 
 ISSUER_PLACEHOLDER = "{issuer}"
 CLIENT_ID_RE = re.compile(r"^[0-9a-f]{32}\Z")
@@ -209,24 +209,24 @@ def default_config() -> ServerConfig:
 
 def parse_api(value: object, *, source: str, key: str = "api") -> Api:
     """Validate one ``[[apis]]`` table (or its JSON form), as the config file would."""
-    return _Validator(source).api(value, key)
+    return _ConfigReader(source).api(value, key)
 
 
 def parse_app(value: object, *, source: str, apis: tuple[Api, ...], key: str = "app") -> App:
     """Validate one ``[[apps]]`` table (or its JSON form) against the defined ``apis``."""
-    return _Validator(source).app(value, key, {a.audience: a for a in apis})
+    return _ConfigReader(source).app(value, key, {a.audience: a for a in apis})
 
 
 def parse_user_table(
     value: object, *, source: str, orgs: tuple[Org, ...], key: str = "user"
 ) -> User:
     """Validate one ``[[users]]`` table (or its JSON form) against the defined ``orgs``."""
-    return parse_user(_Validator(source), value, key, {o.code for o in orgs})
+    return parse_user(_ConfigReader(source), value, key, {o.code for o in orgs})
 
 
 def parse_org_table(value: object, *, source: str, key: str = "org") -> Org:
     """Validate one ``[[orgs]]`` table (or its JSON form)."""
-    return parse_org(_Validator(source), value, key)
+    return parse_org(_ConfigReader(source), value, key)
 
 
 def parse_config(raw: bytes, *, source: str) -> ServerConfig:
@@ -240,7 +240,7 @@ def parse_config(raw: bytes, *, source: str) -> ServerConfig:
     except tomllib.TOMLDecodeError as exc:
         reason = f"not valid TOML: {exc}{_quoted_line(text, str(exc))}"
         raise ConfigError(source, FILE_KEY, source, reason) from exc
-    return _Validator(source).config(data)
+    return _ConfigReader(source).config(data)
 
 
 def _quoted_line(text: str, message: str) -> str:
@@ -253,49 +253,8 @@ def _quoted_line(text: str, message: str) -> str:
     return f": {line[:80]!r}" if line else ""
 
 
-class _Validator:
-    """Walks the parsed TOML once, naming each key by its path in errors."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-
-    def fail(self, key: str, value: object, reason: str) -> ConfigError:
-        return ConfigError(self.source, key, value, reason)
-
-    def table(self, value: object, key: str, allowed: set[str]) -> dict[str, Any]:
-        if not isinstance(value, dict):
-            raise self.fail(key, value, "must be a table")
-        for name in value:
-            if name not in allowed:
-                where = f"{key}.{name}" if key else name
-                raise self.fail(
-                    where, value[name], f"unknown key (allowed: {', '.join(sorted(allowed))})"
-                )
-        return value
-
-    def typed(
-        self, data: dict[str, Any], name: str, key: str, kind: type, default: Any = _MISSING
-    ) -> Any:
-        value = data.get(name, _MISSING)
-        if value is _MISSING:
-            if default is _MISSING:
-                raise self.fail(key, _MISSING, "required key is missing")
-            return default
-        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise self.fail(key, value, f"must be {_kind_name(kind)}")
-        return value
-
-    def strings(
-        self, value: object, key: str, check: Callable[[str], bool], what: str
-    ) -> tuple[str, ...]:
-        if not isinstance(value, list):
-            raise self.fail(key, value, "must be an array of strings")
-        for i, item in enumerate(value):
-            if not isinstance(item, str) or not check(item):
-                raise self.fail(f"{key}[{i}]", item, f"must be {what}")
-        if len(set(value)) != len(value):
-            raise self.fail(key, value, "contains duplicates")
-        return tuple(value)
+class _ConfigReader(Reader):
+    """Reads the config file's tables (and the same tables from the admin API or a marker)."""
 
     def config(self, data: dict[str, Any]) -> ServerConfig:
         self.table(
@@ -351,19 +310,6 @@ class _Validator:
         if not 0 <= overlap <= 10 * 365 * 86_400:
             raise self.fail("keys.overlap", overlap, "must be between 0 and 315360000 seconds")
         return float(overlap)
-
-    def array(self, data: dict[str, Any], name: str) -> list[Any]:
-        value = data.get(name, [])
-        if not isinstance(value, list):
-            raise self.fail(name, value, "must be an array of tables ([[" + name + "]])")
-        return value
-
-    def unique(self, values: list[str], array: str, key: str) -> None:
-        seen: set[str] = set()
-        for i, value in enumerate(values):
-            if value in seen:
-                raise self.fail(f"{array}[{i}].{key}", value, f"duplicate {key}")
-            seen.add(value)
 
     def lifetimes(self, value: object, key: str, base: Lifetimes) -> Lifetimes:
         names = {"access_token", "id_token", "refresh_token", "refresh_grace"}
@@ -423,7 +369,7 @@ class _Validator:
                 org_code,
                 "must be org_ and 1 to 32 lowercase letters or digits (Kinde's: org_ + 11 hex)",
             )
-        claims = self.claims(data, key)
+        claims = self.claims(data, key, RESERVED_CLAIMS)
         grants = self.grants(data.get("apis", {}), f"{key}.apis", apis)
         lifetimes = None
         if "lifetimes" in data:
@@ -444,25 +390,6 @@ class _Validator:
             redirect_uris=redirect_uris,
             logout_uris=self.uris(data, "logout_uris", key),
         )
-
-    def claims(
-        self, data: dict[str, Any], key: str, reserved: frozenset[str] = RESERVED_CLAIMS
-    ) -> dict[str, Any]:
-        """Extra token claims: JSON values, none of the names mockauth sets itself."""
-        claims: dict[str, Any] = self.typed(data, "claims", f"{key}.claims", dict, {})
-        for claim in claims:
-            if claim in reserved:
-                raise self.fail(
-                    f"{key}.claims.{claim}",
-                    claims[claim],
-                    "is set by mockauth and cannot be overridden",
-                )
-        bad = _non_json(claims, f"{key}.claims")
-        if bad is not None:  # TOML dates/times and inf/nan cannot go into a JWT
-            raise self.fail(
-                bad[0], bad[1], "must be a JSON value (no dates, times, inf or nan; 32 levels)"
-            )
-        return dict(claims)
 
     def uris(self, data: dict[str, Any], name: str, key: str) -> tuple[str, ...]:
         where = f"{key}.{name}"
@@ -493,35 +420,5 @@ class _Validator:
         return out
 
 
-MAX_CLAIM_DEPTH = 32
-
-
-def _non_json(value: object, key: str, depth: int = 0) -> tuple[str, object] | None:
-    """The key path and value of the first part of ``value`` JSON cannot carry, if any.
-
-    Nesting is capped: a claim nested hundreds deep would overflow the JSON encoder later.
-    """
-    if depth > MAX_CLAIM_DEPTH:
-        return (key, "(nested too deep)")
-    if isinstance(value, dict):
-        items: list[tuple[str, object]] = [(f"{key}.{k}", v) for k, v in value.items()]
-    elif isinstance(value, list):
-        items = [(f"{key}[{i}]", v) for i, v in enumerate(value)]
-    elif isinstance(value, float):
-        return None if math.isfinite(value) else (key, value)
-    else:
-        return None if isinstance(value, str | int) else (key, value)
-    for where, item in items:
-        bad = _non_json(item, where, depth + 1)
-        if bad is not None:
-            return bad
-    return None
-
-
 def _is_scope(value: str) -> bool:
     return bool(SCOPE_RE.match(value))
-
-
-def _kind_name(kind: type) -> str:
-    names = {str: "a string", int: "an integer", dict: "a table", list: "an array"}
-    return {**names, bool: "true or false"}.get(kind, kind.__name__)

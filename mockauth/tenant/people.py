@@ -7,11 +7,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
-if TYPE_CHECKING:
-    from mockauth.tenant.config import _Validator
+from mockauth.tenant.validate import Reader
 
 ORG_CODE_RE = re.compile(r"^org_[0-9a-z]{1,32}\Z")
 # What a user's extra claims may not set: the access token's own claims, and at_hash (it
@@ -107,13 +106,13 @@ def redirect_uri_problem(uri: str) -> str | None:
     return None
 
 
-def parse_orgs(v: _Validator, items: list[Any]) -> tuple[Org, ...]:
+def parse_orgs(v: Reader, items: list[Any]) -> tuple[Org, ...]:
     orgs = tuple(parse_org(v, value, f"orgs[{i}]") for i, value in enumerate(items))
     v.unique([o.code for o in orgs], "orgs", "code")
     return orgs
 
 
-def parse_org(v: _Validator, value: object, key: str) -> Org:
+def parse_org(v: Reader, value: object, key: str) -> Org:
     """One ``[[orgs]]`` table."""
     data = v.table(value, key, {"code", "name"})
     code = v.typed(data, "code", f"{key}.code", str)
@@ -139,7 +138,7 @@ _USER_KEYS = {
 }
 
 
-def parse_users(v: _Validator, items: list[Any], orgs: tuple[Org, ...]) -> tuple[User, ...]:
+def parse_users(v: Reader, items: list[Any], orgs: tuple[Org, ...]) -> tuple[User, ...]:
     codes = {o.code for o in orgs}
     users = tuple(parse_user(v, value, f"users[{i}]", codes) for i, value in enumerate(items))
     emails: set[str] = set()
@@ -151,7 +150,7 @@ def parse_users(v: _Validator, items: list[Any], orgs: tuple[Org, ...]) -> tuple
     return users
 
 
-def parse_user(v: _Validator, value: object, key: str, codes: set[str]) -> User:
+def parse_user(v: Reader, value: object, key: str, codes: set[str]) -> User:
     """One ``[[users]]`` table; ``codes``: the org codes it may name."""
     data = v.table(value, key, _USER_KEYS)
     for name, limit in _LENGTHS.items():

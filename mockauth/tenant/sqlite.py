@@ -59,11 +59,9 @@ def open_store(state_dir: str | Path, *, instance: str | None = None) -> Store:
         shared.close()
         _release(lock_fd, runs, instance if lock_fd is not None else None)
         raise
-    stop = threading.Event()
     locks = (_writer_lock(runs / f"{instance}.writer"), _writer_lock(root / "store.writer"))
 
     def closed() -> None:
-        stop.set()
         for close in locks:
             close[1]()
         _release(lock_fd, runs, instance if lock_fd is not None else None)
@@ -76,7 +74,7 @@ def open_store(state_dir: str | Path, *, instance: str | None = None) -> Store:
         on_close=closed,
         writer_locks=(locks[0][0], locks[1][0]),
     )
-    _start_pruning(store, stop)
+    _start_pruning(store)
     return store
 
 
@@ -191,14 +189,16 @@ def _remove_stale(runs: Path) -> None:
         _release(fd, runs, lock.stem)
 
 
-def _start_pruning(store: Store, stop: threading.Event) -> None:
+def _start_pruning(store: Store) -> None:
+    stop = store.stopping
+
     def run() -> None:
         while not stop.is_set():
             try:
                 store.prune()
             except (StoreError, sqlite3.Error) as exc:
-                if not stop.is_set():
-                    log.warning("mockauth: pruning expired ids failed: %s", exc)
+                log.warning("mockauth: pruning expired ids failed: %s", exc)
             stop.wait(PRUNE_INTERVAL)
 
-    threading.Thread(target=run, name="mockauth-prune", daemon=True).start()
+    store.pruner = threading.Thread(target=run, name="mockauth-prune", daemon=True)
+    store.pruner.start()

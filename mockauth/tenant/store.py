@@ -137,6 +137,9 @@ class Store:
         self.where = where  # what error messages name: a directory, or "memory"
         self.instance = instance  # the server whose tenant data this is (sqlite.py)
         self.closed = False
+        # A thread that deletes expired ids (sqlite.py starts one), stopped before closing.
+        self.pruner: threading.Thread | None = None
+        self.stopping = threading.Event()
 
     # --- the change counter and settings -------------------------------------------------
 
@@ -397,7 +400,7 @@ class Store:
         cutoff = (time.time() if now is None else now) - PRUNE_GRACE
         gone = 0
         for table in ("spent", "notes", "families"):
-            while True:
+            while not self.stopping.is_set():
                 with self._lock:
                     cursor = self._shared_write(
                         f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table}"
@@ -422,10 +425,14 @@ class Store:
     # --- plumbing ------------------------------------------------------------------------
 
     def close(self) -> None:
+        """Stop pruning, close the databases, then let sqlite.py release the files."""
+        if self.closed:
+            return
+        self.closed = True
+        self.stopping.set()
+        if self.pruner is not None:
+            self.pruner.join()
         with self._lock:
-            if self.closed:
-                return
-            self.closed = True
             self._db.close()
             self._shared.close()
         if self._on_close is not None:

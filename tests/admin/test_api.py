@@ -260,7 +260,9 @@ def test_a_negative_value_is_told_its_lower_bound_zero(
 ) -> None:
     # A lower bound of 0 once read as "no bound", printing a range that held the value.
     response = client.request(method, path, json=body)
-    assert_oauth_error(response, 400, "invalid_request", words, "must be between 0 and 3.1536e+09")
+    assert_oauth_error(
+        response, 400, "invalid_request", words, "must be a number from 0 to 3.1536e+09"
+    )
 
 
 # --- journal -------------------------------------------------------------------------------

@@ -524,7 +524,7 @@ def test_clock_set_usage_errors_exit_2(server: ServerThread, args: list[str], me
 def test_an_out_of_range_offset_is_refused_by_the_server(server: ServerThread) -> None:
     result = run("clock", "set", "--offset", "40000d", url=server.url)
     assert result.exit_code == 2
-    assert "offset = 3456000000.0: must be between" in result.stderr, result.stderr
+    assert "offset = 3456000000.0: must be a number from" in result.stderr, result.stderr
     assert server.tenant.clock.offset == 0.0
 
 

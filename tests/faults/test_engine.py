@@ -436,3 +436,9 @@ def test_tenant_reset_restores_config_faults_with_fresh_counters() -> None:
     assert [r.id for r in tenant.faults.rules()] == ["once"]
     assert fired(tenant.faults, TOKEN, 1) == ["once"]
     assert Tenant(default_config(), issuer="http://x").faults.rules() == []
+
+
+def test_the_bad_token_names_are_the_bad_token_table() -> None:
+    from mockauth.faults.rules import BAD_TOKEN_NAMES
+
+    assert tuple(BAD_TOKENS) == BAD_TOKEN_NAMES
