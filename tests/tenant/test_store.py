@@ -149,6 +149,9 @@ def test_a_store_that_cannot_be_written_is_a_clear_error(tmp_path: Path) -> None
     store = open_store(tmp_path)
     # As SQLite answers a read-only file (root ignores file modes, so ask SQLite directly).
     store._shared.execute("PRAGMA query_only = ON")
-    with pytest.raises(StoreError, match=f"{tmp_path}.*readonly.*make it writable"):
-        store.spend("x", time.time() + 60)
-    assert not store.is_spent("x")
+    try:
+        with pytest.raises(StoreError, match=f"{tmp_path}.*readonly.*make it writable"):
+            store.spend("x", time.time() + 60)
+        assert not store.is_spent("x")
+    finally:
+        store.close()
