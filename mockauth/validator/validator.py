@@ -2,7 +2,10 @@
 
 Order of checks, and the error each one raises (all under ``TokenValidationError``):
 
-1. structure: three base64url segments, JSON-object header and payload -> MalformedTokenError
+1. structure: three segments in canonical unpadded base64url (no ``=``, whitespace or
+   non-ASCII, and no unused bits set in a last character, so each token has one spelling),
+   JSON-object header and payload -> MalformedTokenError. A respelled signature is malformed
+   too, not an InvalidSignatureError: it is refused here, before any key lookup or refetch.
 2. ``alg`` is exactly RS256 -> DisallowedAlgorithmError
 3. ``kid`` present and held in the key set (one rate-limited refetch) -> UnknownKeyError
 4. RS256 signature -> InvalidSignatureError
@@ -216,7 +219,7 @@ class TokenValidator:
     ) -> TokenClaims:
         head, payload, signature = _split(token)
         claims = _json_object(payload, "payload")
-        raw_signature = _b64decode(signature, "signature")
+        raw_signature = _b64decode(signature, "signature", canonical=True)
         kid = self._headers.get(head) or self._check_header(head)
         key = self._key_set.keys.get(kid) or on_unknown(kid)
         try:
@@ -296,9 +299,6 @@ class TokenValidator:
 # --- helpers (module level: no self on the hot path) ---
 
 
-# --- helpers (module level: no self on the hot path) ---
-
-
 def _split(token: object) -> list[str]:
     """The three segments of a compact JWS; MalformedTokenError unless there are three."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
@@ -317,7 +317,7 @@ _JSON = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _json_object(segment: str, what: str) -> dict[str, Any]:
-    raw = _b64decode(segment, what)
+    raw = _b64decode(segment, what, canonical=True)
     try:
         value = _JSON.decode(raw.decode("utf-8"))
     except (ValueError, RecursionError):  # RecursionError: nested too deeply, before any key

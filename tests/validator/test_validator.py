@@ -386,6 +386,55 @@ def test_malformed_tokens_are_malformed(
         validator_for(keys).validate(token)  # type: ignore[arg-type]
 
 
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def respelled(segment: str) -> list[str]:
+    """The other spellings of ``segment``: its last character with unused bits set."""
+    unused = {2: 0b1111, 3: 0b11}[len(segment) % 4]
+    digit = ALPHABET.index(segment[-1])
+    return [segment[:-1] + ALPHABET[digit | bits] for bits in range(1, unused + 1)]
+
+
+def test_every_respelled_signature_is_malformed(keys: KeyStore, factory: TokenFactory) -> None:
+    head, payload, sig = factory.sign(m2m(factory)).split(".")
+    validator = validator_for(keys)
+    validator.validate(f"{head}.{payload}.{sig}")
+    spellings = respelled(sig)
+    assert len(spellings) == 15  # a 2048-bit signature: 342 characters, 4 unused bits
+    for other in spellings:
+        assert type(raises(validator, f"{head}.{payload}.{other}")) is MalformedTokenError
+
+
+def with_unused_bits(obj: Mapping[str, Any]) -> str:
+    """``obj`` as a segment whose last character has unused bits (its length is not 0 mod 4)."""
+    segment = encode_segment(obj)
+    # JSON of 3n bytes has no unused bits; a member of 7 bytes (,"f":"") ends that.
+    return segment if len(segment) % 4 else encode_segment({**obj, "f": ""})
+
+
+@pytest.mark.parametrize("part", [0, 1], ids=["header", "payload"])
+def test_a_respelled_header_or_payload_is_malformed_though_signed(
+    part: int, keys: KeyStore, factory: TokenFactory
+) -> None:
+    segments = [with_unused_bits(header_for(keys)), with_unused_bits(m2m(factory))]
+    validator = validator_for(keys)
+    for other in respelled(segments[part]):
+        # The respelled segment is what is signed: only its spelling is wrong.
+        signing_input = ".".join([*segments[:part], other, *segments[part + 1 :]])
+        _, signature = keys.sign(signing_input.encode())
+        token = f"{signing_input}.{b64url(signature)}"
+        assert type(raises(validator, token)) is MalformedTokenError
+
+
+def test_a_respelled_jwk_member_is_still_read(keys: KeyStore, factory: TokenFactory) -> None:
+    # The JWKS host is trusted and other encoders may be sloppy: only tokens are strict.
+    good = keys.jwks()["keys"][0]
+    document = {"keys": [{**good, "n": respelled(good["n"])[0]}]}
+    assert list(parse_jwks(document)) == [good["kid"]]
+    assert validator_for(document).validate(factory.sign(m2m(factory))).client_id == APP.client_id
+
+
 # --- hardening ---
 
 
