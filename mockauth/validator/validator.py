@@ -15,7 +15,8 @@ Order of checks, and the error each one raises (all under ``TokenValidationError
 8. every required scope granted (``scp``, else ``scope``) -> InsufficientScopeError
 
 ``jku``, ``x5u``, ``jwk`` and ``x5c`` headers are never read: keys come only from the
-configured key set.
+configured key set. JSON holding a lone surrogate (``"\\ud800"``) is malformed; of
+duplicate member names the last counts, as RFC 7515 and 7519 allow and PyJWT does.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -314,13 +316,20 @@ def _reject_constant(name: str) -> NoReturn:
 
 
 _JSON = json.JSONDecoder(parse_constant=_reject_constant)
+# A \uD800-\uDFFF escape: json decodes a lone one into a str no UTF-8 can hold (RFC 8259 8.2),
+# which would fail later in the API that stores or logs the claim. Pairs are fine and rare.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _json_object(segment: str, what: str) -> dict[str, Any]:
     raw = _b64decode(segment, what, canonical=True)
     try:
-        value = _JSON.decode(raw.decode("utf-8"))
-    except (ValueError, RecursionError):  # RecursionError: nested too deeply, before any key
+        text = raw.decode("utf-8")
+        value = _JSON.decode(text)
+        if _SURROGATE_ESCAPE.search(text):
+            json.dumps(value, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError if lone
+    # ValueError covers UnicodeError; RecursionError: nested too deeply, before any key.
+    except (ValueError, RecursionError):
         raise MalformedTokenError(f"the {what} is not JSON") from None
     if not isinstance(value, dict):
         raise MalformedTokenError(f"the {what} is not a JSON object")

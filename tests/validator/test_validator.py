@@ -321,6 +321,9 @@ MALFORMED_PAYLOADS: dict[str, str] = {
         f'{{"iss": "{ISSUER}", "aud": "{AUDIENCE}", "exp": {NOW + 9}, "iat": -1e999}}'.encode()
     ),
     "payload nested too deeply": b64url(b'{"a": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"),
+    "lone surrogate": _segment({"iss": ISSUER, "aud": [AUDIENCE], "exp": NOW + 9, "x": "\ud800"}),
+    "lone low surrogate in a key": _segment({"\udfff": 1, "exp": NOW + 9}),
+    "surrogate as UTF-8 bytes": b64url(b'{"exp": 1, "x": "\xed\xa0\x80"}'),
 }
 
 
@@ -332,12 +335,22 @@ def test_signed_but_malformed_payloads_are_malformed(payload: str, keys: KeyStor
 
 @pytest.mark.parametrize(
     "header",
-    [{"alg": "RS256", "kid": 7}, {"alg": "RS256", "kid": "k", "crit": ["exp"]}],
-    ids=["kid not a string", "crit header"],
+    [
+        {"alg": "RS256", "kid": 7},
+        {"alg": "RS256", "kid": "k", "crit": ["exp"]},
+        {"alg": "RS256", "kid": "k\ud800"},
+    ],
+    ids=["kid not a string", "crit header", "kid with a lone surrogate"],
 )
 def test_malformed_headers_are_malformed(header: dict[str, Any], keys: KeyStore) -> None:
     token = raw_token(header, _segment({"exp": NOW + 9}), keys)
     assert type(raises(validator_for(keys), token)) is MalformedTokenError
+
+
+def test_surrogate_pairs_are_fine(keys: KeyStore, factory: TokenFactory) -> None:
+    token = factory.sign(m2m(factory, name="Ann \U0001f600"))  # escaped as \ud83d\ude00
+    assert "\\ud83d\\ude00" in json.dumps(m2m(factory, name="Ann \U0001f600"))
+    assert validator_for(keys).validate(token).raw["name"] == "Ann \U0001f600"
 
 
 def test_a_header_nested_too_deeply_is_malformed(keys: KeyStore) -> None:
