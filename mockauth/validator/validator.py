@@ -127,7 +127,8 @@ class TokenValidator:
     ) -> None:
         if jwks is not None and jwks_url is not None:
             raise ValueError("give jwks_url or jwks, not both")
-        if leeway < 0 or timeout <= 0 or (refetch_interval or 0) < 0:
+        # "not >=": NaN compares false both ways, and a NaN leeway would pass expired tokens.
+        if not (leeway >= 0 and timeout > 0 and (refetch_interval or 0) >= 0):
             raise ValueError("leeway and refetch_interval must be >= 0, timeout > 0")
         if issuer.endswith("/"):
             # Kinde issuers have none, iss is compared byte for byte, and the JWKS URL is
@@ -209,6 +210,8 @@ class TokenValidator:
 
     @refetch_interval.setter
     def refetch_interval(self, seconds: float) -> None:
+        if not seconds >= 0:  # NaN too
+            raise ValueError(f"refetch_interval must be >= 0, not {seconds!r}")
         self._key_set.refetch_interval = seconds
 
     # --- the checks ---

@@ -166,11 +166,22 @@ def test_default_jwks_url_is_the_issuers_well_known_jwks() -> None:
         {"leeway": -1},
         {"timeout": 0},
         {"refetch_interval": -5},
+        {"leeway": float("nan")},  # would pass every expired token
+        {"timeout": float("nan")},
+        {"refetch_interval": float("nan")},  # would never refetch
     ],
 )
 def test_bad_settings_are_refused(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         TokenValidator(issuer=ISSUER, audience=AUDIENCE, **kwargs)
+
+
+@pytest.mark.parametrize("seconds", [-1, float("nan")])
+def test_a_bad_refetch_interval_is_refused_when_set_too(seconds: float, keys: KeyStore) -> None:
+    validator = validator_for(keys)
+    with pytest.raises(ValueError, match="refetch_interval"):
+        validator.refetch_interval = seconds
+    assert validator.refetch_interval == 0
 
 
 # --- each fault, its error and the error's attributes ---
