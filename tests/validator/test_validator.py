@@ -723,6 +723,35 @@ def test_first_rotation_after_start_up_is_picked_up_at_once() -> None:
         host.close()
 
 
+def test_the_default_interval_is_30_s_for_a_url_and_0_in_process(keys: KeyStore) -> None:
+    assert TokenValidator(issuer=ISSUER, audience=AUDIENCE).refetch_interval == 30
+    assert validator_for(keys).refetch_interval == 0
+
+
+def test_the_default_holds_back_a_second_rotation_until_set_to_0() -> None:
+    store = KeyStore()
+    host = JwksHost(store.jwks_bytes)
+    try:
+        signer = TokenFactory(issuer=ISSUER, keys=store, clock=lambda: NOW)
+        clock = MonotonicClock()
+        validator = TokenValidator(
+            issuer=ISSUER, audience=AUDIENCE, jwks_url=host.url, clock=lambda: NOW, monotonic=clock
+        )
+        for _ in range(2):  # the start-up fetch, then the first rotation at once
+            validator.validate(signer.sign(m2m(signer)))
+            store.rotate()
+        clock.now += 29.9
+        assert type(raises(validator, signer.sign(m2m(signer)))) is UnknownKeyError
+        assert host.requests == 2
+        validator.refetch_interval = 0  # what a test suite that rotates keys sets
+        assert validator.validate(signer.sign(m2m(signer))).client_id == APP.client_id
+        store.rotate()
+        assert validator.validate(signer.sign(m2m(signer))).client_id == APP.client_id
+        assert host.requests == 4
+    finally:
+        host.close()
+
+
 def test_refetches_are_rate_limited(
     host: JwksHost, keys: KeyStore, stranger: KeyStore, factory: TokenFactory
 ) -> None:
