@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
@@ -194,6 +195,27 @@ def test_each_bad_token_family_gets_its_error(
     token = badtokens.bad_token(factory, m2m(factory), fault)
     error = raises(validator_for(keys), token, SCOPES)
     assert type(error) is badtokens.BAD_TOKENS[fault].error
+
+
+@pytest.mark.parametrize("variant", range(9))
+def test_every_malformed_variant_is_malformed(
+    variant: int, keys: KeyStore, factory: TokenFactory
+) -> None:
+    token = badtokens.malformed(factory, m2m(factory), variant=variant)
+    assert type(raises(validator_for(keys), token)) is MalformedTokenError
+
+
+def test_the_respelled_variant_differs_only_in_spelling(
+    keys: KeyStore, factory: TokenFactory
+) -> None:
+    token = badtokens.malformed(factory, m2m(factory), variant=8)
+    head, payload, sig = token.split(".")
+    signature = keys.sign(f"{head}.{payload}".encode())[1]
+    assert sig != b64url(signature) and badtokens._unb64(sig) == signature
+    with pytest.raises(jwt.DecodeError):  # PyJWT refuses it too
+        jwt.decode(token, keys.public_key(keys.active_kid), algorithms=["RS256"], audience=AUDIENCE)
+    with pytest.raises(ValueError, match="no other spelling"):
+        badtokens._respelled("A" * 512)  # a 3072-bit signature: no spare bits
 
 
 def test_expired_carries_expired_at(keys: KeyStore, factory: TokenFactory) -> None:
