@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import string
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -127,7 +128,9 @@ def hs256_public_key(factory: TokenFactory, claims: Claims) -> str:
 
 
 def malformed(factory: TokenFactory, claims: Claims, *, variant: int = 0) -> str:
-    """Not a JWS: wrong segment count, bad base64, non-JSON header or payload (by ``variant``)."""
+    """Not a JWS: wrong segment count, bad base64, non-JSON header or payload, or (variant 8)
+    the signature spelled non-canonically (ValueError if its length leaves no spare bits, as
+    for a 3072-bit key)."""
     good = factory.sign(claims)
     head, payload, sig = good.split(".")
     variants = (
@@ -140,7 +143,11 @@ def malformed(factory: TokenFactory, claims: Claims, *, variant: int = 0) -> str
         f"{head}.{b64url(b'not json')}.{sig}",
         f"{head}.{b64url(json.dumps([1, 2]).encode())}.{sig}",
     )
-    return variants[variant % len(variants)]
+    # The last variant is built only when chosen: not every signature can be respelled.
+    chosen = variant % (len(variants) + 1)
+    if chosen == len(variants):
+        return f"{head}.{payload}.{_respelled(sig)}"
+    return variants[chosen]
 
 
 @dataclass(frozen=True)
@@ -189,6 +196,18 @@ def bad_token(factory: TokenFactory, claims: Claims, fault: str, **params: Any) 
     except KeyError:
         raise KeyError(f"unknown bad token {fault!r}; known: {', '.join(BAD_TOKENS)}") from None
     return entry.build(factory, claims, **params)
+
+
+_DIGITS = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+
+
+def _respelled(segment: str) -> str:
+    """The same bytes with the last character's unused low bits set: a lenient decoder
+    ignores them, so only a validator that wants one spelling per token refuses it."""
+    unused = {2: 0b1111, 3: 0b11}.get(len(segment) % 4)
+    if unused is None:
+        raise ValueError(f"a segment of {len(segment)} characters has no other spelling")
+    return segment[:-1] + _DIGITS[_DIGITS.index(segment[-1]) | unused]
 
 
 def _unb64(segment: str) -> bytes:

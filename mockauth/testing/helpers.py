@@ -383,10 +383,13 @@ class MockAuth:
 
     def validator(self, audience: str | None = None, **options: Any) -> TokenValidator:
         """A TokenValidator for this issuer, fetching the server's JWKS. ``options`` go to
-        TokenValidator (``leeway``, ``clock``, ...); ``refetch_interval`` defaults to 0 so a
-        rotated key is picked up at once. Its clock is real time unless ``clock=mockauth.clock``.
+        TokenValidator (``leeway``, ``clock``, ...); ``refetch_interval`` defaults to 0 (None
+        too) so every rotation is picked up at once, however close together: TokenValidator's
+        own 30 s suits production, not a suite that rotates keys. Its clock is real time
+        unless ``clock=mockauth.clock``.
         """
-        options.setdefault("refetch_interval", 0.0)
+        if options.get("refetch_interval") is None:
+            options["refetch_interval"] = 0.0
         if self.ca_file is not None:
             options.setdefault("ssl_context", self.ssl_context())
         return TokenValidator(
@@ -447,7 +450,8 @@ class MockAuthASGI(MockAuth):
         return httpx_module().AsyncClient(transport=self.transport(), **options)
 
     def validator(self, audience: str | None = None, **options: Any) -> TokenValidator:
-        """A TokenValidator reading the tenant's keys in process (no JWKS fetch)."""
+        """A TokenValidator reading the tenant's keys in process (no JWKS fetch), again
+        for each unknown kid (``refetch_interval`` 0 unless given)."""
         return TokenValidator(
             issuer=self.issuer,
             audience=self._validator_audience(audience),

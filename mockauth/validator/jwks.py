@@ -15,6 +15,7 @@ import json
 import logging
 import socket
 import ssl
+import string
 import threading
 import urllib.error
 import urllib.parse
@@ -239,17 +240,31 @@ def _rsa_key(jwk: object) -> rsa.RSAPublicKey | None:
 # base64url, and standard-alphabet characters are not part of it.
 _TO_STANDARD = bytes.maketrans(b"-_+/=", b"+/!!!")
 _PAD = (b"", b"=", b"==", b"=")  # len % 4 == 1 cannot be base64; strict decoding says so
+_DIGITS = {
+    c: i for i, c in enumerate(string.ascii_uppercase + string.ascii_lowercase + "0123456789-_")
+}
+# The low bits of the last character that no byte uses, by len % 4 (1 cannot occur).
+_UNUSED_BITS = (0, 0, 0b1111, 0b11)
 
 
-def _b64decode(segment: str, what: str) -> bytes:
-    """Strict unpadded base64url, for JWK members here and JWS segments in the validator."""
+def _b64decode(segment: str, what: str, *, canonical: bool = False) -> bytes:
+    """Strict unpadded base64url, for JWK members here and JWS segments in the validator.
+
+    ``canonical`` (JWS segments) also refuses a last character with unused bits set.
+    """
     if not isinstance(segment, str):  # a JWK member can be any JSON value
         raise MalformedTokenError(f"the {what} is not a base64url string")
     try:
         data = segment.encode("ascii").translate(_TO_STANDARD)
-        return binascii.a2b_base64(data + _PAD[len(segment) % 4], strict_mode=True)
+        raw = binascii.a2b_base64(data + _PAD[len(segment) % 4], strict_mode=True)
     except (binascii.Error, UnicodeError):
         raise MalformedTokenError(f"the {what} is not base64url") from None
+    # Decoders ignore those bits, so up to 16 spellings give the same bytes; a token must
+    # have one, or a deny list or cache keyed on the token string is bypassed by respelling
+    # it (PyJWT refuses them too). JWK members stay lenient: the JWKS host is trusted.
+    if canonical and segment and _DIGITS[segment[-1]] & _UNUSED_BITS[len(segment) % 4]:
+        raise MalformedTokenError(f"the {what} is not canonical base64url (unused bits set)")
+    return raw
 
 
 def fetch_jwks(url: str, *, timeout: float, ssl_context: ssl.SSLContext | None = None) -> Any:

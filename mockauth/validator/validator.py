@@ -2,7 +2,10 @@
 
 Order of checks, and the error each one raises (all under ``TokenValidationError``):
 
-1. structure: three base64url segments, JSON-object header and payload -> MalformedTokenError
+1. structure: three segments in canonical unpadded base64url (no ``=``, whitespace or
+   non-ASCII, and no unused bits set in a last character, so each token has one spelling),
+   JSON-object header and payload -> MalformedTokenError. A respelled signature is malformed
+   too, not an InvalidSignatureError: it is refused here, before any key lookup or refetch.
 2. ``alg`` is exactly RS256 -> DisallowedAlgorithmError
 3. ``kid`` present and held in the key set (one rate-limited refetch) -> UnknownKeyError
 4. RS256 signature -> InvalidSignatureError
@@ -12,7 +15,8 @@ Order of checks, and the error each one raises (all under ``TokenValidationError
 8. every required scope granted (``scp``, else ``scope``) -> InsufficientScopeError
 
 ``jku``, ``x5u``, ``jwk`` and ``x5c`` headers are never read: keys come only from the
-configured key set.
+configured key set. JSON holding a lone surrogate (``"\\ud800"``) is malformed; of
+duplicate member names the last counts, as RFC 7515 and 7519 allow and PyJWT does.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import re
 import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -122,7 +127,8 @@ class TokenValidator:
     ) -> None:
         if jwks is not None and jwks_url is not None:
             raise ValueError("give jwks_url or jwks, not both")
-        if leeway < 0 or timeout <= 0 or (refetch_interval or 0) < 0:
+        # "not >=": NaN compares false both ways, and a NaN leeway would pass expired tokens.
+        if not (leeway >= 0 and timeout > 0 and (refetch_interval or 0) >= 0):
             raise ValueError("leeway and refetch_interval must be >= 0, timeout > 0")
         if issuer.endswith("/"):
             # Kinde issuers have none, iss is compared byte for byte, and the JWKS URL is
@@ -204,6 +210,8 @@ class TokenValidator:
 
     @refetch_interval.setter
     def refetch_interval(self, seconds: float) -> None:
+        if not seconds >= 0:  # NaN too
+            raise ValueError(f"refetch_interval must be >= 0, not {seconds!r}")
         self._key_set.refetch_interval = seconds
 
     # --- the checks ---
@@ -216,7 +224,7 @@ class TokenValidator:
     ) -> TokenClaims:
         head, payload, signature = _split(token)
         claims = _json_object(payload, "payload")
-        raw_signature = _b64decode(signature, "signature")
+        raw_signature = _b64decode(signature, "signature", canonical=True)
         kid = self._headers.get(head) or self._check_header(head)
         key = self._key_set.keys.get(kid) or on_unknown(kid)
         try:
@@ -296,9 +304,6 @@ class TokenValidator:
 # --- helpers (module level: no self on the hot path) ---
 
 
-# --- helpers (module level: no self on the hot path) ---
-
-
 def _split(token: object) -> list[str]:
     """The three segments of a compact JWS; MalformedTokenError unless there are three."""
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
@@ -314,13 +319,20 @@ def _reject_constant(name: str) -> NoReturn:
 
 
 _JSON = json.JSONDecoder(parse_constant=_reject_constant)
+# A \uD800-\uDFFF escape: json decodes a lone one into a str no UTF-8 can hold (RFC 8259 8.2),
+# which would fail later in the API that stores or logs the claim. Pairs are fine and rare.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 def _json_object(segment: str, what: str) -> dict[str, Any]:
-    raw = _b64decode(segment, what)
+    raw = _b64decode(segment, what, canonical=True)
     try:
-        value = _JSON.decode(raw.decode("utf-8"))
-    except (ValueError, RecursionError):  # RecursionError: nested too deeply, before any key
+        text = raw.decode("utf-8")
+        value = _JSON.decode(text)
+        if _SURROGATE_ESCAPE.search(text):
+            json.dumps(value, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError if lone
+    # ValueError covers UnicodeError; RecursionError: nested too deeply, before any key.
+    except (ValueError, RecursionError):
         raise MalformedTokenError(f"the {what} is not JSON") from None
     if not isinstance(value, dict):
         raise MalformedTokenError(f"the {what} is not a JSON object")

@@ -784,10 +784,10 @@ def api_client(mockauth_server):
 """
 
 
-def _doc_snippet(heading: str) -> str:
-    """The first ```python block after ``heading`` in docs/pytest-plugin.md."""
+def _doc_snippet(heading: str, index: int = 0) -> str:
+    """The ``index``-th ```python block after ``heading`` in docs/pytest-plugin.md."""
     section = DOCS.read_text(encoding="utf-8").split(heading, 1)[1]
-    return section.split("```python\n", 1)[1].split("```", 1)[0]
+    return section.split("```python\n")[index + 1].split("```", 1)[0]
 
 
 def test_the_documented_hypothesis_pattern_runs(project: pytest.Pytester) -> None:
@@ -810,6 +810,76 @@ def test_hypothesis_refuses_the_function_scoped_fixture_as_the_doc_says(
     result = project.runpytest_subprocess()
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*function_scoped_fixture*"])
+
+
+# --- key rotation: the helpers' validators, a user's, and the default ---------------------
+
+ROTATION_TESTS = """
+import time
+
+from mockauth import TokenValidator
+
+START = time.monotonic()
+KEPT = {}
+
+
+def validators(mockauth, mockauth_asgi):
+    # Built at the first test and kept, as an API's validator lives for the session.
+    if not KEPT:
+        by_property = TokenValidator(issuer=mockauth.issuer, audience=CALENDAR)
+        by_property.refetch_interval = 0
+        KEPT.update(
+            helper=mockauth.validator(),
+            helper_none=mockauth.validator(refetch_interval=None),
+            asgi=mockauth_asgi.validator(),
+            by_argument=TokenValidator(
+                issuer=mockauth.issuer, audience=CALENDAR, refetch_interval=0
+            ),
+            by_property=by_property,
+            default=TokenValidator(issuer=mockauth.issuer, audience=CALENDAR),
+        )
+    return KEPT
+
+
+@pytest.mark.parametrize("rotations", [0, 1, 2])
+def test_a_token_after_each_rotation(mockauth, mockauth_asgi, rotations):
+    kept = validators(mockauth, mockauth_asgi)
+    if rotations:
+        mockauth.rotate_keys()
+        mockauth_asgi.rotate_keys()
+    token = mockauth.token()
+    for name in ("helper", "helper_none", "by_argument", "by_property"):
+        assert kept[name].validate(token).client_id == DEFAULT_ID, name
+    kept["asgi"].validate(mockauth_asgi.token())
+    if rotations < 2:  # the first rotation is picked up at once
+        kept["default"].validate(token)
+    else:  # the second waits for the production interval
+        with pytest.raises(UnknownKeyError):
+            kept["default"].validate(token)
+
+
+def test_all_well_within_the_default_interval():
+    assert KEPT["default"].refetch_interval == 30
+    assert time.monotonic() - START < 15
+"""
+
+
+def test_validators_in_tests_follow_rotations_in_a_row(project: pytest.Pytester) -> None:
+    project.makepyfile(user_tests(ROTATION_TESTS))
+    project.runpytest().assert_outcomes(passed=4)
+
+
+def test_the_documented_rotation_pattern_runs(project: pytest.Pytester) -> None:
+    heading = "### Key rotation and your API's validator"
+    app, tests = _doc_snippet(heading, 0), _doc_snippet(heading, 1)
+    assert "refetch_interval=0" in tests and "rotate_keys()" in tests
+    project.makepyfile(myapi=app, test_rotation=tests)
+    project.runpytest_subprocess().assert_outcomes(passed=1)
+    # Without the setting, the production default refuses the second rotation's token.
+    project.makepyfile(test_rotation=tests.replace(", refetch_interval=0", ""))
+    result = project.runpytest_subprocess()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*assert 401 == 200*"])
 
 
 # --- direct tests of the helpers (this session's own fixtures) -----------------------------

@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
@@ -168,11 +169,22 @@ def test_default_jwks_url_is_the_issuers_well_known_jwks() -> None:
         {"leeway": -1},
         {"timeout": 0},
         {"refetch_interval": -5},
+        {"leeway": float("nan")},  # would pass every expired token
+        {"timeout": float("nan")},
+        {"refetch_interval": float("nan")},  # would never refetch
     ],
 )
 def test_bad_settings_are_refused(kwargs: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         TokenValidator(issuer=ISSUER, audience=AUDIENCE, **kwargs)
+
+
+@pytest.mark.parametrize("seconds", [-1, float("nan")])
+def test_a_bad_refetch_interval_is_refused_when_set_too(seconds: float, keys: KeyStore) -> None:
+    validator = validator_for(keys)
+    with pytest.raises(ValueError, match="refetch_interval"):
+        validator.refetch_interval = seconds
+    assert validator.refetch_interval == 0
 
 
 # --- each fault, its error and the error's attributes ---
@@ -185,6 +197,27 @@ def test_each_bad_token_family_gets_its_error(
     token = badtokens.bad_token(factory, m2m(factory), fault)
     error = raises(validator_for(keys), token, SCOPES)
     assert type(error) is badtokens.BAD_TOKENS[fault].error
+
+
+@pytest.mark.parametrize("variant", range(9))
+def test_every_malformed_variant_is_malformed(
+    variant: int, keys: KeyStore, factory: TokenFactory
+) -> None:
+    token = badtokens.malformed(factory, m2m(factory), variant=variant)
+    assert type(raises(validator_for(keys), token)) is MalformedTokenError
+
+
+def test_the_respelled_variant_differs_only_in_spelling(
+    keys: KeyStore, factory: TokenFactory
+) -> None:
+    token = badtokens.malformed(factory, m2m(factory), variant=8)
+    head, payload, sig = token.split(".")
+    signature = keys.sign(f"{head}.{payload}".encode())[1]
+    assert sig != b64url(signature) and badtokens._unb64(sig) == signature
+    with pytest.raises(jwt.DecodeError):  # PyJWT refuses it too
+        jwt.decode(token, keys.public_key(keys.active_kid), algorithms=["RS256"], audience=AUDIENCE)
+    with pytest.raises(ValueError, match="no other spelling"):
+        badtokens._respelled("A" * 512)  # a 3072-bit signature: no spare bits
 
 
 def test_expired_carries_expired_at(keys: KeyStore, factory: TokenFactory) -> None:
@@ -323,6 +356,9 @@ MALFORMED_PAYLOADS: dict[str, str] = {
         f'{{"iss": "{ISSUER}", "aud": "{AUDIENCE}", "exp": {NOW + 9}, "iat": -1e999}}'.encode()
     ),
     "payload nested too deeply": b64url(b'{"a": ' + b"[" * 20_000 + b"]" * 20_000 + b"}"),
+    "lone surrogate": _segment({"iss": ISSUER, "aud": [AUDIENCE], "exp": NOW + 9, "x": "\ud800"}),
+    "lone low surrogate in a key": _segment({"\udfff": 1, "exp": NOW + 9}),
+    "surrogate as UTF-8 bytes": b64url(b'{"exp": 1, "x": "\xed\xa0\x80"}'),
 }
 
 
@@ -334,12 +370,22 @@ def test_signed_but_malformed_payloads_are_malformed(payload: str, keys: KeyStor
 
 @pytest.mark.parametrize(
     "header",
-    [{"alg": "RS256", "kid": 7}, {"alg": "RS256", "kid": "k", "crit": ["exp"]}],
-    ids=["kid not a string", "crit header"],
+    [
+        {"alg": "RS256", "kid": 7},
+        {"alg": "RS256", "kid": "k", "crit": ["exp"]},
+        {"alg": "RS256", "kid": "k\ud800"},
+    ],
+    ids=["kid not a string", "crit header", "kid with a lone surrogate"],
 )
 def test_malformed_headers_are_malformed(header: dict[str, Any], keys: KeyStore) -> None:
     token = raw_token(header, _segment({"exp": NOW + 9}), keys)
     assert type(raises(validator_for(keys), token)) is MalformedTokenError
+
+
+def test_surrogate_pairs_are_fine(keys: KeyStore, factory: TokenFactory) -> None:
+    token = factory.sign(m2m(factory, name="Ann \U0001f600"))  # escaped as \ud83d\ude00
+    assert "\\ud83d\\ude00" in json.dumps(m2m(factory, name="Ann \U0001f600"))
+    assert validator_for(keys).validate(token).raw["name"] == "Ann \U0001f600"
 
 
 def test_a_header_nested_too_deeply_is_malformed(keys: KeyStore) -> None:
@@ -386,6 +432,55 @@ def test_malformed_tokens_are_malformed(
     token = _variants(factory.sign(m2m(factory)))[variant]
     with pytest.raises(MalformedTokenError):
         validator_for(keys).validate(token)  # type: ignore[arg-type]
+
+
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def respelled(segment: str) -> list[str]:
+    """The other spellings of ``segment``: its last character with unused bits set."""
+    unused = {2: 0b1111, 3: 0b11}[len(segment) % 4]
+    digit = ALPHABET.index(segment[-1])
+    return [segment[:-1] + ALPHABET[digit | bits] for bits in range(1, unused + 1)]
+
+
+def test_every_respelled_signature_is_malformed(keys: KeyStore, factory: TokenFactory) -> None:
+    head, payload, sig = factory.sign(m2m(factory)).split(".")
+    validator = validator_for(keys)
+    validator.validate(f"{head}.{payload}.{sig}")
+    spellings = respelled(sig)
+    assert len(spellings) == 15  # a 2048-bit signature: 342 characters, 4 unused bits
+    for other in spellings:
+        assert type(raises(validator, f"{head}.{payload}.{other}")) is MalformedTokenError
+
+
+def with_unused_bits(obj: Mapping[str, Any]) -> str:
+    """``obj`` as a segment whose last character has unused bits (its length is not 0 mod 4)."""
+    segment = encode_segment(obj)
+    # JSON of 3n bytes has no unused bits; a member of 7 bytes (,"f":"") ends that.
+    return segment if len(segment) % 4 else encode_segment({**obj, "f": ""})
+
+
+@pytest.mark.parametrize("part", [0, 1], ids=["header", "payload"])
+def test_a_respelled_header_or_payload_is_malformed_though_signed(
+    part: int, keys: KeyStore, factory: TokenFactory
+) -> None:
+    segments = [with_unused_bits(header_for(keys)), with_unused_bits(m2m(factory))]
+    validator = validator_for(keys)
+    for other in respelled(segments[part]):
+        # The respelled segment is what is signed: only its spelling is wrong.
+        signing_input = ".".join([*segments[:part], other, *segments[part + 1 :]])
+        _, signature = keys.sign(signing_input.encode())
+        token = f"{signing_input}.{b64url(signature)}"
+        assert type(raises(validator, token)) is MalformedTokenError
+
+
+def test_a_respelled_jwk_member_is_still_read(keys: KeyStore, factory: TokenFactory) -> None:
+    # The JWKS host is trusted and other encoders may be sloppy: only tokens are strict.
+    good = keys.jwks()["keys"][0]
+    document = {"keys": [{**good, "n": respelled(good["n"])[0]}]}
+    assert list(parse_jwks(document)) == [good["kid"]]
+    assert validator_for(document).validate(factory.sign(m2m(factory))).client_id == APP.client_id
 
 
 # --- hardening ---
@@ -648,6 +743,35 @@ def test_first_rotation_after_start_up_is_picked_up_at_once() -> None:
         store.rotate()  # a second rotation within the interval waits for it
         assert type(raises(validator, signer.sign(m2m(signer)))) is UnknownKeyError
         assert host.requests == 2
+    finally:
+        host.close()
+
+
+def test_the_default_interval_is_30_s_for_a_url_and_0_in_process(keys: KeyStore) -> None:
+    assert TokenValidator(issuer=ISSUER, audience=AUDIENCE).refetch_interval == 30
+    assert validator_for(keys).refetch_interval == 0
+
+
+def test_the_default_holds_back_a_second_rotation_until_set_to_0() -> None:
+    store = KeyStore()
+    host = JwksHost(store.jwks_bytes)
+    try:
+        signer = TokenFactory(issuer=ISSUER, keys=store, clock=lambda: NOW)
+        clock = MonotonicClock()
+        validator = TokenValidator(
+            issuer=ISSUER, audience=AUDIENCE, jwks_url=host.url, clock=lambda: NOW, monotonic=clock
+        )
+        for _ in range(2):  # the start-up fetch, then the first rotation at once
+            validator.validate(signer.sign(m2m(signer)))
+            store.rotate()
+        clock.now += 29.9
+        assert type(raises(validator, signer.sign(m2m(signer)))) is UnknownKeyError
+        assert host.requests == 2
+        validator.refetch_interval = 0  # what a test suite that rotates keys sets
+        assert validator.validate(signer.sign(m2m(signer))).client_id == APP.client_id
+        store.rotate()
+        assert validator.validate(signer.sign(m2m(signer))).client_id == APP.client_id
+        assert host.requests == 4
     finally:
         host.close()
 
