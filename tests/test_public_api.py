@@ -12,6 +12,7 @@ import mockauth
 
 def test_all_is_sorted_and_every_name_resolves() -> None:
     assert mockauth.__all__ == sorted(mockauth.__all__)
+    assert set(mockauth.__all__) == {*mockauth._WHERE, "__version__"}
     for name in mockauth.__all__:
         assert getattr(mockauth, name) is not None, name
     with pytest.raises(AttributeError):

@@ -314,7 +314,7 @@ def _hs256_public_key(draw: st.DrawFn, target: Target) -> TokenCase:
 def _malformed(draw: st.DrawFn, target: Target) -> TokenCase:
     now = _now(target)
     claims = draw(_claims(target, now))
-    variant = draw(st.none() | st.integers(0, 7))
+    variant = draw(st.none() | st.integers(0, 8))
     if variant is None:
         token = draw(_GARBAGE)
         detail: dict[str, Any] = {"garbage": True}

@@ -37,8 +37,10 @@ from mockauth.errors import (
 )
 from mockauth.faults import badtokens
 from mockauth.tenant.config import App
-from mockauth.tokens.claims import TokenFactory, encode_segment
-from mockauth.tokens.keys import KeyStore, b64url, public_jwk
+from mockauth.tokens.claims import TokenFactory
+from mockauth.tokens.encoding import b64url, encode_segment
+from mockauth.tokens.jwks import public_jwk
+from mockauth.tokens.keys import KeyStore
 from mockauth.validator.validator import MAX_TOKEN_LENGTH, TokenValidator
 
 ISSUER = "https://acme.kinde.com"
