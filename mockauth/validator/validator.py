@@ -409,16 +409,3 @@ def _check_held(
     missing = [s for s in wanted if s not in granted]
     if missing:
         raise error(f"missing {what}: {' '.join(missing)}", required=wanted, granted=granted)
-
-
-# requires_scopes, ScopeGuard and bearer_token live in mockauth.validator.guard, which imports this
-# module; they stay importable from here, loaded on first use.
-_GUARD_NAMES = frozenset({"ScopeGuard", "bearer_token", "requires_scopes"})
-
-
-def __getattr__(name: str) -> object:
-    if name in _GUARD_NAMES:
-        from mockauth.validator import guard
-
-        return getattr(guard, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

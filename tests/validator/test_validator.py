@@ -46,13 +46,9 @@ from mockauth.tokens.claims import TokenFactory
 from mockauth.tokens.encoding import b64url, encode_segment
 from mockauth.tokens.jwks import public_jwk
 from mockauth.tokens.keys import KeyStore
-from mockauth.validator.validator import (
-    TokenClaims,
-    TokenValidator,
-    bearer_token,
-    parse_jwks,
-    requires_scopes,
-)
+from mockauth.validator.guard import bearer_token, requires_scopes
+from mockauth.validator.jwks import parse_jwks
+from mockauth.validator.validator import TokenClaims, TokenValidator
 
 ISSUER = "https://acme.kinde.com"
 AUDIENCE = "https://api.example.com"
