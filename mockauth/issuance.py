@@ -269,7 +269,8 @@ def login_tokens(
     the authorization endpoint and the code grant would give it: ``user`` is an email or id
     (default: the first user); OAuthError as those endpoints would answer (``access_denied``
     for an unknown user, ``unauthorized_client`` for an audience the app is not granted)."""
-    from mockauth.oauth.authorize import checked, org_for, signed_in_user
+    from mockauth.oauth.authorize import checked
+    from mockauth.oauth.signin import org_for, signed_in_user
 
     params = {
         "response_type": "code",
@@ -279,7 +280,7 @@ def login_tokens(
         "code_challenge": "A" * 43,
         "code_challenge_method": "S256",
     }
-    _, _, wanted, granted = checked(app, params)
+    request = checked(app, params)
     person = signed_in_user(tenant, user)
     org = org_for(tenant, person, org_code)
     now = tenant.clock()
@@ -287,8 +288,8 @@ def login_tokens(
         client_id=app.client_id,
         user_id=person.id,
         org_code=org.code if org else None,
-        scopes=tuple(granted),
-        audiences=tuple(wanted),
+        scopes=request.scopes,
+        audiences=request.audiences,
         nonce=None,
         auth_time=now,
         family=secrets.token_urlsafe(16),

@@ -17,6 +17,8 @@ REVOKE = "/oauth2/revoke"
 LOGOUT = "/logout"
 DEVICE_AUTH = "/oauth2/device/auth"
 DEVICE = "/device"  # where the user enters a device's user code
+SIGNUP = "/signup"  # where the sign-up page posts (prompt=create)
+ACCOUNT_API = "/account_api/v1"  # Kinde's Account API, for signed-in users
 ADMIN = "/_mockauth"
 HEALTH = ADMIN + "/health"
 ADMIN_OPENAPI = ADMIN + "/openapi.json"

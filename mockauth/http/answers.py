@@ -19,7 +19,7 @@ from mockauth import paths
 from mockauth.errors import NO_STORE, KeyStoreError, OAuthError, ServerError
 from mockauth.oauth.endpoints import token_body
 from mockauth.oauth.grants import GRANTS
-from mockauth.oauth.params import parse_form, summarize
+from mockauth.oauth.params import Form, parse_form, summarize
 from mockauth.tenant.journal import RequestSummary
 from mockauth.tenant.tenant import Tenant
 
@@ -77,11 +77,19 @@ class HotAnswers:
         self._jwks_body = b""
         self._jwks = json_answer(200, b"")
 
-    def token(self, headers: RawHeaders, body: bytes) -> tuple[Answer, RequestSummary | None]:
-        """The token endpoint's answer to a whole request, and what the journal keeps of it."""
+    def token(
+        self, headers: RawHeaders, body: bytes, refresh_cookie: str | None = None
+    ) -> tuple[Answer, RequestSummary | None]:
+        """The token endpoint's answer to a whole request, and what the journal keeps of it.
+
+        ``refresh_cookie``: a browser's refresh token cookie, used when a refresh sends none
+        (Kinde's JS SDKs in cookie mode)."""
         fields = None
         try:
             form = parse_form(body, _header(headers, b"content-type"))
+            refreshing = form.one("grant_type") == "refresh_token"
+            if refresh_cookie and refreshing and form.one("refresh_token") is None:
+                form = Form((*form.fields, ("refresh_token", refresh_cookie)))
             fields = summarize(paths.TOKEN, form.fields, headers)
             payload = token_body(self.tenant, form, Headers(raw=headers))
         except OAuthError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -17,11 +19,13 @@ from mockauth.errors import (
     OAuthError,
     RequestTooLargeError,
 )
+from mockauth.http import cors
 from mockauth.http.answers import Answer, HotAnswers, error_answer, unexpected_answer
 from mockauth.http.fast import FastPath
 from mockauth.http.middleware import RequestMiddleware
 from mockauth.oauth import endpoints as oauth
 from mockauth.oauth.params import read_body
+from mockauth.oauth.signin import REFRESH_COOKIE, refresh_cookie
 from mockauth.tenant.journal import remember
 from mockauth.tenant.tenant import Tenant
 
@@ -31,10 +35,16 @@ _JWKS = frozenset({paths.JWKS, paths.JWKS_JSON})
 def routes(hot: HotAnswers) -> list[Route]:
     async def token(request: Request) -> Response:
         body = await read_body(request)
-        answer, fields = hot.token(request.headers.raw, body)
+        cookie = request.cookies.get(REFRESH_COOKIE)
+        answer, fields = hot.token(request.headers.raw, body, cookie)
         if fields is not None:
             remember(request.scope, fields)
-        return _response(answer)
+        response = _response(answer)
+        if "origin" in request.headers and answer.status == 200:  # a page: Kinde's cookie
+            refresh = json.loads(answer.body).get("refresh_token")
+            if refresh:
+                response.headers.append("set-cookie", refresh_cookie(hot.tenant, refresh))
+        return response
 
     async def discovery(request: Request) -> Response:
         return _response(hot.discovery())
@@ -52,6 +62,7 @@ def routes(hot: HotAnswers) -> list[Route]:
         Route(paths.REVOKE, oauth.revoke, methods=["POST"]),
         Route(paths.DEVICE_AUTH, oauth.device_authorization, methods=["POST"]),
         Route(paths.DEVICE, oauth.device_page, methods=["GET"]),
+        Route(paths.SIGNUP, oauth.sign_up, methods=["POST"]),
         Route(paths.DISCOVERY, discovery, methods=["GET"]),
         Route(paths.JWKS, jwks, methods=["GET"]),
         Route(paths.JWKS_JSON, jwks, methods=["GET"]),
@@ -111,10 +122,14 @@ class _MockAuthApp(Starlette):
     def build_middleware_stack(self) -> ASGIApp:
         stack = super().build_middleware_stack()
         hot: HotAnswers = self.state.hot
+        tenant: Tenant = self.state.tenant
 
         async def front(scope: Scope, receive: Receive, send: Send) -> None:
+            preflight = cors.preflight(tenant, scope) if scope["type"] == "http" else None
+            if preflight is not None:
+                await preflight(scope, receive, send)
             # JWKS is the most-fetched document: skip the router for it.
-            if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in _JWKS:
+            elif scope["type"] == "http" and scope["method"] == "GET" and scope["path"] in _JWKS:
                 try:
                     answer = hot.jwks()
                 except Exception as exc:  # outside Starlette's handlers: the same last resort
@@ -123,7 +138,7 @@ class _MockAuthApp(Starlette):
             else:
                 await stack(scope, receive, send)
 
-        return RequestMiddleware(front, self.state.tenant)
+        return cors.CorsHeaders(RequestMiddleware(front, tenant), tenant)
 
 
 def create_app(tenant: Tenant) -> Starlette:

@@ -421,7 +421,7 @@ if HttpToolsProtocol is not None:
                 size += len(name) + len(value)
                 if name == b"content-length":
                     length = value
-                elif name == b"transfer-encoding":
+                elif name in (b"transfer-encoding", b"origin"):  # a page's request: CORS
                     return False
             declared = content_length(length)
             if size > MAX_HEADER_BYTES or declared is None:

@@ -23,7 +23,7 @@ from mockauth.errors import OAUTH_ERRORS, MockAuthError, OAuthError
 from mockauth.faults.rules import Decision, Effect
 from mockauth.http.answers import error_answer
 from mockauth.oauth.params import MAX_BODY, content_length, summarize
-from mockauth.tenant.journal import RequestSummary, remembered
+from mockauth.tenant.journal import RequestSummary, noted, remembered
 from mockauth.tenant.tenant import Tenant
 from mockauth.tokens.jwks import public_jwk
 from mockauth.tokens.keys import KeyStore
@@ -105,6 +105,7 @@ class RequestMiddleware:
             started=exchange.started,
             fields=fields,
             fault=decision.rule.id if decision else None,
+            note=noted(scope),
         )
 
     # --- effects -------------------------------------------------------------------------

@@ -12,15 +12,14 @@ import base64
 import hashlib
 import hmac
 import re
-import secrets
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from html import escape
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from mockauth.errors import (
     AccessDeniedError,
+    ConfigError,
     InvalidClientError,
     InvalidGrantError,
     InvalidRequestError,
@@ -31,13 +30,24 @@ from mockauth.errors import (
     shown,
 )
 from mockauth.oauth.pages.login import LoginPage
+from mockauth.oauth.pages.signup import SIGNUP_FIELDS, SignupPage
 from mockauth.oauth.params import repeated_names
+from mockauth.oauth.signin import (
+    AuthRequest,
+    find_user,
+    first_user,
+    issue_code,
+    org_for,
+    session_of,
+    sign_up,
+    signed_in_user,
+    start_session,
+)
 from mockauth.tenant.config import App
-from mockauth.tenant.people import Org, User
+from mockauth.tenant.people import EMAIL_RE, User
 from mockauth.tenant.tenant import Tenant
-from mockauth.tokens.sealed import Code
+from mockauth.tokens.sealed import Session
 
-CODE_LIFETIME = 600  # seconds, as Kinde's OAuth layer (Ory Fosite) defaults
 OIDC_SCOPES = ("openid", "profile", "email", "offline", "address", "phone")
 RESPONSE_MODES = ("query", "fragment", "form_post")
 MAX_NONCE = 1024  # it is sealed into the code, and codes have a size limit
@@ -46,11 +56,13 @@ _VERIFIER_RE = re.compile(r"^[A-Za-z0-9._~-]{43,128}\Z")
 
 @dataclass(frozen=True)
 class Redirect:
-    """Where the authorization endpoint sends the browser, and how."""
+    """Where the authorization endpoint sends the browser, and how; ``session``: a sign-in
+    session to keep in the browser (a new sign-in)."""
 
     uri: str
     params: dict[str, str]
     mode: str = "query"
+    session: Session | None = None
 
     def location(self) -> str:
         """The redirect URL for the query and fragment modes."""
@@ -75,9 +87,7 @@ class Redirect:
         )
 
 
-def checked(
-    app: App, params: Mapping[str, str]
-) -> tuple[str | None, str | None, list[str], list[str]]:
+def checked(app: App, params: Mapping[str, str], redirect_uri: str = "") -> AuthRequest:
     """An authorization request's code challenge, nonce, audiences and granted scopes, or
     the OAuthError to redirect with; who signs in is decided after."""
     if params.get("response_type") != "code":
@@ -94,7 +104,14 @@ def checked(
             )
     # Scopes Kinde does not know (offline_access, say) are dropped, not refused.
     scopes = [s for s in dict.fromkeys(params.get("scope", "").split()) if s in OIDC_SCOPES]
-    return challenge, nonce, audiences, scopes
+    return AuthRequest(
+        app=app,
+        redirect_uri=redirect_uri,
+        scopes=tuple(scopes),
+        audiences=tuple(audiences),
+        nonce=nonce,
+        challenge=challenge,
+    )
 
 
 def _challenge(app: App, params: Mapping[str, str]) -> str | None:
@@ -150,17 +167,19 @@ def same_redirect_uri(given: str, registered: str) -> bool:
 
 # --- the endpoint ------------------------------------------------------------------------------
 
+Outcome = Redirect | LoginPage | SignupPage
+PROMPTS = ("none", "login", "create", "consent", "select_account")
 
-def authorize(tenant: Tenant, pairs: list[tuple[str, str]]) -> Redirect | LoginPage:
-    """Answer an authorization request: a Redirect with a code or an error, or with
-    ``login_page`` on and no ``login_hint``, a page to pick the user.
 
-    Raises OAuthError where the client or redirect_uri cannot be trusted, since an error
-    must then not be sent to the redirect_uri (RFC 6749 4.1.2.1).
+def authorize(tenant: Tenant, pairs: list[tuple[str, str]], cookie: str | None = None) -> Outcome:
+    """Answer an authorization request: a Redirect with a code (and the session to keep)
+    or an error, or a page (pick a user, sign up).
+
+    ``cookie``: the sign-in session the browser sent. Raises OAuthError where the client or
+    redirect_uri cannot be trusted, since an error must then not be sent to the redirect_uri
+    (RFC 6749 4.1.2.1).
     """
-    params: dict[str, str] = {}
-    for name, value in pairs:
-        params.setdefault(name, value)
+    params = _first_values(pairs)
     repeated = repeated_names(pairs)
     app, redirect_uri = trusted_target(tenant, params, repeated)
     mode = params.get("response_mode") or "query"
@@ -173,26 +192,147 @@ def authorize(tenant: Tenant, pairs: list[tuple[str, str]]) -> Redirect | LoginP
             )
         if repeated:
             raise InvalidRequestError(f"The '{repeated[0]}' parameter is included more than once.")
-        if tenant.config.login_page and not params.get("login_hint"):
-            checked(app, params)
-            if params.get("prompt") == "none":  # OIDC Core 3.1.2.1: no page may be shown
-                raise LoginRequiredError("prompt=none, but a user must be picked: send login_hint.")
-            return _chooser(tenant, pairs, params.get("org_code"))
-        code = sign_in(tenant, app, redirect_uri, params)
+        request = checked(app, params, redirect_uri)
+        outcome = _decide(tenant, request, params, pairs, session_of(tenant, cookie))
     except OAuthError as exc:
         return Redirect(redirect_uri, {**exc.wire_fields(), **extra}, mode)
-    return Redirect(redirect_uri, {"code": code, **extra}, mode)
+    if isinstance(outcome, Redirect):
+        return replace(outcome, params={**outcome.params, **extra}, mode=mode)
+    return outcome
+
+
+def _decide(
+    tenant: Tenant,
+    request: AuthRequest,
+    params: Mapping[str, str],
+    pairs: list[tuple[str, str]],
+    current: tuple[Session, User] | None,
+) -> Outcome:
+    """Who signs in: Kinde's prompts, then login_hint, the session, the page, the first user."""
+    prompts = _prompts(params)
+    hint = params.get("login_hint") or None
+    if "create" in prompts or params.get("is_create_org") == "true":
+        return _sign_up_or_page(tenant, request, params, pairs, hint)
+    if "none" in prompts:  # OIDC Core 3.1.2.1: no page may be shown
+        if current is None or (hint is not None and find_user(tenant, hint) is not current[1]):
+            raise LoginRequiredError("prompt=none, but no one is signed in here: sign in first.")
+        return signed_in(tenant, request, current[1], params, current[0])
+    if hint is not None:
+        user = find_user(tenant, hint)
+        if user is None and EMAIL_RE.match(hint):  # a new email: Kinde offers sign-up
+            return _sign_up_or_page(tenant, request, params, pairs, hint)
+        return signed_in(tenant, request, signed_in_user(tenant, hint), params, None)
+    if current is not None and not prompts & {"login", "select_account"}:
+        return signed_in(tenant, request, current[1], params, current[0])
+    if tenant.config.login_page:
+        return _chooser(tenant, pairs, params.get("org_code"))
+    return signed_in(tenant, request, first_user(tenant), params, None)
+
+
+def signed_in(
+    tenant: Tenant,
+    request: AuthRequest,
+    user: User,
+    params: Mapping[str, str],
+    session: Session | None,
+) -> Redirect:
+    """The redirect with a code for ``user``: ``session`` continues (its sign-in time), else
+    a new session starts."""
+    org = org_for(tenant, user, params.get("org_code"))
+    new = session is None
+    session = start_session(tenant, request.app, user) if session is None else session
+    code = issue_code(tenant, request, user, org, session.auth_time)
+    return Redirect(request.redirect_uri, {"code": code}, session=session if new else None)
+
+
+def _sign_up_or_page(
+    tenant: Tenant,
+    request: AuthRequest,
+    params: Mapping[str, str],
+    pairs: list[tuple[str, str]],
+    hint: str | None,
+) -> Outcome:
+    """Sign-up: at once for a new email in login_hint without the login page, else the page."""
+    create_org = params.get("is_create_org") == "true"
+    org_name = params.get("org_name") or None
+    if hint and EMAIL_RE.match(hint) and not tenant.config.login_page:
+        if create_org and org_name is None:
+            org_name = f"{hint.split('@')[0]}'s organization"
+        try:
+            user, org = sign_up(tenant, email=hint, org_name=org_name if create_org else None)
+        except ConfigError as exc:
+            raise AccessDeniedError(f"Sign-up refused: {exc.reason} ({exc.key}).") from exc
+        return signed_in(
+            tenant, request, user, {**params, "org_code": org.code if org else ""}, None
+        )
+    return SignupPage(
+        pairs=pairs,
+        email=hint or "",
+        org_name=org_name or "",
+        create_org=create_org,
+        app=request.app.name,
+    )
+
+
+def sign_up_submitted(tenant: Tenant, pairs: list[tuple[str, str]]) -> Outcome:
+    """The sign-up page's form: the new user's fields and the authorization request it
+    continues. A field that will not do shows the page again, saying why."""
+    fields = {name: value for name, value in pairs if name in SIGNUP_FIELDS}
+    request_pairs = [(n, v) for n, v in pairs if n not in SIGNUP_FIELDS and n != "login_hint"]
+    params = _first_values(request_pairs)
+    repeated = repeated_names(request_pairs)
+    app, redirect_uri = trusted_target(tenant, params, repeated)
+    mode = params.get("response_mode") or "query"
+    extra = {"state": params["state"]} if "state" in params else {}
+    try:
+        if repeated:
+            raise InvalidRequestError(f"The '{repeated[0]}' parameter is included more than once.")
+        request = checked(app, params, redirect_uri)
+    except OAuthError as exc:
+        return Redirect(redirect_uri, {**exc.wire_fields(), **extra}, mode)
+    create_org = params.get("is_create_org") == "true"
+    try:
+        user, org = sign_up(
+            tenant,
+            email=fields.get("email", "").strip(),
+            given_name=fields.get("given_name", ""),
+            family_name=fields.get("family_name", ""),
+            org_name=fields.get("org_name", "") if create_org else None,
+        )
+    except ConfigError as exc:
+        page = SignupPage(pairs=request_pairs, create_org=create_org, **_kept(fields))
+        return replace(page, error=f"{exc.key}: {exc.reason}", app=app.name)
+    org_params = {**params, "org_code": org.code if org else ""}
+    outcome = signed_in(tenant, request, user, org_params, None)
+    return replace(outcome, params={**outcome.params, **extra}, mode=mode)
+
+
+def _kept(fields: Mapping[str, str]) -> dict[str, str]:
+    return {"email": fields.get("email", ""), "org_name": fields.get("org_name", "")}
+
+
+def _first_values(pairs: list[tuple[str, str]]) -> dict[str, str]:
+    params: dict[str, str] = {}
+    for name, value in pairs:
+        params.setdefault(name, value)
+    return params
+
+
+def _prompts(params: Mapping[str, str]) -> set[str]:
+    prompts = set(params.get("prompt", "").split())
+    if "none" in prompts and len(prompts) > 1:
+        raise InvalidRequestError("prompt=none may not be combined with other prompts.")
+    return prompts & set(PROMPTS)
 
 
 def _chooser(tenant: Tenant, pairs: list[tuple[str, str]], org_code: str | None) -> LoginPage:
     users = [u for u in tenant.config.users if not org_code or org_code in u.orgs]
-    if not users:
+    if not users and org_code:
         raise AccessDeniedError(
             f"No configured user is a member of the organization {shown(org_code)!r}."
-            if org_code
-            else "No user can sign in: the config has no [[users]] table."
         )
-    return LoginPage(users, pairs)
+    app = tenant.app(dict(pairs).get("client_id", ""))
+    return LoginPage(users, pairs, app=app.name if app else None)
 
 
 def trusted_target(
@@ -218,49 +358,3 @@ def trusted_target(
             "callback URLs (redirect_uris in its [[apps]] table)."
         )
     return app, redirect_uri
-
-
-def sign_in(tenant: Tenant, app: App, redirect_uri: str, params: Mapping[str, str]) -> str:
-    """Check an authorization request for a trusted app and redirect_uri and sign its user
-    in: the sealed code, or an OAuthError to redirect with."""
-    challenge, nonce, audiences, scopes = checked(app, params)
-    user = signed_in_user(tenant, params.get("login_hint"))
-    org = org_for(tenant, user, params.get("org_code"))
-    now = tenant.clock()
-    code = Code(
-        id=secrets.token_urlsafe(16),
-        client_id=app.client_id,
-        user_id=user.id,
-        org_code=org.code if org else None,
-        redirect_uri=redirect_uri,
-        scopes=tuple(scopes),
-        audiences=tuple(audiences),
-        nonce=nonce,
-        challenge=challenge,
-        auth_time=now,
-        exp=now + CODE_LIFETIME,
-        real_exp=int(time.time()) + CODE_LIFETIME,
-    )
-    return code.seal(tenant.sealer)
-
-
-def signed_in_user(tenant: Tenant, hint: str | None) -> User:
-    """The user ``login_hint`` names (email, any case, or id), or the first user."""
-    users = tenant.config.users
-    if not users:
-        raise AccessDeniedError("No user can sign in: the config has no [[users]] table.")
-    if not hint:
-        return users[0]
-    for user in users:
-        if hint == user.id or hint.lower() == user.email.lower():
-            return user
-    raise AccessDeniedError(f"No configured user has the email or id {shown(hint)!r}.")
-
-
-def org_for(tenant: Tenant, user: User, code: str | None) -> Org | None:
-    """The organisation a user signs in to: ``code`` if a member, else their first."""
-    if not code:
-        return tenant.org(user.orgs[0]) if user.orgs else None
-    if code not in user.orgs:
-        raise AccessDeniedError(f"The user is not a member of the organization {shown(code)!r}.")
-    return tenant.org(code)

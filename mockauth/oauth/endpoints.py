@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from html import escape
 from typing import Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
@@ -19,17 +18,23 @@ from mockauth.errors import (
     InvalidClientError,
     InvalidRequestError,
     InvalidTokenError,
+    OAuthError,
     UnauthorizedClientError,
     UnsupportedGrantTypeError,
 )
 from mockauth.issuance import revoked_until
+from mockauth.oauth.authorize import Outcome, sign_up_submitted
 from mockauth.oauth.authorize import authorize as authorize_request
 from mockauth.oauth.clientauth import authenticate
 from mockauth.oauth.grants import GRANTS, device_code, refresh_token
+from mockauth.oauth.pages import device as device_pages
+from mockauth.oauth.pages.layout import error_page, page
 from mockauth.oauth.pages.login import LoginPage
+from mockauth.oauth.pages.signup import SignupPage
 from mockauth.oauth.params import Form, read_form, repeated_names, summarize
+from mockauth.oauth.signin import SESSION_COOKIE, end_session, refresh_cookie, session_cookie
 from mockauth.tenant.config import App
-from mockauth.tenant.journal import remember
+from mockauth.tenant.journal import RequestSummary, remember
 from mockauth.tenant.people import User
 from mockauth.tenant.tenant import Tenant
 
@@ -63,25 +68,77 @@ def token_body(tenant: Tenant, form: Form, headers: Headers) -> bytes:
 
 
 async def authorize(request: Request) -> Response:
-    """Sign the user in at once and send the browser back with a code (or an error)."""
+    """Sign a user in (at once, from the session, or through a page) and send the browser
+    back with a code, or with an error."""
     pairs = request.query_params.multi_items()
     _remember(request, pairs)
-    redirect = authorize_request(_tenant(request), pairs)
-    if isinstance(redirect, LoginPage):
-        return HTMLResponse(redirect.html(), headers=NO_STORE)
-    if redirect.mode == "form_post":
-        return HTMLResponse(redirect.form_post_page(), headers=NO_STORE)
-    return RedirectResponse(redirect.location(), status_code=302, headers=NO_STORE)
+    tenant = _tenant(request)
+    try:
+        outcome = authorize_request(tenant, pairs, request.cookies.get(SESSION_COOKIE))
+    except OAuthError as exc:
+        return _error_for(request, exc, "Cannot sign in")
+    return _render(tenant, outcome)
+
+
+async def sign_up(request: Request) -> Response:
+    """The sign-up page's form (prompt=create): add the user, sign them in, redirect."""
+    form = await read_form(request)
+    _remember(request, [(k, v) for k, v in form.fields if k not in ("email",)])
+    tenant = _tenant(request)
+    try:
+        outcome = sign_up_submitted(tenant, list(form.fields))
+    except OAuthError as exc:
+        return _error_for(request, exc, "Cannot sign up")
+    return _render(tenant, outcome)
+
+
+def _render(tenant: Tenant, outcome: Outcome) -> Response:
+    if isinstance(outcome, SignupPage):
+        status = 400 if outcome.error else 200
+        return HTMLResponse(outcome.html(), status_code=status, headers=NO_STORE)
+    if isinstance(outcome, LoginPage):
+        return HTMLResponse(outcome.html(), headers=NO_STORE)
+    if outcome.mode == "form_post":
+        response: Response = HTMLResponse(outcome.form_post_page(), headers=NO_STORE)
+    else:
+        response = RedirectResponse(outcome.location(), status_code=302, headers=NO_STORE)
+    if outcome.session is not None:
+        response.headers.append("set-cookie", session_cookie(tenant, outcome.session))
+    return response
+
+
+def _error_for(request: Request, exc: OAuthError, title: str, back: str | None = None) -> Response:
+    """A browser gets a page that says why, with a way back; an API client the OAuth JSON."""
+    if "text/html" not in request.headers.get("accept", ""):
+        raise exc
+    page = error_page(title, exc.description, back)
+    return HTMLResponse(page, status_code=exc.status_code, headers=NO_STORE)
 
 
 async def logout(request: Request) -> Response:
-    """End the session (mockauth keeps none) and go to an allowed logout URL, if given."""
+    """End the sign-in session and go to an allowed logout URL, if given."""
     query = request.query_params
+    tenant = _tenant(request)
+    end_session(tenant, request.cookies.get(SESSION_COOKIE))
     target = query.get("redirect") or query.get("post_logout_redirect_uri")
     target = target or query.get("redirect_uri")
     if not target:
-        return HTMLResponse("<!doctype html><title>Signed out</title><p>You are signed out.</p>")
-    tenant = _tenant(request)
+        response: Response = HTMLResponse(_signed_out(), headers=NO_STORE)
+    else:
+        try:
+            response = RedirectResponse(_logout_target(tenant, query, target), 302, NO_STORE)
+        except OAuthError as exc:
+            return _error_for(request, exc, "Cannot sign out")
+    response.headers.append("set-cookie", session_cookie(tenant, None))
+    response.headers.append("set-cookie", refresh_cookie(tenant, None))
+    return response
+
+
+def _signed_out() -> str:
+    return page("Signed out", "<p>You are signed out. You can close this page.</p>")
+
+
+def _logout_target(tenant: Tenant, query: Any, target: str) -> str:
     client_id = query.get("client_id")
     apps = tenant.config.apps
     if client_id:
@@ -95,13 +152,11 @@ async def logout(request: Request) -> Response:
             "(logout_uris in an [[apps]] table)."
         )
     state = query.get("state")
-    if state is not None:
-        parts = urlsplit(target)
-        extra = urlencode({"state": state})
-        target = urlunsplit(
-            parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra)
-        )
-    return RedirectResponse(target, status_code=302, headers=NO_STORE)
+    if state is None:
+        return target
+    parts = urlsplit(target)
+    extra = urlencode({"state": state})
+    return urlunsplit(parts._replace(query=f"{parts.query}&{extra}" if parts.query else extra))
 
 
 def _bearer_user(request: Request) -> tuple[dict[str, Any], User]:
@@ -116,6 +171,8 @@ def _bearer_user(request: Request) -> tuple[dict[str, Any], User]:
         raise InvalidTokenError(
             "The access token is invalid, expired or revoked.", headers=_INVALID_TOKEN
         )
+    azp = claims.get("azp")
+    remember(request.scope, RequestSummary(request.url.path, azp if isinstance(azp, str) else None))
     user = tenant.user(claims["sub"]) if isinstance(claims.get("sub"), str) else None
     if user is None:
         raise InvalidTokenError(
@@ -262,36 +319,33 @@ async def device_page(request: Request) -> Response:
     """Where the user enters the device's code; it signs them in and approves the device
     (``login_hint`` picks the user; ``deny=1`` refuses the device instead), once."""
     pairs = request.query_params.multi_items()
+    try:
+        return _device_page(request, pairs)
+    except OAuthError as exc:
+        return _error_for(request, exc, "Cannot connect the device", paths.DEVICE)
+
+
+def _device_page(request: Request, pairs: list[tuple[str, str]]) -> Response:
     repeated = repeated_names(pairs)
     if repeated:
         raise InvalidRequestError(f"The '{repeated[0]}' parameter is included more than once.")
     query = dict(pairs)
     user_code = query.get("user_code")
     if not user_code:
-        return HTMLResponse(_page("Connect a device", _CODE_FORM), headers=NO_STORE)
+        return HTMLResponse(device_pages.code_form(), headers=NO_STORE)
     if query.get("deny", "0") not in ("0", "1"):
         raise InvalidRequestError("deny must be 1 (refuse the device) or 0.")
     tenant = _tenant(request)
     device = device_code.waiting(tenant, user_code)  # an unknown or expired code: no page
+    app = tenant.app(str(device.get("c", "")))
     hint = query.get("login_hint") or None
     deny = query.get("deny") == "1"
     if tenant.config.login_page and hint is None and not deny and tenant.config.users:
-        page = LoginPage(list(tenant.config.users), pairs, paths.DEVICE)
-        return HTMLResponse(page.html(), headers=NO_STORE)
+        users = list(tenant.config.users)
+        chooser = LoginPage(
+            users, pairs, paths.DEVICE, app=app.name if app else None, sign_up=False
+        )
+        return HTMLResponse(chooser.html(), headers=NO_STORE)
     who = device_code.decide(tenant, device, hint, deny=deny)
-    text = "The device was refused." if deny else f"Signed in as {escape(who)}: connected."
-    body = _page("Device", f"<p>{text} You can close this page.</p>")
-    return HTMLResponse(body, headers=NO_STORE)
-
-
-_CODE_FORM = (
-    '<form method="get"><label>Code shown on the device <input name="user_code" '
-    'autocomplete="off" autofocus></label> <button>Continue</button></form>'
-)
-
-
-def _page(title: str, body: str) -> str:
-    return (
-        f"<!doctype html><html><head><meta charset=utf-8><title>{title}: mockauth</title>"
-        f"</head><body><h1>{title}</h1>{body}</body></html>"
-    )
+    html = device_pages.decided(who, app=app.name if app else None, denied=deny)
+    return HTMLResponse(html, headers=NO_STORE)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from mockauth.errors import _MISSING, FILE_KEY, ConfigError
 from mockauth.faults.rules import FaultRule, parse_rules
@@ -73,6 +74,30 @@ class App:
     # Kinde's "Allowed callback URLs" and "Allowed logout redirect URLs" (user login).
     redirect_uris: tuple[str, ...] = ()
     logout_uris: tuple[str, ...] = ()
+    # Pages of other origins that may call the token endpoint and the APIs from a browser.
+    allowed_origins: tuple[str, ...] = ()
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """The origins whose pages may call this app's endpoints from a browser (CORS): its
+        callbacks', its logout URLs' and ``allowed_origins``."""
+        uris = (*self.redirect_uris, *self.logout_uris, *self.allowed_origins)
+        return frozenset(o for o in map(origin_of, uris) if o)
+
+
+def origin_of(uri: str) -> str | None:
+    """The origin of an http(s) URL as a browser sends it (``http://localhost:3000``)."""
+    parts = urlsplit(uri)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    default = {"http": 80, "https": 443}[parts.scheme.lower()]
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    suffix = "" if port in (None, default) else f":{port}"
+    return f"{parts.scheme.lower()}://{host}{suffix}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,6 +164,8 @@ def app_table(app: App) -> dict[str, Any]:
         out["redirect_uris"] = list(app.redirect_uris)
     if app.logout_uris:
         out["logout_uris"] = list(app.logout_uris)
+    if app.allowed_origins:
+        out["allowed_origins"] = list(app.allowed_origins)
     if app.lifetimes is not None:
         out["lifetimes"] = lifetimes_table(app.lifetimes)
     return out
@@ -346,6 +373,7 @@ class _ConfigReader(Reader):
             "lifetimes",
             "redirect_uris",
             "logout_uris",
+            "allowed_origins",
         }
         data = self.table(value, key, allowed)
         name = self.typed(data, "name", f"{key}.name", str)
@@ -389,7 +417,17 @@ class _ConfigReader(Reader):
             lifetimes=lifetimes,
             redirect_uris=redirect_uris,
             logout_uris=self.uris(data, "logout_uris", key),
+            allowed_origins=self.origins(data, key),
         )
+
+    def origins(self, data: dict[str, Any], key: str) -> tuple[str, ...]:
+        where = f"{key}.allowed_origins"
+        origins = self.strings(data.get("allowed_origins", []), where, lambda u: True, "an origin")
+        for i, origin in enumerate(origins):
+            if issuer_problem(origin) or origin_of(origin) != origin:
+                reason = "must be an origin as a browser sends it: scheme://host[:port], lowercase"
+                raise self.fail(f"{where}[{i}]", origin, reason)
+        return origins
 
     def uris(self, data: dict[str, Any], name: str, key: str) -> tuple[str, ...]:
         where = f"{key}.{name}"

@@ -22,6 +22,7 @@ DEFAULT_SIZE = 1000
 # An endpoint stores what it read of the request here, so the journal need not read the body
 # again.
 SUMMARY_SCOPE_KEY = "mockauth.summary"
+NOTE_SCOPE_KEY = "mockauth.note"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -85,6 +86,16 @@ def remember(scope: MutableMapping[str, Any], summary: RequestSummary) -> None:
 def remembered(scope: Mapping[str, Any]) -> RequestSummary | None:
     summary: RequestSummary | None = scope.get(SUMMARY_SCOPE_KEY)
     return summary
+
+
+def note(scope: MutableMapping[str, Any], text: str) -> None:
+    """Say in the journal why this request was answered as it was (a refused origin, say)."""
+    scope[NOTE_SCOPE_KEY] = text
+
+
+def noted(scope: Mapping[str, Any]) -> str | None:
+    text: str | None = scope.get(NOTE_SCOPE_KEY)
+    return text
 
 
 class Journal:

@@ -276,6 +276,27 @@ class Tenant:
 
         return self._update(change)
 
+    def sign_up(
+        self, user: object, org: object | None = None, *, source: str = "sign-up"
+    ) -> tuple[User, Org | None]:
+        """Add a new user (and a new organisation they belong to) in one step, as Kinde's
+        sign-up does: both are added, or neither. ConfigError names the bad key."""
+
+        def change(config: ServerConfig) -> tuple[ServerConfig, tuple[User, Org | None]]:
+            new_org = parse_org_table(org, source=source, key="org") if org is not None else None
+            orgs = config.orgs
+            if new_org is not None:
+                if self.org(new_org.code) is not None:
+                    raise ConfigError(source, "org.code", new_org.code, "is taken")
+                orgs = (*orgs, new_org)
+            new_user = parse_user_table(user, source=source, orgs=orgs)
+            taken = {u.email.lower() for u in config.users} | {u.id for u in config.users}
+            if new_user.email.lower() in taken or new_user.id in taken:
+                raise ConfigError(source, "email", new_user.email, "already has an account")
+            return replace(config, orgs=orgs, users=(*config.users, new_user)), (new_user, new_org)
+
+        return self._update(change)
+
     def remove_user(self, user_id: str) -> User:
         """Remove a user; KeyError if there is none with this id."""
 

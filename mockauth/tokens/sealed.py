@@ -189,3 +189,13 @@ class DeviceCode(Sealed):
     PURPOSE = "device"
     scopes: tuple[str, ...] = _wire("s", list)
     audiences: tuple[str, ...] = _wire("a", list)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Session(Sealed):
+    """A sign-in session at the authorization server, kept in a cookie on its origin: who
+    signed in and when (``client_id`` is the app they signed in to first)."""
+
+    PURPOSE = "session"
+    user_id: str = _wire("u", str)
+    auth_time: int = _wire("t", int)

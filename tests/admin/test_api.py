@@ -380,7 +380,8 @@ def test_add_replace_and_remove_users_and_orgs(client: TestClient) -> None:
     assert (
         client.delete(f"{paths.ADMIN_USERS}/{added['id']}").json()["deleted"]["id"] == added["id"]
     )
-    location = client.get("/oauth2/auth", params=params, follow_redirects=False).headers["location"]
+    gone = {**params, "login_hint": added["id"]}  # by email it would sign up anew
+    location = client.get("/oauth2/auth", params=gone, follow_redirects=False).headers["location"]
     assert "error=access_denied" in location
     assert_oauth_error(client.delete(f"{paths.ADMIN_USERS}/{added['id']}"), 404, "not_found")
     assert [o["code"] for o in client.get(paths.ADMIN_ORGS).json()["orgs"]][-1] == "org_new"

@@ -271,7 +271,7 @@ def test_a_repeated_client_id_is_answered_not_redirected(client: TestClient) -> 
         (WEB, {"code_challenge": "-"}, "invalid_request"),  # a method without a challenge
         (SPA, {"code_challenge": "-", "code_challenge_method": "-"}, "invalid_request"),
         (WEB, {"audience": "https://unknown.example.com"}, "unauthorized_client"),
-        (WEB, {"login_hint": "nobody@example.com"}, "access_denied"),
+        (WEB, {"login_hint": "kp_nobody"}, "access_denied"),
         (WEB, {"org_code": "org_notmine"}, "access_denied"),
         (WEB, {"response_mode": "web_message"}, "invalid_request"),
     ],
@@ -923,7 +923,8 @@ def page_client() -> TestClient:
 def page_links(answer: Any) -> list[str]:
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/html")
     assert answer.headers["cache-control"] == "no-store"
-    return [html.unescape(href) for href in re.findall(r'<a href="([^"]+)"', answer.text)]
+    found = re.findall(r'<a class="choice" href="([^"]+)"', answer.text)
+    return [html.unescape(href) for href in found]
 
 
 def test_the_login_page_lists_users_and_each_link_signs_one_in() -> None:

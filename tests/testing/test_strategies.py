@@ -196,9 +196,15 @@ def test_unknown_kids_are_never_published(case: TokenCase) -> None:
 
 
 def is_compact_jws(token: str) -> bool:
+    """Three base64url segments, each in its one canonical spelling, header and payload
+    JSON objects."""
     parts = token.split(".")
     if len(parts) != 3 or not all(re.fullmatch(r"[A-Za-z0-9_-]*", p) for p in parts):
         return False
+    for part in parts:
+        raw = base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+        if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != part:
+            return False
     try:
         return isinstance(segment(token, 0), dict) and isinstance(segment(token, 1), dict)
     except ValueError:

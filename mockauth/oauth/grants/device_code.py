@@ -27,9 +27,10 @@ from mockauth.errors import (
     shown,
 )
 from mockauth.issuance import SignIn, user_tokens
-from mockauth.oauth.authorize import OIDC_SCOPES, org_for, signed_in_user
+from mockauth.oauth.authorize import OIDC_SCOPES
 from mockauth.oauth.clientauth import authenticate
 from mockauth.oauth.params import Form
+from mockauth.oauth.signin import org_for, signed_in_user
 from mockauth.tokens.sealed import DeviceCode
 
 if TYPE_CHECKING:

@@ -1,7 +1,9 @@
-"""The page ``login_page = true`` shows at the authorization endpoint: pick who signs in.
+"""The page ``login_page = true`` shows at the authorization endpoint: pick who signs in,
+or create an account.
 
 Each user is a link back to the same authorization request with their ``login_hint``, so
-the flow goes on exactly as an unattended one would.
+the flow goes on exactly as an unattended one would; "Create an account" asks again with
+``prompt=create``.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from html import escape
 from urllib.parse import urlencode
 
 from mockauth import paths
+from mockauth.oauth.pages.layout import page
 from mockauth.tenant.people import User
 
 
@@ -21,18 +24,18 @@ class LoginPage:
     users: list[User]
     pairs: list[tuple[str, str]]
     path: str = paths.AUTHORIZE  # where each link goes on
+    app: str | None = None  # the name of the app asking
+    sign_up: bool = True  # offer "Create an account" (not for a device)
 
     def html(self) -> str:
         rows = "".join(self._row(user) for user in self.users)
-        return (
-            "<!doctype html><html><head><meta charset=utf-8><title>Sign in: mockauth</title>"
-            "<style>body{font:16px system-ui,sans-serif;max-width:32em;margin:3em auto}"
-            "a{display:block;padding:.7em 1em;margin:.4em 0;border:1px solid #ccc;"
-            "border-radius:6px;text-decoration:none;color:inherit}a:hover{background:#f4f4f4}"
-            "small{color:#666}</style></head><body><h1>Sign in as</h1>"
-            f"{rows}<p><small>mockauth: a local mock of Kinde. No password is asked.</small></p>"
-            "</body></html>"
-        )
+        if not self.users:
+            rows = "<p>No one can sign in yet.</p>"
+        if self.sign_up:
+            kept = [(k, v) for k, v in self.pairs if k not in ("login_hint", "prompt")]
+            href = escape(f"{self.path}?{urlencode([*kept, ('prompt', 'create')])}")
+            rows += f'<p><a href="{href}">Create an account</a></p>'
+        return page("Sign in as", rows, app=self.app)
 
     def _row(self, user: User) -> str:
         kept = [(k, v) for k, v in self.pairs if k != "login_hint"]  # an empty one, say
@@ -40,4 +43,4 @@ class LoginPage:
         label = escape(user.name or user.email)
         detail = escape(f"{user.email} · {user.id}")
         href = escape(f"{self.path}?{query}")
-        return f'<a href="{href}">{label}<br><small>{detail}</small></a>'
+        return f'<a class="choice" href="{href}">{label}<small>{detail}</small></a>'

@@ -179,7 +179,7 @@ def test_the_login_page_lets_the_user_pick_for_the_device() -> None:
     client = TestClient(create_app(Tenant(config, issuer=ISSUER, keys=KEYS)), base_url=ISSUER)
     body = start(client)
     page = client.get("/device", params={"user_code": body["user_code"]})
-    links = re.findall(r'<a href="([^"]+)"', page.text)
+    links = re.findall(r'<a class="choice" href="([^"]+)"', page.text)
     assert len(links) == 1 and links[0].startswith("/device?")
     query = {k: v[0] for k, v in parse_qs(urlsplit(links[0].replace("&amp;", "&")).query).items()}
     assert client.get("/device", params=query).status_code == 200
