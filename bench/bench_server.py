@@ -74,6 +74,7 @@ class Server:
     jwks_path: str
     output: list[str] = field(default_factory=list)
     targets: tuple[str, ...] = ("token", "jwks")
+    state_dir: Path | None = None  # mockauth's --keys-dir, for bench_login.py to watch
 
     @property
     def token_url(self) -> str:
@@ -214,8 +215,8 @@ def start_mockauth(workers: int, tmp: Path, *, label: str = "mockauth", src: Pat
         str(keys),
     ]
     proc, url, out = _spawn(cmd, env=env, cwd=tmp, ready=r"mockauth serving on (\S+)")
-    body = m2m_token_body()
-    return Server(f"{label} w{workers}", proc, url, "/oauth2/token", body, "/.well-known/jwks", out)
+    name, body = f"{label} w{workers}", m2m_token_body()
+    return Server(name, proc, url, "/oauth2/token", body, "/.well-known/jwks", out, state_dir=keys)
 
 
 def start_sign_only(workers: int, tmp: Path) -> Server:
