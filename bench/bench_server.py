@@ -5,13 +5,14 @@
     python bench/bench_server.py --quick        # one round of 3 s runs, for a smoke test
 
 Starts every server itself on free 127.0.0.1 ports (mockauth from this checkout with
-``--workers 2`` and ``--workers 1``, each on a fresh temporary keys dir; the peer from
-bench/node_modules, installed with npm on first use), checks that each server's token
-response is a real 200 whose signature verifies against its own JWKS, then drives each
-endpoint with ``wrk`` at concurrency 1, 8 and 32 and prints requests/s, p50/p99 latency,
-the non-2xx and socket-error counts, and the CPU the servers and wrk used. It ends with
-the RSA-2048 signing limit of all cores (``openssl speed -multi N rsa2048``) and the
-target ratios of issue 2. See bench/README.md.
+``--workers 2`` and ``--workers 1``, each on a fresh temporary keys dir; the sign-only
+server of bench/sign_only.py with the same worker counts; the peer from bench/node_modules,
+installed with npm on first use), checks that each server's token response is a real 200
+whose signature verifies against its own JWKS, then drives each endpoint with ``wrk`` at
+concurrency 1, 8 and 32 and prints requests/s, p50/p99 latency, the non-2xx and
+socket-error counts, and the CPU the servers and wrk used. It ends with the target ratios
+of the architecture issue and, as information, the RSA-2048 signing limit of all cores
+(``openssl speed -multi N rsa2048``). See bench/README.md.
 """
 
 from __future__ import annotations
@@ -43,14 +44,15 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 LUA = BENCH_DIR / "wrk_report.lua"
 PEER_SCRIPT = BENCH_DIR / "peer_server.mjs"
+SIGN_ONLY_SCRIPT = BENCH_DIR / "sign_only.py"
 PEER_PACKAGE = BENCH_DIR / "node_modules" / "oauth2-mock-server"
 RESULTS_DIR = BENCH_DIR / "results"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
-# Targets of issue 2 (2-core machine).
+# Targets of the architecture issue, side by side in one run with --workers 2.
 TOKEN_VS_PEER = 2.0
-TOKEN_VS_OPENSSL = 0.80
-JWKS_VS_PEER = 4.0
+TOKEN_VS_SIGN_ONLY = 0.90  # of a sign-only server on the same uvicorn stack
+JWKS_VS_PEER = 2.0
 
 
 def log(msg: str) -> None:
@@ -72,6 +74,7 @@ class Server:
     jwks_path: str
     output: list[str] = field(default_factory=list)
     targets: tuple[str, ...] = ("token", "jwks")
+    state_dir: Path | None = None  # mockauth's --keys-dir, for bench_login.py to watch
 
     @property
     def token_url(self) -> str:
@@ -180,6 +183,20 @@ def default_m2m_credentials() -> tuple[str, str, str, str]:
     return app["client_id"], app["client_secret"], audience, " ".join(scopes[:2])
 
 
+def m2m_token_body() -> str:
+    """The client_credentials form mockauth's token endpoint is measured with."""
+    client_id, secret, audience, scope = default_m2m_credentials()
+    return urllib.parse.urlencode(
+        {
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": secret,
+            "audience": audience,
+            "scope": scope,
+        }
+    )
+
+
 def start_mockauth(workers: int, tmp: Path, *, label: str = "mockauth", src: Path = REPO) -> Server:
     """``python -m mockauth serve`` with the package from ``src`` (default: this checkout)."""
     keys = tmp / f"keys-{label}-w{workers}"
@@ -198,17 +215,18 @@ def start_mockauth(workers: int, tmp: Path, *, label: str = "mockauth", src: Pat
         str(keys),
     ]
     proc, url, out = _spawn(cmd, env=env, cwd=tmp, ready=r"mockauth serving on (\S+)")
-    client_id, secret, audience, scope = default_m2m_credentials()
-    body = urllib.parse.urlencode(
-        {
-            "grant_type": "client_credentials",
-            "client_id": client_id,
-            "client_secret": secret,
-            "audience": audience,
-            "scope": scope,
-        }
-    )
-    return Server(f"{label} w{workers}", proc, url, "/oauth2/token", body, "/.well-known/jwks", out)
+    name, body = f"{label} w{workers}", m2m_token_body()
+    return Server(name, proc, url, "/oauth2/token", body, "/.well-known/jwks", out, state_dir=keys)
+
+
+def start_sign_only(workers: int, tmp: Path) -> Server:
+    """bench/sign_only.py: the same uvicorn stack answering tokens with one signature each.
+    It gets mockauth's token body, so the request bytes are the same; it never parses it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKAUTH_")}
+    cmd = [sys.executable, str(SIGN_ONLY_SCRIPT), "--port", "0", "--workers", str(workers)]
+    proc, url, out = _spawn(cmd, env=env, cwd=tmp, ready=r"sign-only serving on (\S+)")
+    body, name = m2m_token_body(), f"sign-only w{workers}"
+    return Server(name, proc, url, "/oauth2/token", body, "/.well-known/jwks", out, ("token",))
 
 
 def nginx_missing(skip: bool, targets: list[str]) -> str | None:
@@ -539,6 +557,58 @@ def ratio_line(
     return {"label": label, "value": value, "target": target, "met": ok}
 
 
+def print_ratios(
+    results: dict[tuple[str, str, int], list[Run]],
+    workers: list[int],
+    labels: list[str],
+    signing: float | None,
+) -> list[dict[str, Any]]:
+    """The issue's targets for each measured mockauth (the one that counts: --workers 2),
+    then the openssl limit and the nginx ceiling as information."""
+    print("targets (peak req/s over the concurrencies):")
+    ratios: list[dict[str, Any] | None] = []
+    ptok, pjw = peak(results, "peer", "token"), peak(results, "peer", "jwks")
+    for w in workers:
+        sign_only = peak(results, f"sign-only w{w}", "token")
+        for label in ["mockauth", *labels]:
+            name = f"{label} w{w}"
+            tok, jw = peak(results, name, "token"), peak(results, name, "jwks")
+            ratios += [
+                ratio_line(f"{name} token / peer token", tok, rps(ptok), "peer", TOKEN_VS_PEER),
+                ratio_line(
+                    f"{name} token / sign-only w{w} token",
+                    tok,
+                    rps(sign_only),
+                    "sign-only",
+                    TOKEN_VS_SIGN_ONLY,
+                    pct=True,
+                ),
+                ratio_line(f"{name} JWKS / peer JWKS", jw, rps(pjw), "peer", JWKS_VS_PEER),
+            ]
+    print("information:")
+    for w in workers:
+        tok = peak(results, f"mockauth w{w}", "token")
+        if tok is not None and signing:
+            print(
+                f"  {f'mockauth w{w} token / openssl sign limit':<44} {tok.rps:>8,.0f} / "
+                f"{signing:>8,.0f} = {tok.rps / signing:>6.0%}  (no target: openssl alone, "
+                "no HTTP)"
+            )
+    fixed = [n for (n, t, _) in results if n.startswith("nginx") and t == "jwks"]
+    ceiling = peak(results, fixed[0], "jwks") if fixed else None
+    if ceiling is not None and pjw is not None:
+        print(
+            f"  {'ceiling: nginx JWKS / peer JWKS':<44} {ceiling.rps:>8,.0f} / {pjw.rps:>8,.0f}"
+            f" = {ceiling.rps / pjw.rps:>5.2f}x  (a fixed body from C: the most any server"
+            " reaches here)"
+        )
+    return [r for r in ratios if r]
+
+
+def rps(run: Run | None) -> float | None:
+    return run.rps if run else None
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -551,6 +621,9 @@ def main() -> int:
     ap.add_argument("--concurrency", default="1,8,32", help="comma list (1,8,32)")
     ap.add_argument("--workers", default="2,1", help="mockauth --workers values (2,1)")
     ap.add_argument("--no-peer", action="store_true", help="measure mockauth alone")
+    ap.add_argument(
+        "--no-sign-only", action="store_true", help="skip the sign-only server (bench/sign_only.py)"
+    )
     ap.add_argument("--no-openssl", action="store_true", help="skip openssl speed")
     ap.add_argument(
         "--no-nginx", action="store_true", help="skip the nginx JWKS ceiling (when installed)"
@@ -602,6 +675,9 @@ def main() -> int:
             for lbl, src in extra:
                 log(f"starting {lbl} (mockauth from {src}) --workers {w} ...")
                 servers.append(start_mockauth(w, tmp, label=lbl, src=src))
+            if not args.no_sign_only and "token" in targets:
+                log(f"starting the sign-only server --workers {w} ...")
+                servers.append(start_sign_only(w, tmp))
         if peer_note is None:
             log("starting oauth2-mock-server ...")
             servers.append(start_peer(tmp))
@@ -669,37 +745,7 @@ def main() -> int:
         sign_txt += " (best of " + " / ".join(f"{v:,.0f}" for v in signing_runs) + ")"
     print(f"RSA-2048 signing limit (openssl speed -multi {cores} -seconds 3 rsa2048): {sign_txt}")
     print()
-    print("ratios (peak req/s over the concurrencies):")
-    ratios = []
-    for w in workers:
-        name = f"mockauth w{w}"
-        tok, jw = peak(results, name, "token"), peak(results, name, "jwks")
-        ptok, pjw = peak(results, "peer", "token"), peak(results, "peer", "jwks")
-        ratios += [
-            ratio_line(
-                f"{name} token / peer token", tok, ptok.rps if ptok else None, "peer", TOKEN_VS_PEER
-            ),
-            ratio_line(
-                f"{name} token / openssl sign limit",
-                tok,
-                signing,
-                "openssl",
-                TOKEN_VS_OPENSSL,
-                pct=True,
-            ),
-            ratio_line(
-                f"{name} JWKS / peer JWKS", jw, pjw.rps if pjw else None, "peer", JWKS_VS_PEER
-            ),
-        ]
-    fixed = [s.name for s in servers if "token" not in s.targets]
-    ceiling = peak(results, fixed[0], "jwks") if fixed else None
-    pjw = peak(results, "peer", "jwks")
-    if ceiling is not None and pjw is not None:
-        print(
-            f"  {'ceiling: nginx JWKS / peer JWKS':<44} {ceiling.rps:>8,.0f} / {pjw.rps:>8,.0f}"
-            f" = {ceiling.rps / pjw.rps:>5.2f}x  (a fixed body from C: the most any server"
-            " reaches here)"
-        )
+    ratios = print_ratios(results, workers, [lbl for lbl, _ in extra], signing)
     RESULTS_DIR.mkdir(exist_ok=True)
     out = RESULTS_DIR / time.strftime("bench-%Y%m%d-%H%M%S.json")
     out.write_text(
@@ -719,7 +765,7 @@ def main() -> int:
                     for runs in results.values()
                     for r in runs
                 ],
-                "ratios": [r for r in ratios if r],
+                "ratios": ratios,
             },
             indent=2,
         )
