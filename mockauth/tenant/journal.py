@@ -16,9 +16,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mockauth.tenant.memory import memory_store
-from mockauth.tenant.store import JournalRow, Store
+from mockauth.tenant.store import Entry, JournalRow, Store
 
 DEFAULT_SIZE = 1000
+# How long finished requests wait to be written together: one store transaction per
+# FLUSH_DELAY under load, not one per request. A read on another worker waits SETTLE.
+FLUSH_DELAY = 0.01
+SETTLE = 0.05
 # An endpoint stores what it read of the request here, so the journal need not read the body
 # again.
 SUMMARY_SCOPE_KEY = "mockauth.summary"
@@ -115,9 +119,10 @@ class Journal:
             raise ValueError(f"journal size must be >= 0: {size}")
         self._store = store or memory_store()
         self._size = size
-        self._pending: list[JournalRow] = []
+        self._pending: dict[int, list[Entry]] = {}  # by journal generation
         self._lock = threading.Lock()
         self._scheduled = False
+        self._last_flush = 0.0
         self.settle = 0.0
         # Bumped by clear(): requests that started before it are not recorded after it, so a
         # test never sees a straggler from the test before.
@@ -146,37 +151,46 @@ class Journal:
         if not self.enabled:
             return
         f = fields or _NO_FIELDS
-        row = JournalRow(
-            time=time.time(),
-            method=method,
-            path=path,
-            status=status,
-            duration_ms=round((time.monotonic() - started) * 1000, 3),
-            grant_type=f.grant_type,
-            client_id=f.client_id,
-            audiences=f.audiences,
-            scopes=f.scopes,
-            fault=fault,
-            note=note,
-            generation=self.generation if generation is None else generation,
+        row: Entry = (
+            time.time(),
+            method,
+            path,
+            status,
+            round((time.monotonic() - started) * 1000, 3),
+            f.grant_type,
+            f.client_id,
+            " ".join(f.audiences),
+            " ".join(f.scopes),
+            fault,
+            note,
         )
+        gen = self.generation if generation is None else generation
         with self._lock:
-            self._pending.append(row)
+            self._pending.setdefault(gen, []).append(row)
             if self._scheduled:
                 return
             try:
-                asyncio.get_running_loop().call_soon(self.flush)
+                loop = asyncio.get_running_loop()
+            except RuntimeError:
+                loop = None  # no event loop here: write now
+            if loop is not None:
+                # After a quiet spell at the end of this turn; under load, at most every
+                # FLUSH_DELAY, for all that finished meanwhile.
+                wait = self._last_flush + FLUSH_DELAY - time.monotonic()
+                if wait > 0:
+                    loop.call_later(wait, self.flush)
+                else:
+                    loop.call_soon(self.flush)
                 self._scheduled = True
                 return
-            except RuntimeError:
-                pass  # no event loop here: write now
         self.flush()
 
     def flush(self) -> None:
         """Write the buffered entries to the store."""
         with self._lock:
-            rows, self._pending = self._pending, []
+            rows, self._pending = self._pending, {}
             self._scheduled = False
+            self._last_flush = time.monotonic()
         self._store.append_journal(rows, self._size)
 
     def entries(
@@ -192,10 +206,13 @@ class Journal:
         """Entries oldest first, filtered; ``since`` keeps entries with a larger ``seq``,
         ``limit`` keeps the most recent ones."""
         self.flush()
+        rows = self._store.journal(self.generation)
+        newest = max((row.seq for row in rows), default=0) - self._size  # the store keeps more
         found = [
             _entry(row)
-            for row in self._store.journal(self.generation)
-            if (path is None or row.path == path)
+            for row in rows
+            if row.seq > newest
+            and (path is None or row.path == path)
             and (client_id is None or row.client_id == client_id)
             and (status is None or row.status == status)
             and (fault is None or row.fault == fault)

@@ -7,15 +7,24 @@ from __future__ import annotations
 
 import sqlite3
 
-from mockauth.tenant.store import INSTANCE_SCHEMA, SCHEMA_VERSION, SHARED_SCHEMA, Store
+from mockauth.tenant.store import (
+    INSTANCE_SCHEMA,
+    INSTANCE_SCHEMA_VERSION,
+    SCHEMA_VERSION,
+    SHARED_SCHEMA,
+    Store,
+)
 
 
 def memory_store() -> Store:
     """A fresh, empty store that lives as long as this object."""
     connections = []
-    for schema in (INSTANCE_SCHEMA, SHARED_SCHEMA):
+    for schema, version in (
+        (INSTANCE_SCHEMA, INSTANCE_SCHEMA_VERSION),
+        (SHARED_SCHEMA, SCHEMA_VERSION),
+    ):
         db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         db.executescript(schema)
-        db.execute("INSERT INTO meta (name, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        db.execute("INSERT INTO meta (name, value) VALUES ('schema', ?)", (str(version),))
         connections.append(db)
     return Store(connections[0], connections[1], where="memory")

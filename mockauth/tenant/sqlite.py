@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import mmap
 import os
 import secrets
 import sqlite3
@@ -21,6 +22,7 @@ from pathlib import Path
 from mockauth.errors import StoreError
 from mockauth.tenant.store import (
     INSTANCE_SCHEMA,
+    INSTANCE_SCHEMA_VERSION,
     SCHEMA_VERSION,
     SHARED_SCHEMA,
     Store,
@@ -38,7 +40,7 @@ def open_store(state_dir: str | Path, *, instance: str | None = None) -> Store:
     """Open the state dir's store; ``instance`` joins a running server's tenant data (a
     worker), None makes a new instance owned by this process."""
     root = Path(state_dir)
-    shared = _connect(root / STORE_FILE, SHARED_SCHEMA)
+    shared = _connect(root / STORE_FILE, SHARED_SCHEMA, SCHEMA_VERSION)
     runs = root / INSTANCES_DIR
     try:
         runs.mkdir(mode=0o700, exist_ok=True)
@@ -54,7 +56,7 @@ def open_store(state_dir: str | Path, *, instance: str | None = None) -> Store:
         shared.close()
         raise StoreError(f"no running server's tenant data at {runs / instance}.db")
     try:
-        db = _connect(runs / f"{instance}.db", INSTANCE_SCHEMA)
+        db = _connect(runs / f"{instance}.db", INSTANCE_SCHEMA, INSTANCE_SCHEMA_VERSION)
     except BaseException:
         shared.close()
         _release(lock_fd, runs, instance if lock_fd is not None else None)
@@ -66,6 +68,7 @@ def open_store(state_dir: str | Path, *, instance: str | None = None) -> Store:
             close[1]()
         _release(lock_fd, runs, instance if lock_fd is not None else None)
 
+    counter = _counter(runs / f"{instance}.version", Store._stored_version(db))
     store = Store(
         db,
         shared,
@@ -73,6 +76,7 @@ def open_store(state_dir: str | Path, *, instance: str | None = None) -> Store:
         instance=instance,
         on_close=closed,
         writer_locks=(locks[0][0], locks[1][0]),
+        counter=counter,
     )
     _start_pruning(store)
     return store
@@ -81,7 +85,7 @@ def open_store(state_dir: str | Path, *, instance: str | None = None) -> Store:
 _FIX = "make the state dir writable, or choose another with --keys-dir / MOCKAUTH_KEYS_DIR"
 
 
-def _connect(path: Path, schema: str) -> sqlite3.Connection:
+def _connect(path: Path, schema: str, version: int) -> sqlite3.Connection:
     try:
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
         db.execute(f"PRAGMA busy_timeout = {_BUSY_MS}")
@@ -94,13 +98,13 @@ def _connect(path: Path, schema: str) -> sqlite3.Connection:
             db.executescript(schema)
             db.execute(
                 "INSERT OR REPLACE INTO meta (name, value) VALUES ('schema', ?)",
-                (str(SCHEMA_VERSION),),
+                (str(version),),
             )
-        elif found != SCHEMA_VERSION:
+        elif found != version:
             db.close()
             raise StoreError(
                 f"{path} was written by another mockauth version (schema {found}, this one "
-                f"reads {SCHEMA_VERSION}); delete it to start afresh (signing keys are kept)"
+                f"reads {version}); delete it to start afresh (signing keys are kept)"
             )
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"cannot open the state store {path}: {exc}; {_FIX}") from exc
@@ -132,10 +136,22 @@ def _hold_lock(path: Path) -> int:
 def _release(fd: int | None, runs: Path, instance: str | None) -> None:
     if fd is None or instance is None:
         return
-    for suffix in (".db", ".db-wal", ".db-shm", ".writer", ".lock"):
+    for suffix in (".db", ".db-wal", ".db-shm", ".writer", ".version", ".lock"):
         with contextlib.suppress(OSError):
             os.unlink(runs / f"{instance}{suffix}")
     os.close(fd)
+
+
+def _counter(path: Path, version: int) -> mmap.mmap:
+    """The instance's version counter in shared memory (a file every worker maps)."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_size < 8:
+            os.ftruncate(fd, 8)
+            os.pwrite(fd, version.to_bytes(8, "little", signed=True), 0)
+        return mmap.mmap(fd, 8)
+    finally:
+        os.close(fd)
 
 
 def _writer_lock(path: Path) -> tuple[WriterLock, Callable[[], None]]:

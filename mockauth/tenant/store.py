@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import marshal
+import mmap
 import sqlite3
+import struct
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -29,8 +32,10 @@ from mockauth.errors import StoreError
 
 T = TypeVar("T")
 
-# Bumped when a table changes shape; sqlite.py refuses or migrates other versions.
+# Bumped when a table changes shape; sqlite.py refuses other versions (the instance database
+# is made afresh at each start, the shared one is kept).
 SCHEMA_VERSION = 1
+INSTANCE_SCHEMA_VERSION = 2
 
 INSTANCE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -41,10 +46,8 @@ CREATE TABLE IF NOT EXISTS faults (
     pos INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, rule TEXT NOT NULL,
     seen INTEGER NOT NULL DEFAULT 0, fired INTEGER NOT NULL DEFAULT 0, deadline REAL);
 CREATE TABLE IF NOT EXISTS journal (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, generation INTEGER NOT NULL, time REAL NOT NULL,
-    method TEXT NOT NULL, path TEXT NOT NULL, status INTEGER, duration_ms REAL NOT NULL,
-    grant_type TEXT, client_id TEXT, audiences TEXT NOT NULL, scopes TEXT NOT NULL,
-    fault TEXT, note TEXT);
+    first_seq INTEGER PRIMARY KEY, generation INTEGER NOT NULL, count INTEGER NOT NULL,
+    entries BLOB NOT NULL);
 """
 SHARED_SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -58,6 +61,7 @@ CREATE TABLE IF NOT EXISTS families (
     revoked INTEGER NOT NULL DEFAULT 0, until REAL NOT NULL) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS families_until ON families (until);
 """
+_COUNTER = struct.Struct("<q")  # the shared version counter's layout (sqlite.py)
 # Kept past an id's end, so a row being written as its end passes is not pruned under it.
 PRUNE_GRACE = 300.0
 PRUNE_BATCH = 5000
@@ -105,6 +109,21 @@ class Family:
 
 
 Entities = dict[str, list[tuple[str, str]]]  # kind -> [(key, JSON data)] in order
+# A finished request as Journal.record keeps it, cheaply: time, method, path, status,
+# duration_ms, grant_type, client_id, audiences and scopes (space-separated), fault, note.
+Entry = tuple[
+    float,
+    str,
+    str,
+    "int | None",
+    float,
+    "str | None",
+    "str | None",
+    str,
+    str,
+    "str | None",
+    "str | None",
+]
 WriterLock = Callable[[], contextlib.AbstractContextManager[None]]
 
 
@@ -124,10 +143,13 @@ class Store:
         instance: str = "",
         on_close: Callable[[], None] | None = None,
         writer_locks: tuple[WriterLock, WriterLock] | None = None,
+        counter: mmap.mmap | None = None,
     ) -> None:
         self._db = tenant_db
         self._shared = shared_db
         self._lock = threading.RLock()
+        self._counter = counter
+        self._committing: int | None = None
         # Cross-process: writers queue on a file lock, woken as soon as it is free, instead
         # of sleeping a millisecond or more in SQLite's busy handler (sqlite.py).
         self._writer: dict[int, WriterLock] = {id(tenant_db): _no_lock, id(shared_db): _no_lock}
@@ -144,9 +166,18 @@ class Store:
     # --- the change counter and settings -------------------------------------------------
 
     def version(self) -> int:
-        """A number that moves whenever tenant data, faults, the clock or settings change."""
+        """A number that moves whenever tenant data, faults, the clock or settings change.
+
+        Every request asks, so a file store answers from a counter in shared memory that
+        writers set once they have committed (sqlite.py), not with a query."""
+        if self._counter is not None:
+            return int(_COUNTER.unpack_from(self._counter)[0])
         with self._lock:
-            row = self._db.execute("SELECT value FROM meta WHERE name = 'version'").fetchone()
+            return self._stored_version(self._db)
+
+    @staticmethod
+    def _stored_version(db: sqlite3.Connection) -> int:
+        row = db.execute("SELECT value FROM meta WHERE name = 'version'").fetchone()
         return int(row[0]) if row else 0
 
     def settings(self) -> dict[str, Any]:
@@ -243,83 +274,56 @@ class Store:
 
     # --- the journal ---------------------------------------------------------------------
 
-    def append_journal(self, rows: Sequence[JournalRow], keep: int) -> None:
-        """Add finished requests, then drop all but the newest ``keep``."""
+    def append_journal(self, rows: Mapping[int, Sequence[Entry]], keep: int) -> None:
+        """Add finished requests (``Entry`` tuples, by journal generation), numbered in
+        the order written, then drop all but about the newest ``keep``.
+
+        A worker writes the requests of a moment as one row, its entries marshalled: the
+        journal is written on every request and read rarely, and marshal costs a hundredth
+        of JSON (the file is this server's own, mode 0600 in a 0700 dir)."""
         if not rows:
             return
         with self._transaction(self._db) as db:
-            db.executemany(
-                "INSERT INTO journal (generation, time, method, path, status, duration_ms,"
-                " grant_type, client_id, audiences, scopes, fault, note)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        r.generation,
-                        r.time,
-                        r.method,
-                        r.path,
-                        r.status,
-                        r.duration_ms,
-                        r.grant_type,
-                        r.client_id,
-                        " ".join(r.audiences),
-                        " ".join(r.scopes),
-                        r.fault,
-                        r.note,
-                    )
-                    for r in rows
-                ],
+            seq = int(str(self._meta(db, "journal_seq", 0)))
+            for generation, batch in rows.items():
+                db.execute(
+                    "INSERT INTO journal (first_seq, generation, count, entries)"
+                    " VALUES (?, ?, ?, ?)",
+                    (seq + 1, generation, len(batch), marshal.dumps(list(batch))),
+                )
+                seq += len(batch)
+            db.execute(
+                "INSERT OR REPLACE INTO meta (name, value) VALUES ('journal_seq', ?)", (str(seq),)
             )
-            last = db.execute("SELECT max(seq) FROM journal").fetchone()[0] or 0
-            db.execute("DELETE FROM journal WHERE seq <= ?", (last - keep,))
+            db.execute("DELETE FROM journal WHERE first_seq + count <= ?", (seq + 1 - keep,))
 
     def journal(self, generation: int) -> list[JournalRow]:
         """The journal of one generation (a clear starts a new one), in the order the
         requests finished (workers write theirs a moment after, so not always by ``seq``)."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT seq, generation, time, method, path, status, duration_ms, grant_type,"
-                " client_id, audiences, scopes, fault, note FROM journal"
-                " WHERE generation = ? ORDER BY time, seq",
+            batches = self._db.execute(
+                "SELECT first_seq, entries FROM journal WHERE generation = ? ORDER BY first_seq",
                 (generation,),
             ).fetchall()
-        return [
-            JournalRow(
-                seq=seq,
-                generation=gen,
-                time=when,
-                method=method,
-                path=path,
-                status=status,
-                duration_ms=duration,
-                grant_type=grant,
-                client_id=client,
-                audiences=tuple(auds.split()),
-                scopes=tuple(scopes.split()),
-                fault=fault,
-                note=note,
-            )
-            for (
-                seq,
-                gen,
-                when,
-                method,
-                path,
-                status,
-                duration,
-                grant,
-                client,
-                auds,
-                scopes,
-                fault,
-                note,
-            ) in rows
+        rows = [
+            _journal_row(entry, first + i, generation)
+            for first, data in batches
+            for i, entry in enumerate(marshal.loads(data))
         ]
+        rows.sort(key=lambda r: (r.time, r.seq))
+        return rows
+
+    @staticmethod
+    def _meta(db: sqlite3.Connection, name: str, default: object) -> object:
+        row = db.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return default if row is None else row[0]
 
     def clear_journal(self, generation: int) -> int:
         """Forget the journal and start ``generation``; return how many entries went."""
         with self._writing() as db:
-            count = db.execute("SELECT count(*) FROM journal WHERE generation < ?", (generation,))
+            count = db.execute(
+                "SELECT coalesce(sum(count), 0) FROM journal WHERE generation < ?", (generation,)
+            )
             gone = int(count.fetchone()[0])
             db.execute("DELETE FROM journal WHERE generation < ?", (generation,))
             db.execute(
@@ -419,7 +423,8 @@ class Store:
                 table: int(self._shared.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
                 for table in ("spent", "notes", "families")
             }
-            out["journal"] = int(self._db.execute("SELECT count(*) FROM journal").fetchone()[0])
+            total = self._db.execute("SELECT coalesce(sum(count), 0) FROM journal").fetchone()
+            out["journal"] = int(total[0])
         return out
 
     # --- plumbing ------------------------------------------------------------------------
@@ -435,6 +440,8 @@ class Store:
         with self._lock:
             self._db.close()
             self._shared.close()
+            if self._counter is not None:
+                self._counter.close()
         if self._on_close is not None:
             self._on_close()
 
@@ -458,7 +465,9 @@ class Store:
                 if bump:
                     self._bump(db)
                 db.execute("COMMIT")
+                self._publish()
             except BaseException as exc:
+                self._committing = None  # rolled back: nothing to show
                 with contextlib.suppress(sqlite3.Error):
                     db.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.Error):
@@ -476,10 +485,37 @@ class Store:
             "INSERT INTO meta (name, value) VALUES ('version', '1') ON CONFLICT (name)"
             " DO UPDATE SET value = CAST(value AS INTEGER) + 1"
         )
+        self._committing = self._stored_version(db)
+
+    def _publish(self) -> None:
+        """Once committed, show the new version to every worker (a reader that sees it
+        reads the store after this commit)."""
+        version, self._committing = self._committing, None
+        if version is not None and self._counter is not None:
+            _COUNTER.pack_into(self._counter, 0, version)
 
     def _shared_write(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
         with self._transaction(self._shared) as db:
             return db.execute(sql, params)
+
+
+def _journal_row(entry: tuple[Any, ...], seq: int, generation: int) -> JournalRow:
+    when, method, path, status, duration, grant, client, auds, scopes, fault, note = entry
+    return JournalRow(
+        time=when,
+        method=method,
+        path=path,
+        status=status,
+        duration_ms=duration,
+        grant_type=grant,
+        client_id=client,
+        audiences=tuple(auds.split()),
+        scopes=tuple(scopes.split()),
+        fault=fault,
+        note=note,
+        seq=seq,
+        generation=generation,
+    )
 
 
 @contextlib.contextmanager

@@ -38,7 +38,7 @@ from mockauth.tenant.config import (
     parse_org_table,
     parse_user_table,
 )
-from mockauth.tenant.journal import DEFAULT_SIZE, Journal
+from mockauth.tenant.journal import DEFAULT_SIZE, SETTLE, Journal
 from mockauth.tenant.memory import memory_store
 from mockauth.tenant.people import Org, User, org_table, user_table
 from mockauth.tenant.sqlite import open_store
@@ -107,7 +107,7 @@ class Tenant:
         self.faults = FaultEngine(store=self.store)
         self.journal = Journal(journal_size, store=self.store)
         if workers > 1:
-            self.journal.settle = 0.02
+            self.journal.settle = SETTLE
         self._mutex = threading.Lock()
         self._version = -1
         self.config = base.with_issuer(self.issuer)

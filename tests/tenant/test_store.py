@@ -14,7 +14,7 @@ import pytest
 from mockauth.errors import StoreError
 from mockauth.tenant.memory import memory_store
 from mockauth.tenant.sqlite import INSTANCES_DIR, STORE_FILE, open_store
-from mockauth.tenant.store import PRUNE_GRACE, JournalRow, Store
+from mockauth.tenant.store import PRUNE_GRACE, Entry, Store
 
 
 @pytest.fixture(params=["memory", "disk"])
@@ -22,6 +22,10 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
     made = memory_store() if request.param == "memory" else open_store(tmp_path)
     yield made
     made.close()
+
+
+def entries(generation: int, *items: tuple[float, str]) -> dict[int, list[Entry]]:
+    return {generation: [(w, "GET", p, 200, 1.0, None, None, "", "", None, None) for w, p in items]}
 
 
 def test_an_id_is_spent_once_across_every_worker(tmp_path: Path) -> None:
@@ -80,7 +84,7 @@ def test_a_family_moves_once_from_each_generation(store: Store) -> None:
 def test_the_version_moves_with_every_tenant_change_and_only_then(store: Store) -> None:
     start = store.version()
     store.spend("x", time.time() + 60)
-    store.append_journal([JournalRow(time.time(), "GET", "/", 200, 1.0)], keep=10)
+    store.append_journal(entries(0, (time.time(), "/")), keep=10)
     assert store.version() == start  # requests do not move it
     store.set_settings(clock={"offset": 5})
     assert store.version() == start + 1
@@ -104,10 +108,15 @@ def test_a_failed_change_changes_nothing(store: Store) -> None:
 
 
 def test_the_journal_keeps_the_newest_entries_of_its_generation(store: Store) -> None:
-    rows = [JournalRow(float(i), "GET", f"/{i}", 200, 1.0, generation=1) for i in range(5)]
-    store.append_journal(rows, keep=3)
-    assert [r.path for r in store.journal(1)] == ["/2", "/3", "/4"]
-    assert store.clear_journal(2) == 3
+    store.append_journal(entries(1, *((float(i), f"/{i}") for i in range(3))), keep=3)
+    store.append_journal(entries(1, *((float(i), f"/{i}") for i in range(3, 5))), keep=3)
+    # Whole writes go: at least the newest 3 are kept, numbered in the order written.
+    kept = store.journal(1)
+    assert [r.path for r in kept][-3:] == ["/2", "/3", "/4"] and len(kept) <= 5
+    assert [r.seq for r in kept] == list(range(6 - len(kept), 6))
+    store.append_journal(entries(1, (9.0, "/9")), keep=3)
+    assert [r.path for r in store.journal(1)] == ["/3", "/4", "/9"]
+    assert store.clear_journal(2) == 3  # the three kept
     assert store.journal(1) == [] and store.settings()["journal_generation"] == 2
 
 
