@@ -151,6 +151,14 @@ class AuthorizationPendingError(OAuthError):
     default_description = "The user has not yet completed the authorization."
 
 
+class SlowDownError(OAuthError):
+    """RFC 8628: the device polls faster than its interval; it must wait 5 s longer."""
+
+    error = "slow_down"
+    status_code = 400
+    default_description = "The device polls too fast: wait the interval (5 s longer now)."
+
+
 class ExpiredTokenError(OAuthError):
     """RFC 8628: the device code expired; start again."""
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+import segno
 from starlette.datastructures import Headers
 
 from mockauth.errors import (
@@ -23,6 +24,7 @@ from mockauth.errors import (
     ExpiredTokenError,
     InvalidGrantError,
     InvalidRequestError,
+    SlowDownError,
     UnauthorizedClientError,
     shown,
 )
@@ -78,13 +80,16 @@ def start(tenant: Tenant, app: App, form: Form, verification_uri: str) -> dict[s
     # What the /device page needs to find it; not the device code, which is a credential.
     found = {"id": device.id, "c": device.client_id, "exp": device.exp, "rx": device.real_exp}
     tenant.store.note(_user_code_key(user_code), json.dumps(found), device.real_exp)
+    complete = f"{verification_uri}?user_code={user_code}"
     return {
         "device_code": DEVICE_CODE_PREFIX + device.seal(tenant.sealer),
         "user_code": user_code,
         "verification_uri": verification_uri,
-        "verification_uri_complete": f"{verification_uri}?user_code={user_code}",
+        "verification_uri_complete": complete,
         "expires_in": DEVICE_CODE_LIFETIME,
         "interval": POLL_INTERVAL,
+        # As Kinde's: a QR code of the complete URI, for a phone to open (a data URL).
+        "qr_code": segno.make(complete, error="m").png_data_uri(scale=4, border=2),
     }
 
 
@@ -132,6 +137,7 @@ def redeem(tenant: Tenant, app: App, form: Form) -> dict[str, Any]:
         raise ExpiredTokenError()
     decision = tenant.store.note_of(_approval_key(device.id))
     if decision is None:
+        _check_pace(tenant, device)
         raise AuthorizationPendingError()
     if decision == _DENIED:
         raise DeviceDeniedError()
@@ -149,6 +155,19 @@ def redeem(tenant: Tenant, app: App, form: Form) -> dict[str, Any]:
         family=device.id,
     )
     return user_tokens(tenant, app, sign_in)
+
+
+def _check_pace(tenant: Tenant, device: DeviceCode) -> None:
+    """RFC 8628 3.5: a device that polls faster than its interval gets slow_down, and its
+    interval grows by 5 s for good. Timed on the tenant's clock, which tests can move."""
+    key = "poll_" + device.id
+    last, _, interval = (tenant.store.note_of(key) or "").partition(" ")
+    now = tenant.clock()
+    wait = int(interval) if interval.isdigit() else POLL_INTERVAL
+    if last.isdigit() and now - int(last) < wait:
+        tenant.store.note(key, f"{now} {wait + 5}", device.real_exp)
+        raise SlowDownError(f"Poll at most every {wait + 5} seconds.")
+    tenant.store.note(key, f"{now} {wait}", device.real_exp)
 
 
 def _well_formed(user_code: str) -> bool:

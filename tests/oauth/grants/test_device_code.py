@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 import pytest
+import segno
 from starlette.testclient import TestClient
 
 from mockauth.http.app import create_app
@@ -73,12 +75,30 @@ def test_the_device_authorization_answer_is_kindes(client: TestClient) -> None:
         "verification_uri_complete",
         "expires_in",
         "interval",
+        "qr_code",
     }
     assert body["device_code"].startswith("kinde_dc_")
     assert re.fullmatch(r"[BCDFGHJKLMNPQRSTVWXZ]{8}", body["user_code"])
     assert body["verification_uri"] == ISSUER + "/device"
     assert body["verification_uri_complete"] == f"{ISSUER}/device?user_code={body['user_code']}"
     assert (body["expires_in"], body["interval"]) == (600, 5)
+    # A PNG data URL of the QR code of the complete URI (what segno draws for that URI).
+    assert body["qr_code"].startswith("data:image/png;base64,")
+    png = base64.b64decode(body["qr_code"].split(",", 1)[1])
+    assert png.startswith(b"\x89PNG")
+    expected = segno.make(body["verification_uri_complete"], error="m")
+    assert body["qr_code"] == expected.png_data_uri(scale=4, border=2)
+
+
+def test_a_device_polling_too_fast_is_told_to_slow_down(tenant: Tenant, client: TestClient) -> None:
+    body = start(client)
+    assert error_of(poll(client, body["device_code"])) == "authorization_pending"
+    slow = poll(client, body["device_code"])  # at once: faster than the interval
+    assert error_of(slow) == "slow_down" and "10 seconds" in slow.json()["error_description"]
+    tenant.clock.advance(6)  # the old interval is not enough now
+    assert error_of(poll(client, body["device_code"])) == "slow_down"
+    tenant.clock.advance(16)
+    assert error_of(poll(client, body["device_code"])) == "authorization_pending"
 
 
 def test_a_device_polls_until_its_user_approves_then_gets_tokens_once(
