@@ -23,7 +23,8 @@ from mockauth.errors import ConfigError
 from mockauth.faults.rules import Decision, FaultRule, parse_rule
 from mockauth.tenant.journal import RequestSummary
 from mockauth.tenant.memory import memory_store
-from mockauth.tenant.store import FaultRow, Store
+from mockauth.tenant.rows import FaultRow
+from mockauth.tenant.store import Store
 
 
 class FaultEngine:

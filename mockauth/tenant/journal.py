@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from mockauth.tenant.memory import memory_store
-from mockauth.tenant.store import Entry, JournalRow, Store
+from mockauth.tenant.rows import Entry, JournalRow
+from mockauth.tenant.store import Store
 
 DEFAULT_SIZE = 1000
 # How long finished requests wait to be written together: one store transaction per

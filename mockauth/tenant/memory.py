@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import sqlite3
 
-from mockauth.tenant.store import (
+from mockauth.tenant.rows import (
     INSTANCE_SCHEMA,
     INSTANCE_SCHEMA_VERSION,
     SCHEMA_VERSION,
     SHARED_SCHEMA,
-    Store,
 )
+from mockauth.tenant.store import Store
 
 
 def memory_store() -> Store:

@@ -20,14 +20,13 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from mockauth.errors import StoreError
-from mockauth.tenant.store import (
+from mockauth.tenant.rows import (
     INSTANCE_SCHEMA,
     INSTANCE_SCHEMA_VERSION,
     SCHEMA_VERSION,
     SHARED_SCHEMA,
-    Store,
-    WriterLock,
 )
+from mockauth.tenant.store import Store, WriterLock
 
 STORE_FILE = "store.db"
 INSTANCES_DIR = "instances"

@@ -9,7 +9,6 @@ read when nothing changed.
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -26,23 +25,23 @@ from mockauth.tenant.config import (
     ISSUER_PLACEHOLDER,
     Api,
     App,
-    Lifetimes,
     ServerConfig,
     api_table,
     app_table,
     default_config,
     issuer_problem,
-    lifetimes_table,
     parse_api,
     parse_app,
     parse_org_table,
     parse_user_table,
 )
+from mockauth.tenant.entities import config_from, entities_of, settings_of
 from mockauth.tenant.journal import DEFAULT_SIZE, SETTLE, Journal
 from mockauth.tenant.memory import memory_store
 from mockauth.tenant.people import Org, User, org_table, user_table
+from mockauth.tenant.rows import Entities
 from mockauth.tenant.sqlite import open_store
-from mockauth.tenant.store import Entities, Store
+from mockauth.tenant.store import Store
 from mockauth.tokens.claims import JTI_RE, TokenFactory
 from mockauth.tokens.keys import KeyStore
 from mockauth.tokens.sealed import Sealer, load_seal_key
@@ -133,7 +132,7 @@ class Tenant:
 
     def _load(self, version: int) -> None:
         settings = self.store.settings()
-        config = _config_from(self.store.entities(), settings.get("config", {}), self.config)
+        config = config_from(self.store.entities(), settings.get("config", {}), self.config)
         # One assignment each, so request handlers see the old or the new config, never a mix.
         self.config = config
         self._apps = {app.client_id: app for app in config.apps}
@@ -145,9 +144,9 @@ class Tenant:
 
     def _seed(self, config: ServerConfig) -> None:
         """Write ``config`` into the store: the tenant as it starts (and as reset makes it)."""
-        entities = _entities_of(config)
+        entities = entities_of(config)
         faults = [rule.to_dict() for rule in config.faults]
-        settings = _settings_of(config)
+        settings = settings_of(config)
         self.store.set_settings(
             config=settings,
             startup={"entities": entities, "faults": faults, "config": settings},
@@ -336,9 +335,9 @@ class Tenant:
         settings = self.config
 
         def on_rows(entities: Entities) -> tuple[Entities, T]:
-            current = _config_from(entities, None, settings)
+            current = config_from(entities, None, settings)
             new, result = change(current)
-            return _entities_of(new), result
+            return entities_of(new), result
 
         result = self.store.update_entities(on_rows)
         self.refresh()
@@ -360,56 +359,6 @@ class Tenant:
                 apis[audience] = scopes
             out["apis"] = apis
         return out
-
-
-def _entities_of(config: ServerConfig) -> Entities:
-    tables: dict[str, list[tuple[str, dict[str, Any]]]] = {
-        "apis": [(a.audience, api_table(a)) for a in config.apis],
-        "apps": [(a.client_id, app_table(a)) for a in config.apps],
-        "orgs": [(o.code, org_table(o)) for o in config.orgs],
-        "users": [(u.id, user_table(u)) for u in config.users],
-    }
-    return {
-        kind: [(key, json.dumps(table)) for key, table in rows] for kind, rows in tables.items()
-    }
-
-
-def _settings_of(config: ServerConfig) -> dict[str, Any]:
-    return {
-        "issuer": config.issuer,
-        "lifetimes": lifetimes_table(config.lifetimes),
-        "login_page": config.login_page,
-        "key_overlap": config.key_overlap,
-        "source": config.source,
-    }
-
-
-def _config_from(
-    entities: Entities, settings: dict[str, Any] | None, base: ServerConfig
-) -> ServerConfig:
-    """The tenant as the store holds it; ``settings`` None keeps ``base``'s."""
-    source = "store"
-    apis = tuple(parse_api(json.loads(d), source=source) for _, d in entities.get("apis", []))
-    apps = tuple(
-        parse_app(json.loads(d), source=source, apis=apis) for _, d in entities.get("apps", [])
-    )
-    orgs = tuple(parse_org_table(json.loads(d), source=source) for _, d in entities.get("orgs", []))
-    users = tuple(
-        parse_user_table(json.loads(d), source=source, orgs=orgs)
-        for _, d in entities.get("users", [])
-    )
-    config = replace(base, apis=apis, apps=apps, orgs=orgs, users=users, faults=())
-    if settings:
-        lifetimes = settings.get("lifetimes")
-        config = replace(
-            config,
-            issuer=settings.get("issuer") or config.issuer,
-            lifetimes=Lifetimes(**lifetimes) if lifetimes else config.lifetimes,
-            login_page=bool(settings.get("login_page", config.login_page)),
-            key_overlap=settings.get("key_overlap", config.key_overlap),
-            source=settings.get("source", config.source),
-        )
-    return config
 
 
 def _put(items: tuple[T, ...], item: T, key: Callable[[T], str]) -> tuple[tuple[T, ...], bool]:

@@ -13,8 +13,9 @@ import pytest
 
 from mockauth.errors import StoreError
 from mockauth.tenant.memory import memory_store
+from mockauth.tenant.rows import Entry
 from mockauth.tenant.sqlite import INSTANCES_DIR, STORE_FILE, open_store
-from mockauth.tenant.store import PRUNE_GRACE, Entry, Store
+from mockauth.tenant.store import PRUNE_GRACE, Store
 
 
 @pytest.fixture(params=["memory", "disk"])

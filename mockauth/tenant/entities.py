@@ -1,0 +1,72 @@
+"""The tenant as the store holds it: its apps, APIs, organisations and users as rows of
+their config tables (JSON) by kind, its scalar settings, and back again."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+from mockauth.tenant.config import (
+    Lifetimes,
+    ServerConfig,
+    api_table,
+    app_table,
+    lifetimes_table,
+    parse_api,
+    parse_app,
+    parse_org_table,
+    parse_user_table,
+)
+from mockauth.tenant.people import org_table, user_table
+from mockauth.tenant.rows import Entities
+
+
+def entities_of(config: ServerConfig) -> Entities:
+    tables: dict[str, list[tuple[str, dict[str, Any]]]] = {
+        "apis": [(a.audience, api_table(a)) for a in config.apis],
+        "apps": [(a.client_id, app_table(a)) for a in config.apps],
+        "orgs": [(o.code, org_table(o)) for o in config.orgs],
+        "users": [(u.id, user_table(u)) for u in config.users],
+    }
+    return {
+        kind: [(key, json.dumps(table)) for key, table in rows] for kind, rows in tables.items()
+    }
+
+
+def settings_of(config: ServerConfig) -> dict[str, Any]:
+    return {
+        "issuer": config.issuer,
+        "lifetimes": lifetimes_table(config.lifetimes),
+        "login_page": config.login_page,
+        "key_overlap": config.key_overlap,
+        "source": config.source,
+    }
+
+
+def config_from(
+    entities: Entities, settings: dict[str, Any] | None, base: ServerConfig
+) -> ServerConfig:
+    """The tenant as the store holds it; ``settings`` None keeps ``base``'s."""
+    source = "store"
+    apis = tuple(parse_api(json.loads(d), source=source) for _, d in entities.get("apis", []))
+    apps = tuple(
+        parse_app(json.loads(d), source=source, apis=apis) for _, d in entities.get("apps", [])
+    )
+    orgs = tuple(parse_org_table(json.loads(d), source=source) for _, d in entities.get("orgs", []))
+    users = tuple(
+        parse_user_table(json.loads(d), source=source, orgs=orgs)
+        for _, d in entities.get("users", [])
+    )
+    config = replace(base, apis=apis, apps=apps, orgs=orgs, users=users, faults=())
+    if settings:
+        lifetimes = settings.get("lifetimes")
+        config = replace(
+            config,
+            issuer=settings.get("issuer") or config.issuer,
+            lifetimes=Lifetimes(**lifetimes) if lifetimes else config.lifetimes,
+            login_page=bool(settings.get("login_page", config.login_page)),
+            key_overlap=settings.get("key_overlap", config.key_overlap),
+            source=settings.get("source", config.source),
+        )
+    return config
