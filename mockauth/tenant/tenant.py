@@ -22,6 +22,7 @@ from mockauth.clock import Clock
 from mockauth.errors import ConfigError
 from mockauth.faults.engine import FaultEngine
 from mockauth.faults.rules import parse_rule
+from mockauth.tenant.catalog import catalog_tables, parse_catalog
 from mockauth.tenant.config import (
     ISSUER_PLACEHOLDER,
     Api,
@@ -30,11 +31,13 @@ from mockauth.tenant.config import (
     ServerConfig,
     api_table,
     app_table,
+    business_table,
     default_config,
     issuer_problem,
     lifetimes_table,
     parse_api,
     parse_app,
+    parse_business,
     parse_org_table,
     parse_user_table,
 )
@@ -43,6 +46,7 @@ from mockauth.tenant.memory import memory_store
 from mockauth.tenant.people import Org, User, org_table, user_table
 from mockauth.tenant.sqlite import open_store
 from mockauth.tenant.store import Entities, Store
+from mockauth.tenant.validate import Reader
 from mockauth.tokens.claims import JTI_RE, TokenFactory
 from mockauth.tokens.keys import KeyStore
 from mockauth.tokens.sealed import Sealer, load_seal_key
@@ -54,9 +58,11 @@ _SIGNATURE_ONLY: jwt.types.Options = {
     "verify_nbf": False,
     "verify_aud": False,
 }
-# The kinds of entity the store holds, in the order they are parsed (apps name APIs, users
-# name organisations).
-_KINDS = ("apis", "apps", "orgs", "users")
+# The kinds of entity the store holds, in the order they are parsed (roles name permissions,
+# properties categories, apps APIs, users organisations and roles; orgs, users and apps
+# flags and properties).
+_CATALOG_KINDS = ("permissions", "roles", "feature_flags", "property_categories", "properties")
+_KINDS = (*_CATALOG_KINDS, "apis", "apps", "orgs", "users")
 
 
 class Tenant:
@@ -219,7 +225,7 @@ class Tenant:
         table = self._expand(app_table(data) if isinstance(data, App) else data, source)
 
         def change(config: ServerConfig) -> tuple[ServerConfig, tuple[App, bool]]:
-            app = parse_app(table, source=source, apis=config.apis)
+            app = parse_app(table, source=source, apis=config.apis, catalog=config.catalog)
             apps, created = _put(config.apps, app, lambda a: a.client_id)
             return replace(config, apps=apps), (app, created)
 
@@ -241,7 +247,7 @@ class Tenant:
         """Add or replace (by audience) an API; refused if an app would keep a scope the
         new definition drops. Returns the API and whether it is new."""
         table = self._expand(api_table(data) if isinstance(data, Api) else data, source)
-        api = parse_api(table, source=source)
+        api = parse_api(table, source=source, issuer=self.issuer)
 
         def change(config: ServerConfig) -> tuple[ServerConfig, tuple[Api, bool]]:
             _check_grants(config.apps, api, source)
@@ -253,9 +259,10 @@ class Tenant:
     def put_org(self, data: Org | object, *, source: str = "org") -> tuple[Org, bool]:
         """Add or replace (by code) an organisation. Returns it and whether it is new."""
         # Objects are checked as their tables are: an Org or User is no way round the rules.
-        org = parse_org_table(org_table(data) if isinstance(data, Org) else data, source=source)
+        table = org_table(data) if isinstance(data, Org) else data
 
         def change(config: ServerConfig) -> tuple[ServerConfig, tuple[Org, bool]]:
+            org = parse_org_table(table, source=source, catalog=config.catalog)
             orgs, created = _put(config.orgs, org, lambda o: o.code)
             return replace(config, orgs=orgs), (org, created)
 
@@ -267,7 +274,7 @@ class Tenant:
         table = user_table(data) if isinstance(data, User) else data
 
         def change(config: ServerConfig) -> tuple[ServerConfig, tuple[User, bool]]:
-            user = parse_user_table(table, source=source, orgs=config.orgs)
+            user = parse_user_table(table, source=source, orgs=config.orgs, catalog=config.catalog)
             others = [u for u in config.users if u.id != user.id]
             if any(u.email.lower() == user.email.lower() for u in others):
                 raise ConfigError(source, "email", user.email, "another user has this email")
@@ -311,13 +318,22 @@ class Tenant:
         self.journal.flush()
         self.store.close()
 
+    def update(self, change: Callable[[ServerConfig], tuple[ServerConfig, T]]) -> T:
+        """Apply ``change`` to the tenant as the store holds it now, in one transaction:
+        ``change(config)`` returns the new config and a result. The new tenant is checked
+        whole, as the config file would be (a ConfigError, or anything ``change`` raises,
+        leaves the store as it was), so every worker can read what was written."""
+        return self._update(change)
+
     def _update(self, change: Callable[[ServerConfig], tuple[ServerConfig, T]]) -> T:
         settings = self.config
 
         def on_rows(entities: Entities) -> tuple[Entities, T]:
             current = _config_from(entities, None, settings)
             new, result = change(current)
-            return _entities_of(new), result
+            rows = _entities_of(new)
+            _config_from(rows, None, settings)  # what another worker will read must parse
+            return rows, result
 
         result = self.store.update_entities(on_rows)
         self.refresh()
@@ -343,6 +359,7 @@ class Tenant:
 
 def _entities_of(config: ServerConfig) -> Entities:
     tables: dict[str, list[tuple[str, dict[str, Any]]]] = {
+        **catalog_tables(config.catalog),
         "apis": [(a.audience, api_table(a)) for a in config.apis],
         "apps": [(a.client_id, app_table(a)) for a in config.apps],
         "orgs": [(o.code, org_table(o)) for o in config.orgs],
@@ -360,6 +377,7 @@ def _settings_of(config: ServerConfig) -> dict[str, Any]:
         "login_page": config.login_page,
         "key_overlap": config.key_overlap,
         "source": config.source,
+        "business": business_table(config.business),
     }
 
 
@@ -368,16 +386,24 @@ def _config_from(
 ) -> ServerConfig:
     """The tenant as the store holds it; ``settings`` None keeps ``base``'s."""
     source = "store"
+    catalog = parse_catalog(
+        Reader(source),
+        {kind: [json.loads(d) for _, d in entities.get(kind, [])] for kind in _CATALOG_KINDS},
+    )
     apis = tuple(parse_api(json.loads(d), source=source) for _, d in entities.get("apis", []))
     apps = tuple(
-        parse_app(json.loads(d), source=source, apis=apis) for _, d in entities.get("apps", [])
+        parse_app(json.loads(d), source=source, apis=apis, catalog=catalog)
+        for _, d in entities.get("apps", [])
     )
-    orgs = tuple(parse_org_table(json.loads(d), source=source) for _, d in entities.get("orgs", []))
+    orgs = tuple(
+        parse_org_table(json.loads(d), source=source, catalog=catalog)
+        for _, d in entities.get("orgs", [])
+    )
     users = tuple(
-        parse_user_table(json.loads(d), source=source, orgs=orgs)
+        parse_user_table(json.loads(d), source=source, orgs=orgs, catalog=catalog)
         for _, d in entities.get("users", [])
     )
-    config = replace(base, apis=apis, apps=apps, orgs=orgs, users=users, faults=())
+    config = replace(base, catalog=catalog, apis=apis, apps=apps, orgs=orgs, users=users, faults=())
     if settings:
         lifetimes = settings.get("lifetimes")
         config = replace(
@@ -387,6 +413,7 @@ def _config_from(
             login_page=bool(settings.get("login_page", config.login_page)),
             key_overlap=settings.get("key_overlap", config.key_overlap),
             source=settings.get("source", config.source),
+            business=parse_business(settings.get("business", {}), source="store"),
         )
     return config
 
