@@ -9,9 +9,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from mockauth.http.server import ServerThread
-from tests.management.kit import ORG, USER_ID
-
 # The test extra installs it (pyproject.toml); a missing client is an error, not a skip.
 from kinde_sdk.management import ManagementClient
 from kinde_sdk.management import models as m
@@ -22,6 +19,9 @@ from kinde_sdk.management.exceptions import (
     NotFoundException,
 )
 from kinde_sdk.management.management_token_manager import ManagementTokenManager
+
+from mockauth.http.server import ServerThread
+from tests.management.kit import ORG, USER_ID
 
 
 @pytest.fixture(scope="module")
