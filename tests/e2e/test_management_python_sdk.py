@@ -309,6 +309,28 @@ def test_properties_and_categories(kinde: ManagementClient) -> None:
         m.SuccessResponse,
     )
     assert orgs.get_organization_property_values(ORG).properties[0].value == "team"
+    app_cat = kinde.property_categories_api.create_category({"name": "App", "context": "app"})
+    tier = kinde.properties_api.create_property(
+        {
+            "name": "Tier",
+            "key": "tier",
+            "type": "single_line_text",
+            "context": "app",
+            "is_private": False,
+            "category_id": app_cat.category.id,
+        }
+    )
+    m2m = kinde.applications_api.get_applications().applications[0].id
+    value = m.UpdateApplicationsPropertyRequestValue("gold")  # the client's oneOf wrapper
+    done = kinde.applications_api.update_applications_property(
+        m2m, "tier", m.UpdateApplicationsPropertyRequest(value=value)
+    )
+    assert isinstance(done, m.SuccessResponse)
+    values = kinde.applications_api.get_application_property_values(m2m)
+    assert [(p.key, p.value) for p in values.properties] == [("tier", "gold")]
+    tier_id = tier.var_property.id if hasattr(tier, "var_property") else tier.property.id
+    assert isinstance(kinde.properties_api.delete_property(tier_id), m.SuccessResponse)
+    assert kinde.applications_api.get_application_property_values(m2m).properties == []
 
 
 def test_applications_and_their_urls(kinde: ManagementClient) -> None:
