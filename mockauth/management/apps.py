@@ -14,7 +14,7 @@ from mockauth.errors import ManagementBadRequest
 from mockauth.management import inputs, lookup
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.management.pagination import token_page
-from mockauth.management.users import property_text, property_values
+from mockauth.management.values import property_text, property_values
 from mockauth.tenant.config import App, ServerConfig, app_table, parse_app
 from mockauth.tenant.validate import Table
 

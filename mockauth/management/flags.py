@@ -11,7 +11,7 @@ from mockauth.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management import inputs, lookup
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.management.shapes import iso
-from mockauth.management.users import override_value
+from mockauth.management.values import override_value
 from mockauth.tenant.catalog import (
     FLAG_TYPE_NAMES,
     KEY_RE,

@@ -8,12 +8,23 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from mockauth.errors import ManagementNotFound
-from mockauth.management import apis, apps, business, flags, orgs, properties, roles, users
+from mockauth.management import (
+    apis,
+    apps,
+    business,
+    flags,
+    members,
+    orgs,
+    properties,
+    roles,
+    users,
+)
 from mockauth.management.operations import MANAGEMENT_PREFIX, Operation, route
 
 OPERATIONS: tuple[Operation, ...] = (
     *users.OPERATIONS,
     *orgs.OPERATIONS,
+    *members.OPERATIONS,
     *roles.OPERATIONS,
     *flags.OPERATIONS,
     *properties.OPERATIONS,

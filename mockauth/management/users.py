@@ -13,8 +13,13 @@ from mockauth.management import inputs, lookup
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.management.pagination import cursor_page, token_page
 from mockauth.management.shapes import created_on, expanded, identities, user_entry
-from mockauth.tenant.catalog import flag_value_from_text
-from mockauth.tenant.config import ServerConfig
+from mockauth.management.values import (
+    checked_values,
+    override_value,
+    property_text,
+    property_values,
+)
+from mockauth.tenant.config import ServerConfig, parse_user_table
 from mockauth.tenant.people import EMAIL_RE, User, user_table
 from mockauth.tenant.validate import Table
 
@@ -149,8 +154,6 @@ def _no_email_twin(config: ServerConfig, email: str, user_id: str | None) -> Non
 
 
 def _parsed(config: ServerConfig, table: dict[str, Any]) -> User:
-    from mockauth.tenant.config import parse_user_table
-
     return parse_user_table(
         table, source="request", orgs=config.orgs, catalog=config.catalog, key="user"
     )
@@ -246,57 +249,10 @@ def update_user_feature_flag_override(call: Call) -> Reply:
     return success()
 
 
-def override_value(flag_type: str, text: str) -> bool | str | int:
-    value = flag_value_from_text(flag_type, text)
-    if value is None or len(text) > 1000:
-        kind = {"b": "true or false", "i": "an integer", "s": "a string"}[flag_type]
-        raise ManagementBadRequest(f"value must be {kind} for this flag.", code="INVALID_VALUE")
-    return value
-
-
 @op("GET", "/users/{user_id}/properties", "read:user_properties", "GetUserPropertyValues")
 def get_user_property_values(call: Call) -> Reply:
     user = lookup.user(call.config, call.params["user_id"])
     return success(properties=property_values(call.config, "usr", user.properties))
-
-
-def property_values(config: ServerConfig, context: str, values: Any) -> list[dict[str, Any]]:
-    return [
-        {
-            "id": p.id,
-            "name": p.name,
-            "description": p.description,
-            "key": p.key,
-            "value": values.get(p.key),
-        }
-        for p in config.catalog.properties
-        if p.context == context
-    ]
-
-
-def property_text(value: object, where: str) -> str:
-    """A property value as given (string, number or boolean), stored as text."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | str) and len(str(value)) <= 1000:
-        return str(value)
-    raise ManagementBadRequest(
-        f"{where} must be a string, integer or boolean of at most 1000 characters.",
-        code="INVALID_VALUE",
-    )
-
-
-def checked_values(config: ServerConfig, body: Table, context: str) -> dict[str, str]:
-    """``{"properties": {key: value}}``: each key a property of ``context``."""
-    body.only({"properties"})
-    raw = body.data.get("properties")
-    if not isinstance(raw, dict):
-        raise body.fail("properties", raw, "required: an object of property key to value")
-    out = {}
-    for key, value in raw.items():
-        lookup.prop(config, key, context)
-        out[key] = property_text(value, f"properties.{key}")
-    return out
 
 
 @op("PATCH", "/users/{user_id}/properties", "update:user_properties", "UpdateUserProperties")
