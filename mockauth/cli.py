@@ -223,8 +223,6 @@ def _announce(tenant: Tenant, url: str, *, secret_given: bool = False) -> None:
         f"  token:     {url}{paths.TOKEN}",
         f"  keys dir:  {tenant.keys.keys_dir}",
         f"  admin API: {url}{paths.ADMIN_OPENAPI}",
-        f"  Kinde Management API: {url}/api/v1 (Bearer: an M2M token for {tenant.issuer}/api)",
-        f"  Kinde Account API:    {url}/account_api/v1 (Bearer: a user's access token)",
     ]
     if url.startswith("https:") and tenant.keys.keys_dir is not None:
         files = tls_files(tenant.keys.keys_dir)
@@ -238,6 +236,10 @@ def _announce(tenant: Tenant, url: str, *, secret_given: bool = False) -> None:
     if tenant.admin_secret:
         shown = "(as given)" if secret_given else tenant.admin_secret
         lines.append(f"  admin secret (Authorization: Bearer): {shown}")
+    lines += [
+        f"  Kinde Management API: {url}/api/v1 (Bearer: an M2M token for {tenant.issuer}/api)",
+        f"  Kinde Account API:    {url}/account_api/v1 (Bearer: a user's access token)",
+    ]
     m2m = [app for app in tenant.config.apps if app.type == "m2m"]
     if not m2m:
         lines.append("  no M2M app in the config: add an [[apps]] table to get tokens")
