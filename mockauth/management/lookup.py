@@ -15,10 +15,12 @@ from mockauth.tenant.people import Org, User
 T = TypeVar("T")
 
 
-def _find(items: tuple[T, ...], match: Callable[[T], bool], what: str, ident: str) -> T:
+def _find(
+    items: tuple[T, ...], match: Callable[[T], bool], what: str, ident: str, by: str = "id"
+) -> T:
     found = next((i for i in items if match(i)), None)
     if found is None:
-        raise not_found(what, ident)
+        raise not_found(what, ident, by=by)
     return found
 
 
@@ -27,7 +29,7 @@ def user(config: ServerConfig, user_id: str) -> User:
 
 
 def org(config: ServerConfig, code: str) -> Org:
-    return _find(config.orgs, lambda o: o.code == code, "organization", code)
+    return _find(config.orgs, lambda o: o.code == code, "organization", code, "code")
 
 
 def role(config: ServerConfig, role_id: str) -> Role:
@@ -41,7 +43,7 @@ def permission(config: ServerConfig, permission_id: str) -> Permission:
 
 
 def flag(config: ServerConfig, key: str) -> FeatureFlag:
-    return _find(config.catalog.feature_flags, lambda f: f.key == key, "feature flag", key)
+    return _find(config.catalog.feature_flags, lambda f: f.key == key, "feature flag", key, "key")
 
 
 def prop(config: ServerConfig, key: str, context: str) -> Property:
@@ -50,6 +52,7 @@ def prop(config: ServerConfig, key: str, context: str) -> Property:
         lambda p: p.key == key and p.context == context,
         "property",
         key,
+        "key",
     )
 
 

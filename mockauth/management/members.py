@@ -60,10 +60,9 @@ def _member(config: ServerConfig, code: str, user_id: str) -> tuple[Org, User]:
 def _keys(config: ServerConfig, item: Table, name: str) -> list[str] | None:
     keys = inputs.strings(item, name)
     defined = config.catalog.role if name == "roles" else config.catalog.permission
-    for i, key in enumerate(keys or []):
+    for key in keys or []:
         if defined(key) is None:
-            raise lookup.not_found(name[:-1], key)
-        del i
+            raise lookup.not_found(name[:-1], key, by="key")
     return keys
 
 

@@ -113,9 +113,11 @@ def success(status: int = 200, /, **extra: Any) -> Reply:
     return status, {"code": "OK", "message": "Success", **extra}
 
 
-def not_found(what: str, ident: str, code: str | None = None) -> ManagementNotFound:
+def not_found(
+    what: str, ident: str, code: str | None = None, *, by: str = "id"
+) -> ManagementNotFound:
     return ManagementNotFound(
-        f"No {what} has the id {ident[:100]!r}.",
+        f"No {what} has the {by} {ident[:100]!r}.",
         code=code or what.upper().replace(" ", "_") + "_NOT_FOUND",
     )
 
