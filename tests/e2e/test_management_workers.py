@@ -85,33 +85,36 @@ def test_create_org_add_user_assign_role_then_refresh_at_the_other_worker(tmp_pa
         first, second = pids = worker_pids(proc.proc.pid)
         browser = Browser(url)
         at: Callable[[int], Any] = lambda pid: only(pid, pids)  # noqa: E731
+        # Set-up, at either worker: a user, signed in with no organisation yet; a permission,
+        # a role holding it, an organisation with the user in it, a flag.
+        kinde = Kinde(url)
+        user = kinde(
+            "POST",
+            "/user",
+            {
+                "profile": {"given_name": "Ada", "family_name": "Lovelace"},
+                "identities": [{"type": "email", "details": {"email": "ada@example.com"}}],
+            },
+        )["id"]
+        signed_in = browser.login(login_hint="ada@example.com")
+        before = claims(signed_in["access_token"])
+        assert before["sub"] == user and "org_code" not in before and "roles" not in before
+        kinde("POST", "/permissions", {"key": "read:reports", "name": "Read reports"})
+        perms = kinde("GET", "/permissions")["permissions"]
+        perm_id = next(p["id"] for p in perms if p["key"] == "read:reports")
+        role = kinde("POST", "/roles", {"key": "analyst", "name": "Analyst"})["role"]["id"]
+        kinde("PATCH", f"/roles/{role}/permissions", {"permissions": [{"id": perm_id}]})
+        org = kinde("POST", "/organization", {"name": "Acme"})["organization"]["code"]
+        kinde("POST", f"/organizations/{org}/users", {"users": [{"id": user}]})
+        flag = {"key": "beta", "name": "Beta", "type": "bool", "default_value": "false"}
+        kinde("POST", "/feature_flags", flag)
+        # The writes that matter at the first worker (kept short: uvicorn's supervisor
+        # replaces a worker that stays stopped for seconds) ...
         with at(first):
-            kinde = Kinde(url)
-            user = kinde(
-                "POST",
-                "/user",
-                {
-                    "profile": {"given_name": "Ada", "family_name": "Lovelace"},
-                    "identities": [{"type": "email", "details": {"email": "ada@example.com"}}],
-                },
-            )["id"]
-            signed_in = browser.login(login_hint="ada@example.com")
-            before = claims(signed_in["access_token"])
-            assert before["sub"] == user and "org_code" not in before and "roles" not in before
-            # The back end provisions: a permission, a role holding it, an organisation,
-            # the user in it with the role, a flag the organisation turns on.
-            kinde("POST", "/permissions", {"key": "read:reports", "name": "Read reports"})
-            perms = kinde("GET", "/permissions")["permissions"]
-            perm_id = next(p["id"] for p in perms if p["key"] == "read:reports")
-            role = kinde("POST", "/roles", {"key": "analyst", "name": "Analyst"})["role"]["id"]
-            kinde("PATCH", f"/roles/{role}/permissions", {"permissions": [{"id": perm_id}]})
-            org = kinde("POST", "/organization", {"name": "Acme"})["organization"]["code"]
-            kinde("POST", f"/organizations/{org}/users", {"users": [{"id": user}]})
             kinde("POST", f"/organizations/{org}/users/{user}/roles", {"role_id": role})
-            flag = {"key": "beta", "name": "Beta", "type": "bool", "default_value": "false"}
-            kinde("POST", "/feature_flags", flag)
             kinde("PATCH", f"/organizations/{org}/feature_flags/beta?value=true")
             kinde("POST", f"/users/{user}/refresh_claims")
+        # ... and the refresh at the second.
         with at(second):
             status, refreshed = browser.refresh(signed_in["refresh_token"])
         assert status == 200, refreshed
@@ -123,7 +126,7 @@ def test_create_org_add_user_assign_role_then_refresh_at_the_other_worker(tmp_pa
         assert claims(refreshed["id_token"])["org_codes"] == [org]
         # And back: the role taken away at the second worker, refreshed at the first.
         with at(second):
-            Kinde(url)("DELETE", f"/organizations/{org}/users/{user}/roles/{role}")
+            kinde("DELETE", f"/organizations/{org}/users/{user}/roles/{role}")
         with at(first):
             status, again = browser.refresh(refreshed["refresh_token"])
         assert status == 200, again
