@@ -28,6 +28,7 @@ from mockauth.issuance import login_app, login_tokens, m2m_token
 from mockauth.oauth.params import requested_audiences, requested_scope
 from mockauth.tenant.config import ServerConfig, default_config, issuer_problem, load_config
 from mockauth.tenant.memory import memory_store
+from mockauth.tenant.mgmt_scopes import MANAGEMENT_SCOPES
 from mockauth.tenant.tenant import Tenant
 from mockauth.tokens.keys import KEYSET_FILE, KeyStore
 
@@ -235,6 +236,10 @@ def _announce(tenant: Tenant, url: str, *, secret_given: bool = False) -> None:
     if tenant.admin_secret:
         shown = "(as given)" if secret_given else tenant.admin_secret
         lines.append(f"  admin secret (Authorization: Bearer): {shown}")
+    lines += [
+        f"  Kinde Management API: {url}/api/v1 (Bearer: an M2M token for {tenant.issuer}/api)",
+        f"  Kinde Account API:    {url}/account_api/v1 (Bearer: a user's access token)",
+    ]
     m2m = [app for app in tenant.config.apps if app.type == "m2m"]
     if not m2m:
         lines.append("  no M2M app in the config: add an [[apps]] table to get tokens")
@@ -245,12 +250,18 @@ def _announce(tenant: Tenant, url: str, *, secret_given: bool = False) -> None:
             f"    client_secret: {app.client_secret}",
         ]
         lines += [
-            f"    audience:      {aud}  scopes: {' '.join(s) or '(none)'}"
+            f"    audience:      {aud}  scopes: {_scopes_shown(tenant, aud, s)}"
             for aud, s in app.apis.items()
         ]
     lines += _login_lines(tenant, url)
     click.echo("\n".join(lines), nl=True)
     sys.stdout.flush()
+
+
+def _scopes_shown(tenant: Tenant, audience: str, scopes: tuple[str, ...]) -> str:
+    if audience == tenant.issuer + "/api" and set(MANAGEMENT_SCOPES) <= set(scopes):
+        return f"all {len(scopes)} Management API scopes ({tenant.issuer}/api/v1/...)"
+    return " ".join(scopes) or "(none)"
 
 
 def _login_lines(tenant: Tenant, url: str) -> list[str]:

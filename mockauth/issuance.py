@@ -81,7 +81,15 @@ def m2m_token(
     """
     scopes = granted_scopes(app, audiences, scope)
     lifetime = tenant.config.lifetimes_for(app).access_token
-    claims = tenant.tokens.m2m_claims(app, list(audiences), scopes, lifetime=lifetime)
+    org = tenant.org(app.org_code) if app.org_code else None
+    claims = tenant.tokens.m2m_claims(
+        app,
+        list(audiences),
+        scopes,
+        lifetime=lifetime,
+        catalog=tenant.config.catalog,
+        org=org,
+    )
     return {
         "access_token": tenant.tokens.sign(claims),
         # Kinde answers one second short of the lifetime (86399 for 86400).
@@ -136,7 +144,12 @@ def user_tokens(
         raise InvalidGrantError("The user of this grant is no longer configured.")
     if sign_in.org_code and sign_in.org_code not in user.orgs:
         raise InvalidGrantError("The user is no longer a member of the grant's organization.")
-    org = tenant.org(sign_in.org_code) if sign_in.org_code else None
+    if user.is_suspended:
+        raise InvalidGrantError("The user is suspended.")
+    # Signed in with no organisation, and given one since: the token takes the user's first,
+    # as Kinde puts a user in an organisation at sign-in.
+    org_code = sign_in.org_code or (user.orgs[0] if user.orgs else None)
+    org = tenant.org(org_code) if org_code else None
     lifetimes = tenant.config.lifetimes_for(app)
     now = tenant.clock()
 
@@ -150,6 +163,7 @@ def user_tokens(
             lifetime=lifetimes.access_token,
             iat=iat,
             jti=jti,
+            catalog=tenant.config.catalog,
         )
 
     claims = access_claims(now, None)
@@ -175,6 +189,7 @@ def user_tokens(
             nonce=sign_in.nonce,
             lifetime=lifetimes.id_token,
             updated_at=tenant.started_at,
+            orgs=[o for o in (tenant.org(code) for code in user.orgs) if o is not None],
         )
         body["id_token"] = tenant.tokens.sign(id_claims)
     if "offline" in sign_in.scopes:

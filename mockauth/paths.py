@@ -18,7 +18,8 @@ LOGOUT = "/logout"
 DEVICE_AUTH = "/oauth2/device/auth"
 DEVICE = "/device"  # where the user enters a device's user code
 SIGNUP = "/signup"  # where the sign-up page posts (prompt=create)
-ACCOUNT_API = "/account_api/v1"  # Kinde's Account API, for signed-in users
+MANAGEMENT = "/api/v1"  # Kinde's Management API
+ACCOUNT_API = "/account_api/v1"  # Kinde's Account API (a user's token)
 ADMIN = "/_mockauth"
 HEALTH = ADMIN + "/health"
 ADMIN_OPENAPI = ADMIN + "/openapi.json"

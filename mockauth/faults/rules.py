@@ -31,7 +31,14 @@ ENDPOINTS: Mapping[str, tuple[str, ...]] = {
     "revoke": (paths.REVOKE,),
     "logout": (paths.LOGOUT,),
     "device": (paths.DEVICE_AUTH, paths.DEVICE),
+    "management": (),  # every path under MANAGEMENT (ENDPOINT_PREFIXES)
+    "account": (),  # every path under ACCOUNT_API
     "any": (),
+}
+# Endpoints that are a whole tree of paths: Kinde's Management API and Account API.
+ENDPOINT_PREFIXES: Mapping[str, str] = {
+    "management": paths.MANAGEMENT + "/",
+    "account": paths.ACCOUNT_API + "/",
 }
 # Each effect and the parameters it takes.
 EFFECTS: Mapping[str, frozenset[str]] = {
@@ -112,6 +119,9 @@ class Match:
     def matches(self, request: RequestSummary) -> bool:
         if self.path is not None:
             if request.path != self.path:
+                return False
+        elif self.endpoint in ENDPOINT_PREFIXES:
+            if not request.path.startswith(ENDPOINT_PREFIXES[self.endpoint]):
                 return False
         elif self.endpoint != "any" and request.path not in ENDPOINTS[self.endpoint]:
             return False
@@ -259,6 +269,9 @@ def _match(reader: Table, kind: str) -> Match:
 def _endpoint_of(endpoint: str, path: str | None) -> str:
     if path is None:
         return endpoint
+    for name, prefix in ENDPOINT_PREFIXES.items():
+        if path.startswith(prefix):
+            return name
     return next((name for name, ps in ENDPOINTS.items() if path in ps), "any")
 
 

@@ -16,7 +16,7 @@ from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 from mockauth import paths
-from mockauth.errors import NO_STORE, KeyStoreError, OAuthError, ServerError
+from mockauth.errors import NO_STORE, KeyStoreError, ManagementError, OAuthError, ServerError
 from mockauth.oauth.endpoints import token_body
 from mockauth.oauth.grants import GRANTS
 from mockauth.oauth.params import Form, parse_form, summarize
@@ -55,6 +55,12 @@ def json_answer(status: int, body: bytes, headers: Mapping[str, str] | None = No
 def error_answer(exc: OAuthError) -> Answer:
     """An OAuthError as Kinde answers one: ``{"error", "error_description"}``, no-store."""
     return json_answer(exc.status_code, exc.body(), exc.response_headers())
+
+
+def management_answer(exc: ManagementError) -> Answer:
+    """A Management or Account API error as Kinde answers one: ``{"errors": [{"code",
+    "message"}]}`` (an object for 404s, as Kinde's not_found_response)."""
+    return json_answer(exc.status_code, exc.body(), {**NO_STORE, **exc.headers})
 
 
 def unexpected_answer(method: str, path: str, exc: Exception) -> Answer:

@@ -14,15 +14,24 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mockauth import paths
 from mockauth.admin import api as admin
 from mockauth.errors import (
+    ManagementError,
     MethodNotAllowedError,
     NotFoundError,
     OAuthError,
     RequestTooLargeError,
 )
 from mockauth.http import cors
-from mockauth.http.answers import Answer, HotAnswers, error_answer, unexpected_answer
+from mockauth.http.answers import (
+    Answer,
+    HotAnswers,
+    error_answer,
+    management_answer,
+    unexpected_answer,
+)
 from mockauth.http.fast import FastPath
 from mockauth.http.middleware import RequestMiddleware
+from mockauth.management import account
+from mockauth.management import routes as management
 from mockauth.oauth import endpoints as oauth
 from mockauth.oauth.params import read_body
 from mockauth.oauth.signin import REFRESH_COOKIE, refresh_cookie
@@ -68,6 +77,8 @@ def routes(hot: HotAnswers) -> list[Route]:
         Route(paths.JWKS_JSON, jwks, methods=["GET"]),
         Route(paths.HEALTH, oauth.health, methods=["GET"]),
         *admin.routes(),
+        *management.routes(),
+        *account.routes(),
     ]
 
 
@@ -85,6 +96,11 @@ def render_error(exc: OAuthError) -> Response:
 async def _oauth_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, OAuthError)
     return render_error(exc)
+
+
+async def _management_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ManagementError)
+    return _response(management_answer(exc))
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -148,6 +164,7 @@ def create_app(tenant: Tenant) -> Starlette:
         routes=routes(hot),
         exception_handlers={
             OAuthError: _oauth_error,
+            ManagementError: _management_error,
             HTTPException: _http_error,
             Exception: _server_error,
         },

@@ -19,9 +19,9 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockauth import paths
-from mockauth.errors import OAUTH_ERRORS, MockAuthError, OAuthError
+from mockauth.errors import OAUTH_ERRORS, ManagementError, MockAuthError, OAuthError
 from mockauth.faults.rules import Decision, Effect
-from mockauth.http.answers import error_answer
+from mockauth.http.answers import error_answer, management_answer
 from mockauth.oauth.params import MAX_BODY, content_length, summarize
 from mockauth.tenant.journal import RequestSummary, noted, remembered
 from mockauth.tenant.tenant import Tenant
@@ -117,7 +117,12 @@ class RequestMiddleware:
             await asyncio.sleep(decision.delay)
             await self.app(exchange.scope, exchange.receive, exchange.send)
         elif kind in ("error", "throttle"):
-            answer = error_answer(_oauth_error(effect))
+            error = _oauth_error(effect)
+            path = exchange.scope["path"]
+            if path.startswith((paths.MANAGEMENT + "/", paths.ACCOUNT_API + "/")):
+                answer = management_answer(_management_error(error))
+            else:
+                answer = error_answer(error)
             await answer(exchange.scope, exchange.receive, exchange.send)
         elif kind == "hang":
             await _hang(exchange, effect.timeout or 0.0)
@@ -306,6 +311,13 @@ def _oauth_error(effect: Effect) -> OAuthError:
     err = OAuthError(effect.description or default)
     err.error = effect.error or "server_error"
     err.status_code = effect.status or 500
+    return err
+
+
+def _management_error(error: OAuthError) -> ManagementError:
+    """A fault's error as the Management API says it: {"errors": [{code, message}]}."""
+    err = ManagementError(error.description, code=error.error.upper(), headers=error.headers)
+    err.status_code = error.status_code
     return err
 
 

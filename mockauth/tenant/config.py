@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import re
 import tomllib
@@ -14,7 +15,9 @@ from urllib.parse import urlsplit
 
 from mockauth.errors import _MISSING, FILE_KEY, ConfigError
 from mockauth.faults.rules import FaultRule, parse_rules
+from mockauth.tenant.catalog import Catalog, parse_catalog, parse_values
 from mockauth.tenant.defaults import DEFAULT_CONFIG_TOML as DEFAULT_CONFIG_TOML
+from mockauth.tenant.mgmt_scopes import MANAGEMENT_SCOPES, is_management_audience
 from mockauth.tenant.people import (
     ORG_CODE_RE,
     Org,
@@ -33,6 +36,14 @@ CLIENT_ID_RE = re.compile(r"^[0-9a-f]{32}\Z")
 CLIENT_SECRET_RE = re.compile(r"^[A-Za-z0-9]{40,60}\Z")
 SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+\Z")  # RFC 6749 scope-token
 APP_TYPES = ("m2m", "regular", "spa", "device")
+# What an app may opt in to on its tokens (Kinde's per-app token settings).
+INCLUDE_CLAIMS = (
+    "application_properties",
+    "feature_flags",
+    "organization_properties",
+    "organizations",
+    "user_properties",
+)
 # Claims the token factory owns; config may not override them.
 RESERVED_CLAIMS = frozenset(
     {"aud", "azp", "exp", "gty", "iat", "iss", "jti", "nbf", "scope", "scp", "sub", "v", "org_code"}
@@ -57,6 +68,12 @@ class Api:
     audience: str
     scopes: tuple[str, ...] = ()
     name: str = ""
+    scope_descriptions: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def id(self) -> str:
+        """Kinde's API id (32 hex), stable per audience."""
+        return hashlib.sha256(f"api:{self.audience}".encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +93,11 @@ class App:
     logout_uris: tuple[str, ...] = ()
     # Pages of other origins that may call the token endpoint and the APIs from a browser.
     allowed_origins: tuple[str, ...] = ()
+    # Property values (context app), claims opted in to (INCLUDE_CLAIMS), app URLs.
+    properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    include_claims: tuple[str, ...] = ()
+    login_uri: str | None = None
+    homepage_uri: str | None = None
 
     @property
     def origins(self) -> frozenset[str]:
@@ -101,6 +123,19 @@ def origin_of(uri: str) -> str | None:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Business:
+    """The business (Kinde's account) as the Management API describes it."""
+
+    name: str = "mockauth"
+    email: str = ""
+    phone: str = ""
+    industry: str = ""
+    timezone: str = ""
+    privacy_url: str = ""
+    terms_url: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class ServerConfig:
     """Everything the tenant serves; ``issuer=None`` means the server's own base URL."""
 
@@ -111,6 +146,9 @@ class ServerConfig:
     faults: tuple[FaultRule, ...] = ()
     users: tuple[User, ...] = ()
     orgs: tuple[Org, ...] = ()
+    # Permissions, roles, feature flags, properties and property categories.
+    catalog: Catalog = field(default_factory=Catalog)
+    business: Business = field(default_factory=Business)
     # The authorization endpoint shows a page to pick the user (unless login_hint names one).
     login_page: bool = False
     # Seconds a rotated-out key stays published; None: until retired explicitly.
@@ -168,12 +206,30 @@ def app_table(app: App) -> dict[str, Any]:
         out["allowed_origins"] = list(app.allowed_origins)
     if app.lifetimes is not None:
         out["lifetimes"] = lifetimes_table(app.lifetimes)
+    for name, value in (
+        ("properties", dict(app.properties)),
+        ("include_claims", list(app.include_claims)),
+        ("login_uri", app.login_uri),
+        ("homepage_uri", app.homepage_uri),
+    ):
+        if value:
+            out[name] = value
     return out
 
 
 def api_table(api: Api) -> dict[str, Any]:
     """An API as its config table."""
-    return {"name": api.name, "audience": api.audience, "scopes": list(api.scopes)}
+    out: dict[str, Any] = {"name": api.name, "audience": api.audience, "scopes": list(api.scopes)}
+    if api.scope_descriptions:
+        out["scope_descriptions"] = dict(api.scope_descriptions)
+    return out
+
+
+def business_table(business: Business) -> dict[str, str]:
+    return {name: getattr(business, name) for name in _BUSINESS_KEYS}
+
+
+_BUSINESS_KEYS = ("name", "email", "phone", "industry", "timezone", "privacy_url", "terms_url")
 
 
 def lifetimes_table(lifetimes: Lifetimes) -> dict[str, int]:
@@ -234,26 +290,54 @@ def default_config() -> ServerConfig:
     return parse_config(DEFAULT_CONFIG_TOML.encode(), source="<default>")
 
 
-def parse_api(value: object, *, source: str, key: str = "api") -> Api:
-    """Validate one ``[[apis]]`` table (or its JSON form), as the config file would."""
-    return _ConfigReader(source).api(value, key)
+def parse_api(value: object, *, source: str, key: str = "api", issuer: str | None = None) -> Api:
+    """Validate one ``[[apis]]`` table (or its JSON form), as the config file would; the
+    Management API (``issuer``/api) defines every Management API scope."""
+    return _ConfigReader(source).api(value, key, issuer)
 
 
-def parse_app(value: object, *, source: str, apis: tuple[Api, ...], key: str = "app") -> App:
+def parse_app(
+    value: object,
+    *,
+    source: str,
+    apis: tuple[Api, ...],
+    key: str = "app",
+    catalog: Catalog | None = None,
+) -> App:
     """Validate one ``[[apps]]`` table (or its JSON form) against the defined ``apis``."""
-    return _ConfigReader(source).app(value, key, {a.audience: a for a in apis})
+    return _ConfigReader(source).app(value, key, {a.audience: a for a in apis}, catalog)
 
 
 def parse_user_table(
-    value: object, *, source: str, orgs: tuple[Org, ...], key: str = "user"
+    value: object,
+    *,
+    source: str,
+    orgs: tuple[Org, ...],
+    key: str = "user",
+    catalog: Catalog | None = None,
 ) -> User:
     """Validate one ``[[users]]`` table (or its JSON form) against the defined ``orgs``."""
-    return parse_user(_ConfigReader(source), value, key, {o.code for o in orgs})
+    return parse_user(_ConfigReader(source), value, key, {o.code for o in orgs}, catalog)
 
 
-def parse_org_table(value: object, *, source: str, key: str = "org") -> Org:
+def parse_org_table(
+    value: object, *, source: str, key: str = "org", catalog: Catalog | None = None
+) -> Org:
     """Validate one ``[[orgs]]`` table (or its JSON form)."""
-    return parse_org(_ConfigReader(source), value, key)
+    return parse_org(_ConfigReader(source), value, key, catalog)
+
+
+def parse_business(value: object, *, source: str, key: str = "business") -> Business:
+    """Validate the ``[business]`` table."""
+    v = _ConfigReader(source)
+    data = v.table(value, key, _BUSINESS_KEYS)
+    out = {}
+    for name in _BUSINESS_KEYS:
+        text = v.typed(data, name, f"{key}.{name}", str, getattr(Business(), name))
+        if len(text) > 256:
+            raise v.fail(f"{key}.{name}", text[:40] + "...", "must be at most 256 chars")
+        out[name] = text
+    return Business(**out)
 
 
 def parse_config(raw: bytes, *, source: str) -> ServerConfig:
@@ -297,6 +381,12 @@ class _ConfigReader(Reader):
                 "users",
                 "orgs",
                 "login_page",
+                "permissions",
+                "roles",
+                "feature_flags",
+                "properties",
+                "property_categories",
+                "business",
             },
         )
         issuer = self.typed(data, "issuer", "issuer", str, None)
@@ -304,17 +394,24 @@ class _ConfigReader(Reader):
         if problem:
             raise self.fail("issuer", issuer, problem)
         lifetimes = self.lifetimes(data.get("lifetimes", {}), "lifetimes", Lifetimes())
-        apis = tuple(self.api(a, f"apis[{i}]") for i, a in enumerate(self.array(data, "apis")))
+        catalog = parse_catalog(self, data)
+        apis = tuple(
+            self.api(a, f"apis[{i}]", issuer) for i, a in enumerate(self.array(data, "apis"))
+        )
         self.unique([a.audience for a in apis], "apis", "audience")
         by_aud = {a.audience: a for a in apis}
         apps = tuple(
-            self.app(a, f"apps[{i}]", by_aud) for i, a in enumerate(self.array(data, "apps"))
+            self.app(a, f"apps[{i}]", by_aud, catalog)
+            for i, a in enumerate(self.array(data, "apps"))
         )
         self.unique([a.client_id for a in apps], "apps", "client_id")
         faults = parse_rules(self.array(data, "faults"), source=self.source, key="faults")
-        orgs = parse_orgs(self, self.array(data, "orgs"))
-        users = parse_users(self, self.array(data, "users"), orgs)
+        orgs = parse_orgs(self, self.array(data, "orgs"), catalog)
+        users = parse_users(self, self.array(data, "users"), orgs, catalog)
+        business = parse_business(data.get("business", {}), source=self.source)
         return ServerConfig(
+            catalog=catalog,
+            business=business,
             users=users,
             orgs=orgs,
             login_page=self.typed(data, "login_page", "login_page", bool, False),
@@ -352,16 +449,30 @@ class _ConfigReader(Reader):
             out[name] = seconds
         return replace(base, **out)
 
-    def api(self, value: object, key: str) -> Api:
-        data = self.table(value, key, {"name", "audience", "scopes"})
+    def api(self, value: object, key: str, issuer: str | None = None) -> Api:
+        data = self.table(value, key, {"name", "audience", "scopes", "scope_descriptions"})
         audience = self.typed(data, "audience", f"{key}.audience", str)
         if not audience or any(c.isspace() for c in audience):
             raise self.fail(f"{key}.audience", audience, "must be non-empty with no whitespace")
         scopes = self.strings(data.get("scopes", []), f"{key}.scopes", _is_scope, "a scope token")
+        if is_management_audience(audience, issuer):  # Kinde's API: every scope it has
+            scopes = (*scopes, *(s for s in MANAGEMENT_SCOPES if s not in scopes))
         name = self.typed(data, "name", f"{key}.name", str, audience)
-        return Api(audience=audience, scopes=scopes, name=name)
+        descriptions = self.typed(data, "scope_descriptions", f"{key}.scope_descriptions", dict, {})
+        for scope, text in descriptions.items():
+            if scope not in scopes or not isinstance(text, str) or len(text) > 1000:
+                why = "must name a scope of this API and be a string of at most 1000 chars"
+                raise self.fail(f"{key}.scope_descriptions.{scope}", text, why)
+        return Api(
+            audience=audience,
+            scopes=scopes,
+            name=name,
+            scope_descriptions=MappingProxyType(dict(descriptions)),
+        )
 
-    def app(self, value: object, key: str, apis: dict[str, Api]) -> App:
+    def app(
+        self, value: object, key: str, apis: dict[str, Api], catalog: Catalog | None = None
+    ) -> App:
         allowed = {
             "name",
             "type",
@@ -374,6 +485,10 @@ class _ConfigReader(Reader):
             "redirect_uris",
             "logout_uris",
             "allowed_origins",
+            "properties",
+            "include_claims",
+            "login_uri",
+            "homepage_uri",
         }
         data = self.table(value, key, allowed)
         name = self.typed(data, "name", f"{key}.name", str)
@@ -406,7 +521,18 @@ class _ConfigReader(Reader):
         if redirect_uris and app_type in ("m2m", "device"):
             reason = f"{app_type} apps have no callback (no browser comes back to them)"
             raise self.fail(f"{key}.redirect_uris", list(redirect_uris), reason)
+        _, properties = parse_values(self, data, key, catalog or Catalog(), "app")
+        include = self.strings(
+            data.get("include_claims", []),
+            f"{key}.include_claims",
+            lambda c: c in INCLUDE_CLAIMS,
+            "one of " + ", ".join(INCLUDE_CLAIMS),
+        )
         return App(
+            properties=MappingProxyType(properties),
+            include_claims=include,
+            login_uri=self.url(data, "login_uri", key),
+            homepage_uri=self.url(data, "homepage_uri", key),
             name=name,
             type=app_type,
             client_id=client_id,
@@ -429,6 +555,13 @@ class _ConfigReader(Reader):
                 raise self.fail(f"{where}[{i}]", origin, reason)
         return origins
 
+    def url(self, data: dict[str, Any], name: str, key: str) -> str | None:
+        uri = self.typed(data, name, f"{key}.{name}", str, None)
+        problem = redirect_uri_problem(uri) if uri else None
+        if problem:
+            raise self.fail(f"{key}.{name}", uri, problem)
+        return uri or None
+
     def uris(self, data: dict[str, Any], name: str, key: str) -> tuple[str, ...]:
         where = f"{key}.{name}"
         uris = self.strings(data.get(name, []), where, lambda u: True, "a URI")
@@ -448,6 +581,9 @@ class _ConfigReader(Reader):
             if api is None:
                 raise self.fail(where, scopes, f"audience {audience!r} is not defined in [[apis]]")
             defined = set(api.scopes)
+            if scopes == "*":  # every scope the API defines
+                out[audience] = api.scopes
+                continue
             granted = self.strings(scopes, where, _is_scope, "a scope token")
             for i, scope in enumerate(granted):
                 if scope not in defined:

@@ -11,11 +11,12 @@ name = "Calendar API"
 audience = "https://api.example.com"
 scopes = ["read:calendar", "update:event", "delete:event"]
 
+# Kinde's Management API ({issuer}/api/v1/...): it defines every scope of the operations
+# mockauth serves, whatever this list says.
 [[apis]]
 name = "Kinde Management API"
 audience = "{issuer}/api"
-scopes = ["read:users", "create:users", "update:users", "delete:users",
-          "read:organizations", "create:organizations", "read:applications"]
+scopes = []
 
 [[apps]]
 name = "Backend"
@@ -25,8 +26,7 @@ client_secret = "xQ4B4wc6gRUY6ziaDN1ti8EZKmMahPycjfeyPhInaflKHGTel1"
 
 [apps.apis]
 "https://api.example.com" = ["read:calendar", "update:event", "delete:event"]
-"{issuer}/api" = ["read:users", "create:users", "update:users", "delete:users",
-                  "read:organizations", "create:organizations", "read:applications"]
+"{issuer}/api" = "*"  # every scope, as an app authorised for the Management API with all
 
 [[apps]]
 name = "Web"

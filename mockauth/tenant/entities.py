@@ -7,23 +7,30 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from mockauth.tenant.catalog import catalog_tables, parse_catalog
 from mockauth.tenant.config import (
     Lifetimes,
     ServerConfig,
     api_table,
     app_table,
+    business_table,
     lifetimes_table,
     parse_api,
     parse_app,
+    parse_business,
     parse_org_table,
     parse_user_table,
 )
 from mockauth.tenant.people import org_table, user_table
 from mockauth.tenant.rows import Entities
+from mockauth.tenant.validate import Reader
+
+CATALOG_KINDS = ("permissions", "roles", "feature_flags", "property_categories", "properties")
 
 
 def entities_of(config: ServerConfig) -> Entities:
     tables: dict[str, list[tuple[str, dict[str, Any]]]] = {
+        **catalog_tables(config.catalog),
         "apis": [(a.audience, api_table(a)) for a in config.apis],
         "apps": [(a.client_id, app_table(a)) for a in config.apps],
         "orgs": [(o.code, org_table(o)) for o in config.orgs],
@@ -41,6 +48,7 @@ def settings_of(config: ServerConfig) -> dict[str, Any]:
         "login_page": config.login_page,
         "key_overlap": config.key_overlap,
         "source": config.source,
+        "business": business_table(config.business),
     }
 
 
@@ -49,16 +57,24 @@ def config_from(
 ) -> ServerConfig:
     """The tenant as the store holds it; ``settings`` None keeps ``base``'s."""
     source = "store"
+    catalog = parse_catalog(
+        Reader(source),
+        {kind: [json.loads(d) for _, d in entities.get(kind, [])] for kind in CATALOG_KINDS},
+    )
     apis = tuple(parse_api(json.loads(d), source=source) for _, d in entities.get("apis", []))
     apps = tuple(
-        parse_app(json.loads(d), source=source, apis=apis) for _, d in entities.get("apps", [])
+        parse_app(json.loads(d), source=source, apis=apis, catalog=catalog)
+        for _, d in entities.get("apps", [])
     )
-    orgs = tuple(parse_org_table(json.loads(d), source=source) for _, d in entities.get("orgs", []))
+    orgs = tuple(
+        parse_org_table(json.loads(d), source=source, catalog=catalog)
+        for _, d in entities.get("orgs", [])
+    )
     users = tuple(
-        parse_user_table(json.loads(d), source=source, orgs=orgs)
+        parse_user_table(json.loads(d), source=source, orgs=orgs, catalog=catalog)
         for _, d in entities.get("users", [])
     )
-    config = replace(base, apis=apis, apps=apps, orgs=orgs, users=users, faults=())
+    config = replace(base, catalog=catalog, apis=apis, apps=apps, orgs=orgs, users=users, faults=())
     if settings:
         lifetimes = settings.get("lifetimes")
         config = replace(
@@ -68,5 +84,6 @@ def config_from(
             login_page=bool(settings.get("login_page", config.login_page)),
             key_overlap=settings.get("key_overlap", config.key_overlap),
             source=settings.get("source", config.source),
+            business=parse_business(settings.get("business", {}), source="store"),
         )
     return config

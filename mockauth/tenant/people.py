@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
+from mockauth.tenant.catalog import Catalog, FlagValue, parse_values
 from mockauth.tenant.validate import Reader
 
 ORG_CODE_RE = re.compile(r"^org_[0-9a-z]{1,32}\Z")
@@ -30,6 +31,13 @@ class Org:
 
     code: str
     name: str = ""
+    external_id: str | None = None
+    handle: str | None = None
+    is_allow_registrations: bool = False
+    created_on: str | None = None
+    # Overrides of feature flags for the organisation's members, and property values.
+    feature_flags: Mapping[str, FlagValue] = field(default_factory=lambda: MappingProxyType({}))
+    properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +55,18 @@ class User:
     permissions: tuple[str, ...] = ()
     roles: tuple[str, ...] = ()
     claims: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # Roles and permissions held in one organisation only (``roles``/``permissions`` above
+    # hold in every one), by org code.
+    org_roles: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    org_permissions: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    feature_flags: Mapping[str, FlagValue] = field(default_factory=lambda: MappingProxyType({}))
+    properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    is_suspended: bool = False
+    provided_id: str | None = None
+    phone: str | None = None
+    created_on: str | None = None
 
     @property
     def name(self) -> str:
@@ -70,12 +90,36 @@ def user_table(user: User) -> dict[str, Any]:
     out["permissions"] = list(user.permissions)
     out["roles"] = list(user.roles)
     out["claims"] = dict(user.claims)
+    # Newer keys only when set, so older tables (and their tests) read the same.
+    for name, value in (
+        ("org_roles", {k: list(v) for k, v in user.org_roles.items()}),
+        ("org_permissions", {k: list(v) for k, v in user.org_permissions.items()}),
+        ("feature_flags", dict(user.feature_flags)),
+        ("properties", dict(user.properties)),
+        ("is_suspended", user.is_suspended),
+        ("provided_id", user.provided_id),
+        ("phone", user.phone),
+        ("created_on", user.created_on),
+    ):
+        if value:
+            out[name] = value
     return out
 
 
 def org_table(org: Org) -> dict[str, Any]:
     """An organisation as its ``[[orgs]]`` table."""
-    return {"code": org.code, "name": org.name}
+    out: dict[str, Any] = {"code": org.code, "name": org.name}
+    for name, value in (
+        ("external_id", org.external_id),
+        ("handle", org.handle),
+        ("is_allow_registrations", org.is_allow_registrations),
+        ("created_on", org.created_on),
+        ("feature_flags", dict(org.feature_flags)),
+        ("properties", dict(org.properties)),
+    ):
+        if value:
+            out[name] = value
+    return out
 
 
 def user_id_for(email: str) -> str:
@@ -106,19 +150,41 @@ def redirect_uri_problem(uri: str) -> str | None:
     return None
 
 
-def parse_orgs(v: Reader, items: list[Any]) -> tuple[Org, ...]:
-    orgs = tuple(parse_org(v, value, f"orgs[{i}]") for i, value in enumerate(items))
+_ORG_KEYS = {"code", "name", "external_id", "handle", "is_allow_registrations", "created_on"}
+
+
+def parse_orgs(v: Reader, items: list[Any], catalog: Catalog | None = None) -> tuple[Org, ...]:
+    orgs = tuple(parse_org(v, value, f"orgs[{i}]", catalog) for i, value in enumerate(items))
     v.unique([o.code for o in orgs], "orgs", "code")
     return orgs
 
 
-def parse_org(v: Reader, value: object, key: str) -> Org:
-    """One ``[[orgs]]`` table."""
-    data = v.table(value, key, {"code", "name"})
+def parse_org(v: Reader, value: object, key: str, catalog: Catalog | None = None) -> Org:
+    """One ``[[orgs]]`` table; ``catalog``: the flags and properties it may set."""
+    data = v.table(value, key, _ORG_KEYS | {"feature_flags", "properties"})
     code = v.typed(data, "code", f"{key}.code", str)
     if not ORG_CODE_RE.match(code):
         raise v.fail(f"{key}.code", code, "must be org_ and 1 to 32 lowercase letters or digits")
-    return Org(code=code, name=v.typed(data, "name", f"{key}.name", str, ""))
+    flags, props = parse_values(v, data, key, catalog or Catalog(), "org")
+    return Org(
+        code=code,
+        name=_limited(v, data, "name", key, ""),
+        external_id=_limited(v, data, "external_id", key, None),
+        handle=_limited(v, data, "handle", key, None),
+        is_allow_registrations=v.typed(
+            data, "is_allow_registrations", f"{key}.is_allow_registrations", bool, False
+        ),
+        created_on=_limited(v, data, "created_on", key, None),
+        feature_flags=MappingProxyType(flags),
+        properties=MappingProxyType(props),
+    )
+
+
+def _limited(v: Reader, data: dict[str, Any], name: str, key: str, default: str | None) -> Any:
+    value = v.typed(data, name, f"{key}.{name}", str, default)
+    if isinstance(value, str) and len(value) > 256:
+        raise v.fail(f"{key}.{name}", value[:40] + "...", "must be at most 256 chars")
+    return value
 
 
 # Longest accepted values: an email's limit (RFC 5321), generous ones elsewhere.
@@ -135,12 +201,24 @@ _USER_KEYS = {
     "permissions",
     "roles",
     "claims",
+    "org_roles",
+    "org_permissions",
+    "feature_flags",
+    "properties",
+    "is_suspended",
+    "provided_id",
+    "phone",
+    "created_on",
 }
 
 
-def parse_users(v: Reader, items: list[Any], orgs: tuple[Org, ...]) -> tuple[User, ...]:
+def parse_users(
+    v: Reader, items: list[Any], orgs: tuple[Org, ...], catalog: Catalog | None = None
+) -> tuple[User, ...]:
     codes = {o.code for o in orgs}
-    users = tuple(parse_user(v, value, f"users[{i}]", codes) for i, value in enumerate(items))
+    users = tuple(
+        parse_user(v, value, f"users[{i}]", codes, catalog) for i, value in enumerate(items)
+    )
     emails: set[str] = set()
     for i, user in enumerate(users):  # sign-in matches emails case-insensitively
         if user.email.lower() in emails:
@@ -150,8 +228,11 @@ def parse_users(v: Reader, items: list[Any], orgs: tuple[Org, ...]) -> tuple[Use
     return users
 
 
-def parse_user(v: Reader, value: object, key: str, codes: set[str]) -> User:
-    """One ``[[users]]`` table; ``codes``: the org codes it may name."""
+def parse_user(
+    v: Reader, value: object, key: str, codes: set[str], catalog: Catalog | None = None
+) -> User:
+    """One ``[[users]]`` table; ``codes``: the org codes it may name; ``catalog``: the roles,
+    permissions, flags and properties its per-org grants, overrides and values may name."""
     data = v.table(value, key, _USER_KEYS)
     for name, limit in _LENGTHS.items():
         if isinstance(data.get(name), str) and len(data[name]) > limit:
@@ -165,6 +246,8 @@ def parse_user(v: Reader, value: object, key: str, codes: set[str]) -> User:
     orgs = v.strings(
         data.get("orgs", []), f"{key}.orgs", lambda c: c in codes, "a code in [[orgs]]"
     )
+    defined = catalog or Catalog()
+    flags, props = parse_values(v, data, key, defined, "usr")
     return User(
         id=user_id,
         email=email,
@@ -179,7 +262,38 @@ def parse_user(v: Reader, value: object, key: str, codes: set[str]) -> User:
         ),
         roles=v.strings(data.get("roles", []), f"{key}.roles", _permission, "a role key"),
         claims=MappingProxyType(v.claims(data, key, USER_RESERVED_CLAIMS)),
+        org_roles=_per_org(v, data, "org_roles", key, orgs, lambda r: defined.role(r) is not None),
+        org_permissions=_per_org(
+            v, data, "org_permissions", key, orgs, lambda p: defined.permission(p) is not None
+        ),
+        feature_flags=MappingProxyType(flags),
+        properties=MappingProxyType(props),
+        is_suspended=v.typed(data, "is_suspended", f"{key}.is_suspended", bool, False),
+        provided_id=_limited(v, data, "provided_id", key, None),
+        phone=_limited(v, data, "phone", key, None),
+        created_on=_limited(v, data, "created_on", key, None),
     )
+
+
+def _per_org(
+    v: Reader,
+    data: dict[str, Any],
+    name: str,
+    key: str,
+    orgs: tuple[str, ...],
+    defined: Callable[[str], bool],
+) -> Mapping[str, tuple[str, ...]]:
+    """``{org_code = [role or permission keys]}`` for orgs the user belongs to."""
+    table = v.typed(data, name, f"{key}.{name}", dict, {})
+    what = "a key in [[roles]]" if name == "org_roles" else "a key in [[permissions]]"
+    out: dict[str, tuple[str, ...]] = {}
+    for code, keys in table.items():
+        if code not in orgs:
+            raise v.fail(f"{key}.{name}.{code}", keys, "the user is not in this organisation")
+        found = v.strings(keys, f"{key}.{name}.{code}", defined, what)
+        if found:
+            out[code] = found
+    return MappingProxyType(out)
 
 
 def _permission(value: str) -> bool:

@@ -53,9 +53,6 @@ _SIGNATURE_ONLY: jwt.types.Options = {
     "verify_nbf": False,
     "verify_aud": False,
 }
-# The kinds of entity the store holds, in the order they are parsed (apps name APIs, users
-# name organisations).
-_KINDS = ("apis", "apps", "orgs", "users")
 
 
 class Tenant:
@@ -218,7 +215,7 @@ class Tenant:
         table = self._expand(app_table(data) if isinstance(data, App) else data, source)
 
         def change(config: ServerConfig) -> tuple[ServerConfig, tuple[App, bool]]:
-            app = parse_app(table, source=source, apis=config.apis)
+            app = parse_app(table, source=source, apis=config.apis, catalog=config.catalog)
             apps, created = _put(config.apps, app, lambda a: a.client_id)
             return replace(config, apps=apps), (app, created)
 
@@ -240,7 +237,7 @@ class Tenant:
         """Add or replace (by audience) an API; refused if an app would keep a scope the
         new definition drops. Returns the API and whether it is new."""
         table = self._expand(api_table(data) if isinstance(data, Api) else data, source)
-        api = parse_api(table, source=source)
+        api = parse_api(table, source=source, issuer=self.issuer)
 
         def change(config: ServerConfig) -> tuple[ServerConfig, tuple[Api, bool]]:
             _check_grants(config.apps, api, source)
@@ -252,9 +249,10 @@ class Tenant:
     def put_org(self, data: Org | object, *, source: str = "org") -> tuple[Org, bool]:
         """Add or replace (by code) an organisation. Returns it and whether it is new."""
         # Objects are checked as their tables are: an Org or User is no way round the rules.
-        org = parse_org_table(org_table(data) if isinstance(data, Org) else data, source=source)
+        table = org_table(data) if isinstance(data, Org) else data
 
         def change(config: ServerConfig) -> tuple[ServerConfig, tuple[Org, bool]]:
+            org = parse_org_table(table, source=source, catalog=config.catalog)
             orgs, created = _put(config.orgs, org, lambda o: o.code)
             return replace(config, orgs=orgs), (org, created)
 
@@ -266,7 +264,7 @@ class Tenant:
         table = user_table(data) if isinstance(data, User) else data
 
         def change(config: ServerConfig) -> tuple[ServerConfig, tuple[User, bool]]:
-            user = parse_user_table(table, source=source, orgs=config.orgs)
+            user = parse_user_table(table, source=source, orgs=config.orgs, catalog=config.catalog)
             others = [u for u in config.users if u.id != user.id]
             if any(u.email.lower() == user.email.lower() for u in others):
                 raise ConfigError(source, "email", user.email, "another user has this email")
@@ -331,13 +329,22 @@ class Tenant:
         self.journal.flush()
         self.store.close()
 
+    def update(self, change: Callable[[ServerConfig], tuple[ServerConfig, T]]) -> T:
+        """Apply ``change`` to the tenant as the store holds it now, in one transaction:
+        ``change(config)`` returns the new config and a result. The new tenant is checked
+        whole, as the config file would be (a ConfigError, or anything ``change`` raises,
+        leaves the store as it was), so every worker can read what was written."""
+        return self._update(change)
+
     def _update(self, change: Callable[[ServerConfig], tuple[ServerConfig, T]]) -> T:
         settings = self.config
 
         def on_rows(entities: Entities) -> tuple[Entities, T]:
             current = config_from(entities, None, settings)
             new, result = change(current)
-            return entities_of(new), result
+            rows = entities_of(new)
+            config_from(rows, None, settings)  # what another worker will read must parse
+            return rows, result
 
         result = self.store.update_entities(on_rows)
         self.refresh()

@@ -8,8 +8,10 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from mockauth.tenant import access
+from mockauth.tenant.catalog import Catalog
 from mockauth.tenant.config import App
-from mockauth.tenant.people import Org, User, role_claim
+from mockauth.tenant.people import Org, User
 from mockauth.tokens.encoding import b64url, encode_segment
 from mockauth.tokens.keys import KeyStore
 
@@ -27,14 +29,30 @@ class TokenFactory:
         self._headers: dict[str, str] = {}
 
     def m2m_claims(
-        self, app: App, audiences: Sequence[str], scopes: Sequence[str], *, lifetime: int
+        self,
+        app: App,
+        audiences: Sequence[str],
+        scopes: Sequence[str],
+        *,
+        lifetime: int,
+        catalog: Catalog | None = None,
+        org: Org | None = None,
     ) -> dict[str, Any]:
-        """Claims of a Kinde v2 M2M access token (client credentials), keys in Kinde's order."""
+        """Claims of a Kinde v2 M2M access token (client credentials), keys in Kinde's order.
+
+        ``catalog`` and ``org`` (the app's organisation): for the feature flags an app that
+        opts in (``include_claims``) carries."""
         iat = self.clock()
-        claims: dict[str, Any] = {
-            "aud": list(audiences),
+        claims: dict[str, Any] = {"aud": list(audiences)}
+        if "application_properties" in app.include_claims:
+            claims["application_properties"] = access.property_claims(app.properties)
+        claims |= {
             "azp": app.client_id,
             "exp": iat + lifetime,
+        }
+        if "feature_flags" in app.include_claims:
+            claims["feature_flags"] = access.flag_claims(catalog or Catalog(), org, None)
+        claims |= {
             "gty": ["client_credentials"],
             "iat": iat,
             "iss": self.issuer,
@@ -60,18 +78,24 @@ class TokenFactory:
         lifetime: int,
         iat: int | None = None,
         jti: str | None = None,
+        catalog: Catalog | None = None,
     ) -> dict[str, Any]:
         """Claims of a Kinde user access token (authorization code or refresh).
+
+        ``catalog``: the tenant's roles, permissions and flags, which the token reflects as
+        they are now (flags resolve environment, then ``org``, then ``user``).
 
         ``iat`` and ``jti`` rebuild a token already issued: the signature is deterministic,
         so the same claims and key give the same token, as Kinde's refresh returns it.
         """
         iat = self.clock() if iat is None else iat
+        catalog = catalog or Catalog()
+        org_code = org.code if org is not None else None
         claims: dict[str, Any] = {
             "aud": list(audiences),
             "azp": app.client_id,
             "exp": iat + lifetime,
-            "feature_flags": {},
+            "feature_flags": access.flag_claims(catalog, org, user),
             "iat": iat,
             "iss": self.issuer,
             "jti": jti or str(uuid.uuid4()),
@@ -80,11 +104,16 @@ class TokenFactory:
             claims["org_code"] = org.code
             if org.name:
                 claims["org_name"] = org.name
-        claims["permissions"] = list(user.permissions)
-        if user.roles:
-            claims["roles"] = [role_claim(role) for role in user.roles]
+            if "organization_properties" in app.include_claims:
+                claims["organization_properties"] = access.property_claims(org.properties)
+        claims["permissions"] = access.permission_keys(catalog, user, org_code)
+        roles = access.roles(catalog, user, org_code)
+        if roles:
+            claims["roles"] = roles
         claims["scp"] = list(scopes)
         claims["sub"] = user.id
+        if "user_properties" in app.include_claims:
+            claims["user_properties"] = access.property_claims(user.properties)
         for name, value in user.claims.items():
             claims[name] = value
         return claims
@@ -99,8 +128,10 @@ class TokenFactory:
         nonce: str | None,
         lifetime: int,
         updated_at: int,
+        orgs: Sequence[Org] = (),
     ) -> dict[str, Any]:
-        """Claims of a Kinde ID token, with ``at_hash`` binding it to its access token."""
+        """Claims of a Kinde ID token, with ``at_hash`` binding it to its access token;
+        ``orgs``: the user's organisations, for an app that opts in to ``organizations``."""
         iat = self.clock()
         digest = hashlib.sha256(access_token.encode("ascii")).digest()
         claims: dict[str, Any] = {
@@ -121,6 +152,8 @@ class TokenFactory:
         if nonce is not None:
             claims["nonce"] = nonce
         claims["org_codes"] = list(user.orgs)
+        if "organizations" in app.include_claims:
+            claims["organizations"] = [{"id": o.code, "name": o.name} for o in orgs]
         claims["picture"] = user.picture
         if user.username is not None:
             claims["preferred_username"] = user.username

@@ -185,6 +185,7 @@ def test_kindes_sdk_in_two_tabs_refreshing_at_once_stays_signed_in(
     first.click("#login")
     pick(first, "bob@example.com")
     assert wait_for(first, "window.kindeEvent") == "redirect"
+    setup.mock.tenant.journal.clear()  # before: a fresh page's refresh without a cookie (400)
     second = context.new_page()
     # Both tabs load at once: each restores the session with the same refresh cookie.
     second.goto(setup.spa + "/pkce.html", wait_until="commit")
@@ -192,12 +193,14 @@ def test_kindes_sdk_in_two_tabs_refreshing_at_once_stays_signed_in(
     for tab in (first, second):
         assert wait_for(tab, "window.kindeEvent") == "restore", tab.evaluate("window.kindeError")
         assert tab.evaluate("kinde.getUser()")["email"] == "bob@example.com"
+    # Kinde's SDK may share one tab's refresh with the other (BroadcastChannel); every
+    # refresh that reached the mock succeeded (two at once: the oauth4webapi test below).
     refreshes = [
-        e
+        e.status
         for e in setup.mock.tenant.journal.entries(path=paths.TOKEN)
-        if e.grant_type == "refresh_token" and e.status == 200
+        if e.grant_type == "refresh_token"
     ]
-    assert len(refreshes) >= 2
+    assert refreshes and set(refreshes) == {200}
 
 
 def test_kindes_sdk_signs_up_a_user_with_a_new_organization(context: Any, setup: Setup) -> None:

@@ -189,3 +189,17 @@ allowed_origins = ["{origin}"]
         parse_config(toml.encode(), source="cors.toml")
     assert caught.value.key == "apps[0].allowed_origins[0]"
     assert caught.value.source == "cors.toml"
+
+
+def test_the_account_api_answers_the_origin_of_the_tokens_app(
+    client: TestClient, tenant: Tenant
+) -> None:
+    token = MockAuth(tenant, ISSUER).user_token(client_id=SPA.client_id)
+    bearer = {"Authorization": f"Bearer {token}"}
+    path = paths.ACCOUNT_API + "/roles"
+    assert preflight(client, path, SPA_ORIGIN, "authorization").status_code == 204
+    mine = client.get(path, headers={**bearer, "Origin": SPA_ORIGIN})
+    assert mine.status_code == 200
+    assert mine.headers["access-control-allow-origin"] == SPA_ORIGIN
+    other = client.get(path, headers={**bearer, "Origin": WEB_ONLY})
+    assert other.status_code == 200 and "access-control-allow-origin" not in other.headers

@@ -766,3 +766,22 @@ def test_a_trailing_newline_is_not_part_of_a_valid_value(field: str) -> None:
     toml += f'client_secret = "{values["client_secret"]}"\n'
     with pytest.raises(ConfigError, match=field):
         parse_config(toml.replace('\n"', '\\n"').encode(), source="nl.toml")
+
+
+def test_the_management_api_defines_every_served_scope_and_star_grants_them_all() -> None:
+    from mockauth.tenant.mgmt_scopes import MANAGEMENT_SCOPES
+
+    toml = (
+        '[[apis]]\naudience = "{issuer}/api"\nscopes = ["read:users"]\n'
+        '[[apis]]\naudience = "https://api.example.com"\nscopes = ["a", "b"]\n'
+        '[[apps]]\nname = "m"\nclient_id = "' + "a" * 32 + '"\nclient_secret = "' + "b" * 40 + '"\n'
+        '[apps.apis]\n"{issuer}/api" = ["read:users"]\n"https://api.example.com" = "*"\n'
+    )
+    config = parse_config(toml.encode(), source="m.toml").with_issuer("https://x.test")
+    management, other = config.apis
+    assert set(management.scopes) == set(MANAGEMENT_SCOPES)
+    assert other.scopes == ("a", "b")
+    assert dict(config.apps[0].apis) == {
+        "https://x.test/api": ("read:users",),
+        "https://api.example.com": ("a", "b"),
+    }

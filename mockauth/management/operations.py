@@ -1,0 +1,171 @@
+"""The operation table's machinery: each operation is a method, a path under ``/api/v1``,
+the scope it needs (Kinde's ``x-scope``) and a plain function from a ``Call`` to a status
+and a JSON body. One wrapper does everything else: the token and scope checks, reading the
+body, and turning bad input into Kinde's 400."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from mockauth import paths
+from mockauth.errors import (
+    _MISSING,
+    ConfigError,
+    ManagementBadRequest,
+    ManagementNotFound,
+    ManagementTooLarge,
+    OAuthError,
+    RequestTooLargeError,
+)
+from mockauth.management.auth import management_claims, require_scope
+from mockauth.management.pagination import page_size
+from mockauth.oauth.params import read_body
+from mockauth.tenant.config import ServerConfig
+from mockauth.tenant.tenant import Tenant
+from mockauth.tenant.validate import Reader, Table
+
+MANAGEMENT_PREFIX = paths.MANAGEMENT
+SOURCE = "request"
+MAX_BODY = 64 * 1024
+NO_STORE = {"Cache-Control": "no-store"}
+Reply = tuple[int, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request, as an operation sees it."""
+
+    tenant: Tenant
+    params: Mapping[str, str]
+    query: QueryParams
+    body: Any
+
+    @property
+    def config(self) -> ServerConfig:
+        return self.tenant.config
+
+    def q(self, name: str, default: str | None = None) -> str | None:
+        return self.query.get(name, default)
+
+    def required(self, name: str) -> str:
+        value = self.query.get(name)
+        if value is None or value == "":
+            raise ManagementBadRequest(f"The query parameter {name!r} is required.")
+        return value
+
+    def flag(self, name: str) -> bool | None:
+        """A boolean query parameter (``true``/``false``), None when absent."""
+        value = self.query.get(name)
+        if value is None:
+            return None
+        if value not in ("true", "false"):
+            raise ManagementBadRequest(f"The query parameter {name!r} must be true or false.")
+        return value == "true"
+
+    def page_size(self, default: int = 10) -> int:
+        return page_size(self.query.get("page_size"), default)
+
+    def table(self, *, optional: bool = False) -> Table:
+        """The JSON body as a table (an object)."""
+        body = {} if optional and self.body is _MISSING else self.body
+        if body is _MISSING:
+            raise ManagementBadRequest("The request needs a JSON body.")
+        return Table(Reader(SOURCE), body, what="body")
+
+
+Handler = Callable[[Call], Reply]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One Management API operation; ``scope`` is the one the token must hold."""
+
+    method: str
+    path: str  # under /api/v1
+    scope: str
+    handler: Handler
+    name: str  # Kinde's operationId
+
+    @property
+    def full_path(self) -> str:
+        return MANAGEMENT_PREFIX + self.path
+
+
+def op(method: str, path: str, scope: str, name: str) -> Callable[[Handler], Operation]:
+    """Declare a function as an operation (the module lists them in OPERATIONS)."""
+
+    def wrap(handler: Handler) -> Operation:
+        return Operation(method, path, scope, handler, name)
+
+    return wrap
+
+
+def success(status: int = 200, /, **extra: Any) -> Reply:
+    """Kinde's success_response, with more fields where the operation adds them."""
+    return status, {"code": "OK", "message": "Success", **extra}
+
+
+def not_found(
+    what: str, ident: str, code: str | None = None, *, by: str = "id"
+) -> ManagementNotFound:
+    return ManagementNotFound(
+        f"No {what} has the {by} {ident[:100]!r}.",
+        code=code or what.upper().replace(" ", "_") + "_NOT_FOUND",
+    )
+
+
+def json_response(status: int, body: object) -> Response:
+    return Response(json.dumps(body), status, media_type="application/json", headers=NO_STORE)
+
+
+def route(operation: Operation) -> Route:
+    """The Starlette route of an operation: token, scope, body, then the handler."""
+
+    async def endpoint(request: Request) -> Response:
+        tenant: Tenant = request.app.state.tenant
+        tenant.refresh()
+        claims = management_claims(tenant, request.headers)
+        require_scope(claims, operation.scope)
+        body = await _body(request) if operation.method in ("POST", "PUT", "PATCH") else _MISSING
+        call = Call(tenant, request.path_params, request.query_params, body)
+        try:
+            status, payload = operation.handler(call)
+        except ConfigError as exc:
+            raise ManagementBadRequest(_message(exc), code="INVALID_REQUEST") from exc
+        return json_response(status, payload)
+
+    return Route(operation.full_path, endpoint, methods=[operation.method], name=operation.name)
+
+
+def _message(exc: ConfigError) -> str:
+    shown = "(missing)" if exc.value is _MISSING else repr(exc.value)
+    if len(shown) > 200:
+        shown = shown[:200] + "..."
+    return f"{exc.key} = {shown}: {exc.reason}" if exc.key else exc.reason
+
+
+async def _body(request: Request) -> Any:
+    try:
+        raw = await read_body(request, MAX_BODY)
+    except RequestTooLargeError as exc:
+        raise ManagementTooLarge(exc.description) from exc
+    except OAuthError as exc:
+        raise ManagementBadRequest(exc.description) from exc
+    if not raw.strip():
+        return _MISSING
+    try:
+        body = json.loads(raw)
+        json.dumps(body, ensure_ascii=False).encode("utf-8")  # no lone surrogates
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise ManagementBadRequest("The request body is not valid JSON.") from exc
+    except RecursionError as exc:
+        raise ManagementBadRequest("The request body is nested too deeply.") from exc
+    return body
