@@ -40,6 +40,7 @@ from mockauth.errors import (
     InvalidRequestError,
     InvalidTokenError,
     NotFoundError,
+    shown,
 )
 from mockauth.faults.rules import parse_rule, parse_rules
 from mockauth.http.net import is_loopback
@@ -116,13 +117,22 @@ def _same_machine(tenant: Tenant, request: Request) -> None:
     """
     if tenant.admin_secret is not None:
         return
-    allowed = {urlsplit(tenant.issuer).hostname}
-    host = urlsplit("//" + request.headers.get("host", "")).hostname
-    if not _local(host, allowed):
-        raise AccessDeniedError(f"The admin API does not answer for the host {host!r}.")
+    allowed = {_hostname(tenant.issuer)}
+    host = request.headers.get("host", "")
+    if not _local(_hostname("//" + host), allowed):
+        raise AccessDeniedError(f"The admin API does not answer for the host {shown(host)!r}.")
     origin = request.headers.get("origin")
-    if origin is not None and not _local(urlsplit(origin).hostname, allowed):
-        raise AccessDeniedError(f"The admin API does not answer requests from {origin!r}.")
+    if origin is not None and not _local(_hostname(origin), allowed):
+        raise AccessDeniedError(f"The admin API does not answer requests from {shown(origin)!r}.")
+
+
+def _hostname(url: str) -> str | None:
+    """The host of ``url``; None when there is none, or it cannot be read (``http://[``):
+    a value no browser on this machine sends is foreign, never a server error."""
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
 
 
 def _local(host: str | None, allowed: set[str | None]) -> bool:

@@ -740,6 +740,14 @@ def test_openapi_document_is_valid_and_describes_real_answers(client: TestClient
         {"host": "rebind.evil.example:8400"},  # DNS rebinding: the page's own name
         {"origin": "https://evil.example"},  # a cross-site form or fetch
         {"origin": "null"},  # a sandboxed page or a file:// one
+        # Values no URL parser reads were a 500 (ValueError: Invalid IPv6 URL).
+        {"origin": "http://["},
+        {"origin": "http://[::1"},
+        {"origin": "http://[zz]:1"},
+        {"origin": "http://]x"},
+        {"host": "["},
+        {"host": "[::1:8400"},
+        {"host": "127.0.0.1]"},
     ],
 )
 def test_a_page_in_a_browser_cannot_use_the_admin_api(
