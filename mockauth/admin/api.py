@@ -52,53 +52,59 @@ Handler = Callable[[Request, Tenant], Awaitable[Response]]
 
 
 def routes() -> list[Route]:
-    """The admin route table."""
+    """The admin route table: one Route per path, so a 405's Allow lists every method the
+    path serves (Starlette answers a wrong method with the first matching Route's alone)."""
+    by_path: dict[str, dict[str, Handler]] = {}
+    for path, method, handler in _operations():
+        by_path.setdefault(path, {})[method] = handler
+    return [_route(path, handlers) for path, handlers in by_path.items()]
+
+
+def _operations() -> list[tuple[str, str, Handler]]:
     return [
-        _route(paths.ADMIN_OPENAPI, "GET", openapi, open_access=True),
-        _route(paths.ADMIN_FAULTS, "GET", list_faults),
-        _route(paths.ADMIN_FAULTS, "POST", add_faults),
-        _route(paths.ADMIN_FAULTS, "DELETE", clear_faults),
-        _route(paths.ADMIN_FAULTS + "/{id}", "GET", get_fault),
-        _route(paths.ADMIN_FAULTS + "/{id}", "DELETE", delete_fault),
-        _route(paths.ADMIN_KEYS, "GET", list_keys),
-        _route(paths.ADMIN_KEYS + "/rotate", "POST", rotate_keys),
-        _route(paths.ADMIN_KEYS + "/retire", "POST", retire_keys),
-        _route(paths.ADMIN_CLOCK, "GET", get_clock),
-        _route(paths.ADMIN_CLOCK, "PUT", set_clock),
-        _route(paths.ADMIN_CLOCK, "DELETE", reset_clock),
-        _route(paths.ADMIN_JOURNAL, "GET", query_journal),
-        _route(paths.ADMIN_JOURNAL, "DELETE", clear_journal),
-        _route(paths.ADMIN_APPS, "GET", list_apps),
-        _route(paths.ADMIN_APPS, "POST", put_app),
-        _route(paths.ADMIN_APPS + "/{client_id}", "DELETE", delete_app),
-        _route(paths.ADMIN_APIS, "GET", list_apis),
-        _route(paths.ADMIN_APIS, "POST", put_api),
-        _route(paths.ADMIN_USERS, "GET", list_users),
-        _route(paths.ADMIN_USERS, "POST", put_user),
-        _route(paths.ADMIN_USERS + "/{id}", "DELETE", delete_user),
-        _route(paths.ADMIN_ORGS, "GET", list_orgs),
-        _route(paths.ADMIN_ORGS, "POST", put_org),
-        _route(
-            paths.ADMIN_RESET,
-            "POST",
-            reset,
-        ),
+        (paths.ADMIN_OPENAPI, "GET", openapi),
+        (paths.ADMIN_FAULTS, "GET", list_faults),
+        (paths.ADMIN_FAULTS, "POST", add_faults),
+        (paths.ADMIN_FAULTS, "DELETE", clear_faults),
+        (paths.ADMIN_FAULTS + "/{id}", "GET", get_fault),
+        (paths.ADMIN_FAULTS + "/{id}", "DELETE", delete_fault),
+        (paths.ADMIN_KEYS, "GET", list_keys),
+        (paths.ADMIN_KEYS + "/rotate", "POST", rotate_keys),
+        (paths.ADMIN_KEYS + "/retire", "POST", retire_keys),
+        (paths.ADMIN_CLOCK, "GET", get_clock),
+        (paths.ADMIN_CLOCK, "PUT", set_clock),
+        (paths.ADMIN_CLOCK, "DELETE", reset_clock),
+        (paths.ADMIN_JOURNAL, "GET", query_journal),
+        (paths.ADMIN_JOURNAL, "DELETE", clear_journal),
+        (paths.ADMIN_APPS, "GET", list_apps),
+        (paths.ADMIN_APPS, "POST", put_app),
+        (paths.ADMIN_APPS + "/{client_id}", "DELETE", delete_app),
+        (paths.ADMIN_APIS, "GET", list_apis),
+        (paths.ADMIN_APIS, "POST", put_api),
+        (paths.ADMIN_USERS, "GET", list_users),
+        (paths.ADMIN_USERS, "POST", put_user),
+        (paths.ADMIN_USERS + "/{id}", "DELETE", delete_user),
+        (paths.ADMIN_ORGS, "GET", list_orgs),
+        (paths.ADMIN_ORGS, "POST", put_org),
+        (paths.ADMIN_RESET, "POST", reset),
     ]
 
 
-def _route(
-    path: str,
-    method: str,
-    handler: Handler,
-    *,
-    open_access: bool = False,
-) -> Route:
+# Open to anyone who can reach the server: the document says nothing about the tenant.
+_OPEN_ACCESS = frozenset({paths.ADMIN_OPENAPI})
+
+
+def _route(path: str, handlers: dict[str, Handler]) -> Route:
+    open_access = path in _OPEN_ACCESS
+
     async def guarded(request: Request) -> Response:
         tenant: Tenant = request.app.state.tenant
         if not open_access:
             _same_machine(tenant, request)
             _authorize(tenant, request)
         tenant.refresh()
+        # Starlette answers HEAD on a GET route, and a method not listed with 405 + Allow.
+        handler = handlers["GET" if request.method == "HEAD" else request.method]
         try:
             return await handler(request, tenant)
         except ConfigError as exc:
@@ -106,7 +112,7 @@ def _route(
         except RecursionError as exc:  # absurdly nested JSON: bad input, not a server error
             raise InvalidRequestError("The request body is nested too deeply.") from exc
 
-    return Route(path, guarded, methods=[method], name=handler.__name__)
+    return Route(path, guarded, methods=list(handlers), name=path)
 
 
 def _same_machine(tenant: Tenant, request: Request) -> None:

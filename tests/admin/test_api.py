@@ -773,3 +773,19 @@ def test_a_page_in_a_browser_cannot_use_the_admin_api(
 )
 def test_tools_on_this_machine_still_can(client: TestClient, headers: dict[str, str]) -> None:
     assert client.get(paths.ADMIN_FAULTS, headers=headers).status_code == 200
+
+
+# --- 405: Allow lists every method the path serves -----------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted(openapi_document()["paths"]))
+def test_a_405_allows_every_documented_method_of_the_path(client: TestClient, path: str) -> None:
+    # Several Routes on one path once answered with the first one's methods alone: a PUT to
+    # /_mockauth/apps was told "Allow: HEAD, GET" though POST is served there too.
+    documented = {m.upper() for m in openapi_document()["paths"][path]}
+    concrete = path.replace("{id}", "x").replace("{client_id}", "x")
+    response = client.request("PATCH", concrete)
+    assert_oauth_error(response, 405, "invalid_request")
+    allowed = {m.strip() for m in response.headers["allow"].split(",")}
+    assert allowed - {"HEAD"} == documented
+    assert ("HEAD" in allowed) == ("GET" in documented)
