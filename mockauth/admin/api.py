@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -19,7 +19,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mockauth import paths
-from mockauth.admin.io import SOURCE, json_response, read_json
+from mockauth.admin.io import (
+    CLOCK_CHANGES,
+    JOURNAL_FILTERS,
+    JOURNAL_NUMBER_DIGITS,
+    JOURNAL_NUMBERS,
+    OVERLAP,
+    RETIRE_KEYS,
+    ROTATE_KEYS,
+    SOURCE,
+    json_response,
+    read_json,
+)
 from mockauth.admin.openapi import openapi_bytes
 from mockauth.admin.tenant import (
     delete_app,
@@ -34,9 +45,10 @@ from mockauth.admin.tenant import (
     put_user,
 )
 from mockauth.errors import (
-    _MISSING,
     AccessDeniedError,
+    ConfigConflictError,
     ConfigError,
+    ConflictError,
     InvalidRequestError,
     InvalidTokenError,
     NotFoundError,
@@ -47,7 +59,6 @@ from mockauth.http.net import is_loopback
 from mockauth.tenant.tenant import Tenant
 from mockauth.tenant.validate import Reader, Table
 
-JOURNAL_FILTERS = ("path", "client_id", "status", "fault", "since", "limit")
 Handler = Callable[[Request, Tenant], Awaitable[Response]]
 
 
@@ -107,7 +118,9 @@ def _route(path: str, handlers: dict[str, Handler]) -> Route:
         handler = handlers["GET" if request.method == "HEAD" else request.method]
         try:
             return await handler(request, tenant)
-        except ConfigError as exc:
+        except ConfigConflictError as exc:  # well-formed, but at odds with the tenant
+            raise ConflictError(str(exc)) from exc
+        except ConfigError as exc:  # outside what the OpenAPI document admits
             raise InvalidRequestError(str(exc)) from exc
         except RecursionError as exc:  # absurdly nested JSON: bad input, not a server error
             raise InvalidRequestError("The request body is nested too deeply.") from exc
@@ -235,8 +248,8 @@ async def list_keys(request: Request, tenant: Tenant) -> Response:
 async def rotate_keys(request: Request, tenant: Tenant) -> Response:
     """Body (optional): {"overlap": seconds} before the previous keys leave the JWKS."""
     body = _object(await read_json(request, optional=True))
-    _only(body, {"overlap"})
-    overlap = _number(body, "overlap", low=0.0) if "overlap" in body else None
+    _only(body, ROTATE_KEYS)
+    overlap = Reader(SOURCE).bounded(body, "overlap", "overlap", OVERLAP)
     previous = tenant.keys.active_kid
     tenant.rotate_keys(overlap=overlap)
     return json_response({**_keys_state(tenant), "previous": previous})
@@ -245,16 +258,15 @@ async def rotate_keys(request: Request, tenant: Tenant) -> Response:
 async def retire_keys(request: Request, tenant: Tenant) -> Response:
     """Body: {"kid": ...} retires one key; {} retires every key but the active one."""
     body = _object(await read_json(request, optional=True))
-    _only(body, {"kid"})
-    kid = body.get("kid")
-    if kid is not None and not isinstance(kid, str):
-        raise ConfigError(SOURCE, "kid", kid, "must be a string")
+    _only(body, RETIRE_KEYS)
+    reader = Reader(SOURCE)
+    kid = reader.typed(body, "kid", "kid", str, None)
     try:  # one locked step, so servers sharing the keys dir cannot trip each other
         kids = tenant.keys.retire(kid)
     except KeyError as exc:
-        raise ConfigError(SOURCE, "kid", kid, "no published key has this kid") from exc
+        raise reader.conflict("kid", kid, "no published key has this kid") from exc
     except ValueError as exc:
-        raise ConfigError(SOURCE, "kid", kid, "is the active signing key; rotate first") from exc
+        raise reader.conflict("kid", kid, "is the active signing key; rotate first") from exc
     return json_response({**_keys_state(tenant), "retired": kids})
 
 
@@ -273,22 +285,26 @@ async def get_clock(request: Request, tenant: Tenant) -> Response:
 async def set_clock(request: Request, tenant: Tenant) -> Response:
     """Exactly one of: offset (s), advance (s), frozen_at (epoch s), freeze (true: now)."""
     body = _object(await read_json(request))
-    _only(body, {"offset", "advance", "frozen_at", "freeze"})
+    _only(body, CLOCK_CHANGES)
     if len(body) != 1:
         raise ConfigError(
             SOURCE, "(body)", body, "give exactly one of offset, advance, frozen_at, freeze"
         )
     clock = tenant.clock
-    if "freeze" in body:
-        if body["freeze"] is not True:
-            raise ConfigError(SOURCE, "freeze", body["freeze"], "must be true")
+    (name,) = body
+    bounds = CLOCK_CHANGES[name]
+    if bounds is None:  # freeze
+        if body[name] is not True:
+            raise ConfigError(SOURCE, name, body[name], "must be true")
         clock.freeze()
-    elif "frozen_at" in body:
-        clock.freeze(_number(body, "frozen_at", low=0.0))
-    elif "advance" in body:
-        clock.advance(_number(body, "advance"))
+        return json_response(_clock_state(tenant))
+    seconds = float(Reader(SOURCE).bounded(body, name, name, bounds))
+    if name == "frozen_at":
+        clock.freeze(seconds)
+    elif name == "advance":
+        clock.advance(seconds)
     else:
-        clock.set_offset(_number(body, "offset"))
+        clock.set_offset(seconds)
     return json_response(_clock_state(tenant))
 
 
@@ -308,7 +324,7 @@ async def query_journal(request: Request, tenant: Tenant) -> Response:
             raise InvalidRequestError(
                 f"Unknown journal filter {name!r} (allowed: {', '.join(JOURNAL_FILTERS)})."
             )
-    ints = {name: _int_param(params.get(name), name) for name in ("status", "since", "limit")}
+    ints = {name: _int_param(params.get(name), name) for name in JOURNAL_NUMBERS}
     if tenant.journal.settle:  # let the other workers end the turn they answered in
         await asyncio.sleep(tenant.journal.settle)
     entries = tenant.journal.entries(
@@ -329,7 +345,7 @@ async def clear_journal(request: Request, tenant: Tenant) -> Response:
 def _int_param(value: str | None, name: str) -> int | None:
     if value is None:
         return None
-    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+    if not (value.isascii() and value.isdigit()) or len(value) > JOURNAL_NUMBER_DIGITS:
         raise InvalidRequestError(f"The journal filter {name!r} must be a non-negative integer.")
     return int(value)
 
@@ -343,13 +359,5 @@ async def reset(request: Request, tenant: Tenant) -> Response:
 # --- body checks ---------------------------------------------------------------------------
 
 
-_SECONDS = 100 * 365 * 86_400.0  # far beyond any token lifetime, within time_t
-
-
-def _only(body: Mapping[str, Any], allowed: set[str]) -> None:
+def _only(body: Mapping[str, Any], allowed: Iterable[str]) -> None:
     Reader(SOURCE).only(body, "", allowed)
-
-
-def _number(body: Mapping[str, Any], name: str, *, low: float = -_SECONDS) -> float:
-    """A number of seconds (or a time in seconds) from ``low`` to a century."""
-    return float(Reader(SOURCE).number_value(name, body.get(name, _MISSING), low, _SECONDS))

@@ -15,7 +15,7 @@ from mockauth.errors import _MISSING, FILE_KEY, ConfigError
 from mockauth.faults.rules import FaultRule, parse_rules
 from mockauth.tenant.defaults import DEFAULT_CONFIG_TOML as DEFAULT_CONFIG_TOML
 from mockauth.tenant.people import (
-    ORG_CODE_RE,
+    ORG_CODE,
     Org,
     User,
     parse_org,
@@ -24,14 +24,46 @@ from mockauth.tenant.people import (
     parse_users,
     redirect_uri_problem,
 )
-from mockauth.tenant.validate import Reader
+from mockauth.tenant.validate import CONTROLS, SPACES, TEXT, Bounds, Reader, Text, whole
 
 ISSUER_PLACEHOLDER = "{issuer}"
-CLIENT_ID_RE = re.compile(r"^[0-9a-f]{32}\Z")
+CLIENT_ID = Text("^[0-9a-f]{32}$", "must be 32 lowercase hex characters")
 # The TypeScript SDK refuses any other secret before sending it.
-CLIENT_SECRET_RE = re.compile(r"^[A-Za-z0-9]{40,60}\Z")
-SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+\Z")  # RFC 6749 scope-token
+CLIENT_SECRET = Text("^[A-Za-z0-9]{40,60}$", "must be 40 to 60 ASCII letters and digits")
+SCOPE = Text("^[\\x21\\x23-\\x5b\\x5d-\\x7e]+$", "must be a scope token")  # RFC 6749
+AUDIENCE = Text(
+    f"^[^{CONTROLS}{SPACES}]+$", "must be non-empty with no whitespace or control characters"
+)
+CLIENT_ID_RE = CLIENT_ID.regex
+CLIENT_SECRET_RE = CLIENT_SECRET.regex
+SCOPE_RE = SCOPE.regex
 APP_TYPES = ("m2m", "regular", "spa", "device")
+# App types that keep no secret (a browser or a device holds nothing safe) ...
+PUBLIC_APP_TYPES = ("spa", "device")
+# ... and those no browser comes back to (no callback URLs).
+NO_CALLBACK_APP_TYPES = ("m2m", "device")
+APP_KEYS = frozenset(
+    {
+        "name",
+        "type",
+        "client_id",
+        "client_secret",
+        "org_code",
+        "claims",
+        "apis",
+        "lifetimes",
+        "redirect_uris",
+        "logout_uris",
+    }
+)
+API_KEYS = frozenset({"name", "audience", "scopes"})
+TEN_YEARS = 10 * 365 * 86_400
+LIFETIMES: dict[str, Bounds] = {
+    "access_token": Bounds(1, TEN_YEARS, integer=True),
+    "id_token": Bounds(1, TEN_YEARS, integer=True),
+    "refresh_token": Bounds(1, TEN_YEARS, integer=True),
+    "refresh_grace": Bounds(0, 3600, integer=True),
+}
 # Claims the token factory owns; config may not override them.
 RESERVED_CLAIMS = frozenset(
     {"aud", "azp", "exp", "gty", "iat", "iss", "jti", "nbf", "scope", "scp", "sub", "v", "org_code"}
@@ -312,70 +344,47 @@ class _ConfigReader(Reader):
         return float(overlap)
 
     def lifetimes(self, value: object, key: str, base: Lifetimes) -> Lifetimes:
-        names = {"access_token", "id_token", "refresh_token", "refresh_grace"}
-        data = self.table(value, key, names)
+        data = self.table(value, key, LIFETIMES)
         out: dict[str, int] = {}
-        for name in data:
-            seconds = self.typed(data, name, f"{key}.{name}", int)
-            low, high = (0, 3600) if name == "refresh_grace" else (1, 10 * 365 * 86_400)
-            if not low <= seconds <= high:
-                raise self.fail(
-                    f"{key}.{name}", seconds, f"must be between {low} and {high} seconds"
-                )
+        for name, bounds in LIFETIMES.items():
+            if name not in data:
+                continue
+            seconds = whole(data[name])
+            if seconds is None:
+                raise self.fail(f"{key}.{name}", data[name], "must be an integer")
+            if not bounds.low <= seconds <= bounds.high:
+                reason = f"must be between {bounds.low} and {bounds.high} seconds"
+                raise self.fail(f"{key}.{name}", seconds, reason)
             out[name] = seconds
         return replace(base, **out)
 
     def api(self, value: object, key: str) -> Api:
-        data = self.table(value, key, {"name", "audience", "scopes"})
+        data = self.table(value, key, API_KEYS)
         audience = self.typed(data, "audience", f"{key}.audience", str)
-        if not audience or any(c.isspace() for c in audience):
-            raise self.fail(f"{key}.audience", audience, "must be non-empty with no whitespace")
-        scopes = self.strings(data.get("scopes", []), f"{key}.scopes", _is_scope, "a scope token")
-        name = self.typed(data, "name", f"{key}.name", str, audience)
+        self.matches(f"{key}.audience", audience, AUDIENCE)
+        scopes = self.strings(data.get("scopes", []), f"{key}.scopes", SCOPE)
+        name = self.text(data, "name", f"{key}.name", TEXT, default=audience)
         return Api(audience=audience, scopes=scopes, name=name)
 
     def app(self, value: object, key: str, apis: dict[str, Api]) -> App:
-        allowed = {
-            "name",
-            "type",
-            "client_id",
-            "client_secret",
-            "org_code",
-            "claims",
-            "apis",
-            "lifetimes",
-            "redirect_uris",
-            "logout_uris",
-        }
-        data = self.table(value, key, allowed)
-        name = self.typed(data, "name", f"{key}.name", str)
+        data = self.table(value, key, APP_KEYS)
+        name = self.matches(f"{key}.name", self.typed(data, "name", f"{key}.name", str), TEXT)
         app_type = self.typed(data, "type", f"{key}.type", str, "m2m")
         if app_type not in APP_TYPES:
             raise self.fail(f"{key}.type", app_type, f"must be one of {', '.join(APP_TYPES)}")
         client_id = self.typed(data, "client_id", f"{key}.client_id", str)
-        if not CLIENT_ID_RE.match(client_id):
-            raise self.fail(f"{key}.client_id", client_id, "must be 32 lowercase hex characters")
-        secret = self.typed(data, "client_secret", f"{key}.client_secret", str, None)
-        if secret is None and app_type not in ("spa", "device"):
+        self.matches(f"{key}.client_id", client_id, CLIENT_ID)
+        secret = self.text(data, "client_secret", f"{key}.client_secret", CLIENT_SECRET)
+        if secret is None and app_type not in PUBLIC_APP_TYPES:
             raise self.fail(f"{key}.client_secret", _MISSING, f"required for {app_type} apps")
-        if secret is not None and not CLIENT_SECRET_RE.match(secret):
-            raise self.fail(
-                f"{key}.client_secret", secret, "must be 40 to 60 ASCII letters and digits"
-            )
-        org_code = self.typed(data, "org_code", f"{key}.org_code", str, None)
-        if org_code is not None and not ORG_CODE_RE.match(org_code):
-            raise self.fail(
-                f"{key}.org_code",
-                org_code,
-                "must be org_ and 1 to 32 lowercase letters or digits (Kinde's: org_ + 11 hex)",
-            )
+        org_code = self.text(data, "org_code", f"{key}.org_code", ORG_CODE)
         claims = self.claims(data, key, RESERVED_CLAIMS)
         grants = self.grants(data.get("apis", {}), f"{key}.apis", apis)
         lifetimes = None
         if "lifetimes" in data:
             lifetimes = self.lifetimes(data["lifetimes"], f"{key}.lifetimes", Lifetimes())
         redirect_uris = self.uris(data, "redirect_uris", key)
-        if redirect_uris and app_type in ("m2m", "device"):
+        if redirect_uris and app_type in NO_CALLBACK_APP_TYPES:
             reason = f"{app_type} apps have no callback (no browser comes back to them)"
             raise self.fail(f"{key}.redirect_uris", list(redirect_uris), reason)
         return App(
@@ -406,19 +415,17 @@ class _ConfigReader(Reader):
         out: dict[str, tuple[str, ...]] = {}
         for audience, scopes in value.items():
             where = f"{key}.'{audience}'"
+            self.matches(f"{where} (the audience)", audience, AUDIENCE)
+            granted = self.strings(scopes, where, SCOPE)
             api = apis.get(audience)
             if api is None:
-                raise self.fail(where, scopes, f"audience {audience!r} is not defined in [[apis]]")
-            defined = set(api.scopes)
-            granted = self.strings(scopes, where, _is_scope, "a scope token")
+                raise self.conflict(
+                    where, scopes, f"audience {audience!r} is not defined in [[apis]]"
+                )
             for i, scope in enumerate(granted):
-                if scope not in defined:
-                    raise self.fail(
+                if scope not in api.scopes:
+                    raise self.conflict(
                         f"{where}[{i}]", scope, f"scope is not defined by API {audience!r}"
                     )
             out[audience] = granted
         return out
-
-
-def _is_scope(value: str) -> bool:
-    return bool(SCOPE_RE.match(value))
