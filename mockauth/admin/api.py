@@ -1,9 +1,10 @@
 """The admin API under /_mockauth/: faults, keys, clock, journal, apps, APIs, users, orgs, reset.
 
 JSON in and out. Every handler runs behind one guard that checks the bearer secret (when
-the tenant has one), reads the tenant store afresh, and turns a ConfigError (bad input,
-naming the field) into a 400 before anything is applied. What a handler changes is in the
-store, so every worker of the server sees it on its next request.
+the tenant has one), reads the tenant store afresh, and turns a ConfigError (input outside
+the OpenAPI document, naming the field) into a 400, a ConfigConflictError (well-formed, at
+odds with the tenant) into a 409, before anything is applied. What a handler changes is in
+the store, so every worker of the server sees it on its next request.
 """
 
 from __future__ import annotations

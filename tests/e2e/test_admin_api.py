@@ -109,6 +109,6 @@ def test_the_admin_api_conforms_to_its_openapi_document() -> None:
     assert counts is not None, done.stdout
     operations, cases, failures = map(int, counts.groups())
     documented = sum(len(ops) for ops in openapi_document()["paths"].values())
-    assert (operations, failures) == (documented, 0)
+    assert (operations, failures) == (documented - 1, 0)  # all but GET of the document itself
     assert cases > 1000
     assert errors == []
