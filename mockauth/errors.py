@@ -38,6 +38,12 @@ class ConfigError(MockAuthError):
             super().__init__(f"{source}: {key} = {shown}: {reason}")
 
 
+class ConfigConflictError(ConfigError):
+    """A well-formed value that clashes with what is already defined: an audience no API
+    defines, a second user with one email, a fault id in use. The admin API answers 409 for
+    it, keeping 400 for a body its OpenAPI document refuses."""
+
+
 class _Missing:
     def __repr__(self) -> str:
         return "(missing)"
@@ -227,11 +233,13 @@ class AccessDeniedError(OAuthError):
 
 
 class ConflictError(OAuthError):
-    """The request cannot be applied as the server runs (the admin API with --workers N)."""
+    """A well-formed admin request that clashes with the tenant as it is now (an app granted
+    an audience no API defines, a fault id in use): the admin API's answer to a
+    ConfigConflictError."""
 
     error = "conflict"
     status_code = 409
-    default_description = "The request conflicts with how the server is running."
+    default_description = "The request conflicts with the server's current state."
 
 
 # The standard RFC 6749 errors by wire code (fault injection renders them with their texts).

@@ -1,16 +1,17 @@
 """The admin API under /_mockauth/: faults, keys, clock, journal, apps, APIs, users, orgs, reset.
 
 JSON in and out. Every handler runs behind one guard that checks the bearer secret (when
-the tenant has one), reads the tenant store afresh, and turns a ConfigError (bad input,
-naming the field) into a 400 before anything is applied. What a handler changes is in the
-store, so every worker of the server sees it on its next request.
+the tenant has one), reads the tenant store afresh, and turns a ConfigError (input outside
+the OpenAPI document, naming the field) into a 400, a ConfigConflictError (well-formed, at
+odds with the tenant) into a 409, before anything is applied. What a handler changes is in
+the store, so every worker of the server sees it on its next request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -19,7 +20,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mockauth import paths
-from mockauth.admin.io import SOURCE, json_response, read_json
+from mockauth.admin.io import (
+    CLOCK_CHANGES,
+    JOURNAL_FILTERS,
+    JOURNAL_NUMBER_DIGITS,
+    JOURNAL_NUMBERS,
+    OVERLAP,
+    RETIRE_KEYS,
+    ROTATE_KEYS,
+    SOURCE,
+    json_response,
+    read_json,
+)
 from mockauth.admin.openapi import openapi_bytes
 from mockauth.admin.tenant import (
     delete_app,
@@ -34,78 +46,87 @@ from mockauth.admin.tenant import (
     put_user,
 )
 from mockauth.errors import (
-    _MISSING,
     AccessDeniedError,
+    ConfigConflictError,
     ConfigError,
+    ConflictError,
     InvalidRequestError,
     InvalidTokenError,
     NotFoundError,
+    shown,
 )
 from mockauth.faults.rules import parse_rule, parse_rules
 from mockauth.http.net import is_loopback
 from mockauth.tenant.tenant import Tenant
 from mockauth.tenant.validate import Reader, Table
 
-JOURNAL_FILTERS = ("path", "client_id", "status", "fault", "since", "limit")
 Handler = Callable[[Request, Tenant], Awaitable[Response]]
 
 
 def routes() -> list[Route]:
-    """The admin route table."""
+    """The admin route table: one Route per path, so a 405's Allow lists every method the
+    path serves (Starlette answers a wrong method with the first matching Route's alone)."""
+    by_path: dict[str, dict[str, Handler]] = {}
+    for path, method, handler in _operations():
+        by_path.setdefault(path, {})[method] = handler
+    return [_route(path, handlers) for path, handlers in by_path.items()]
+
+
+def _operations() -> list[tuple[str, str, Handler]]:
     return [
-        _route(paths.ADMIN_OPENAPI, "GET", openapi, open_access=True),
-        _route(paths.ADMIN_FAULTS, "GET", list_faults),
-        _route(paths.ADMIN_FAULTS, "POST", add_faults),
-        _route(paths.ADMIN_FAULTS, "DELETE", clear_faults),
-        _route(paths.ADMIN_FAULTS + "/{id}", "GET", get_fault),
-        _route(paths.ADMIN_FAULTS + "/{id}", "DELETE", delete_fault),
-        _route(paths.ADMIN_KEYS, "GET", list_keys),
-        _route(paths.ADMIN_KEYS + "/rotate", "POST", rotate_keys),
-        _route(paths.ADMIN_KEYS + "/retire", "POST", retire_keys),
-        _route(paths.ADMIN_CLOCK, "GET", get_clock),
-        _route(paths.ADMIN_CLOCK, "PUT", set_clock),
-        _route(paths.ADMIN_CLOCK, "DELETE", reset_clock),
-        _route(paths.ADMIN_JOURNAL, "GET", query_journal),
-        _route(paths.ADMIN_JOURNAL, "DELETE", clear_journal),
-        _route(paths.ADMIN_APPS, "GET", list_apps),
-        _route(paths.ADMIN_APPS, "POST", put_app),
-        _route(paths.ADMIN_APPS + "/{client_id}", "DELETE", delete_app),
-        _route(paths.ADMIN_APIS, "GET", list_apis),
-        _route(paths.ADMIN_APIS, "POST", put_api),
-        _route(paths.ADMIN_USERS, "GET", list_users),
-        _route(paths.ADMIN_USERS, "POST", put_user),
-        _route(paths.ADMIN_USERS + "/{id}", "DELETE", delete_user),
-        _route(paths.ADMIN_ORGS, "GET", list_orgs),
-        _route(paths.ADMIN_ORGS, "POST", put_org),
-        _route(
-            paths.ADMIN_RESET,
-            "POST",
-            reset,
-        ),
+        (paths.ADMIN_OPENAPI, "GET", openapi),
+        (paths.ADMIN_FAULTS, "GET", list_faults),
+        (paths.ADMIN_FAULTS, "POST", add_faults),
+        (paths.ADMIN_FAULTS, "DELETE", clear_faults),
+        (paths.ADMIN_FAULTS + "/{id}", "GET", get_fault),
+        (paths.ADMIN_FAULTS + "/{id}", "DELETE", delete_fault),
+        (paths.ADMIN_KEYS, "GET", list_keys),
+        (paths.ADMIN_KEYS + "/rotate", "POST", rotate_keys),
+        (paths.ADMIN_KEYS + "/retire", "POST", retire_keys),
+        (paths.ADMIN_CLOCK, "GET", get_clock),
+        (paths.ADMIN_CLOCK, "PUT", set_clock),
+        (paths.ADMIN_CLOCK, "DELETE", reset_clock),
+        (paths.ADMIN_JOURNAL, "GET", query_journal),
+        (paths.ADMIN_JOURNAL, "DELETE", clear_journal),
+        (paths.ADMIN_APPS, "GET", list_apps),
+        (paths.ADMIN_APPS, "POST", put_app),
+        (paths.ADMIN_APPS + "/{client_id}", "DELETE", delete_app),
+        (paths.ADMIN_APIS, "GET", list_apis),
+        (paths.ADMIN_APIS, "POST", put_api),
+        (paths.ADMIN_USERS, "GET", list_users),
+        (paths.ADMIN_USERS, "POST", put_user),
+        (paths.ADMIN_USERS + "/{id}", "DELETE", delete_user),
+        (paths.ADMIN_ORGS, "GET", list_orgs),
+        (paths.ADMIN_ORGS, "POST", put_org),
+        (paths.ADMIN_RESET, "POST", reset),
     ]
 
 
-def _route(
-    path: str,
-    method: str,
-    handler: Handler,
-    *,
-    open_access: bool = False,
-) -> Route:
+# Open to anyone who can reach the server: the document says nothing about the tenant.
+_OPEN_ACCESS = frozenset({paths.ADMIN_OPENAPI})
+
+
+def _route(path: str, handlers: dict[str, Handler]) -> Route:
+    open_access = path in _OPEN_ACCESS
+
     async def guarded(request: Request) -> Response:
         tenant: Tenant = request.app.state.tenant
         if not open_access:
             _same_machine(tenant, request)
             _authorize(tenant, request)
         tenant.refresh()
+        # Starlette answers HEAD on a GET route, and a method not listed with 405 + Allow.
+        handler = handlers["GET" if request.method == "HEAD" else request.method]
         try:
             return await handler(request, tenant)
-        except ConfigError as exc:
+        except ConfigConflictError as exc:  # well-formed, but at odds with the tenant
+            raise ConflictError(str(exc)) from exc
+        except ConfigError as exc:  # outside what the OpenAPI document admits
             raise InvalidRequestError(str(exc)) from exc
         except RecursionError as exc:  # absurdly nested JSON: bad input, not a server error
             raise InvalidRequestError("The request body is nested too deeply.") from exc
 
-    return Route(path, guarded, methods=[method], name=handler.__name__)
+    return Route(path, guarded, methods=list(handlers), name=path)
 
 
 def _same_machine(tenant: Tenant, request: Request) -> None:
@@ -116,13 +137,22 @@ def _same_machine(tenant: Tenant, request: Request) -> None:
     """
     if tenant.admin_secret is not None:
         return
-    allowed = {urlsplit(tenant.issuer).hostname}
-    host = urlsplit("//" + request.headers.get("host", "")).hostname
-    if not _local(host, allowed):
-        raise AccessDeniedError(f"The admin API does not answer for the host {host!r}.")
+    allowed = {_hostname(tenant.issuer)}
+    host = request.headers.get("host", "")
+    if not _local(_hostname("//" + host), allowed):
+        raise AccessDeniedError(f"The admin API does not answer for the host {shown(host)!r}.")
     origin = request.headers.get("origin")
-    if origin is not None and not _local(urlsplit(origin).hostname, allowed):
-        raise AccessDeniedError(f"The admin API does not answer requests from {origin!r}.")
+    if origin is not None and not _local(_hostname(origin), allowed):
+        raise AccessDeniedError(f"The admin API does not answer requests from {shown(origin)!r}.")
+
+
+def _hostname(url: str) -> str | None:
+    """The host of ``url``; None when there is none, or it cannot be read (``http://[``):
+    a value no browser on this machine sends is foreign, never a server error."""
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
 
 
 def _local(host: str | None, allowed: set[str | None]) -> bool:
@@ -219,8 +249,8 @@ async def list_keys(request: Request, tenant: Tenant) -> Response:
 async def rotate_keys(request: Request, tenant: Tenant) -> Response:
     """Body (optional): {"overlap": seconds} before the previous keys leave the JWKS."""
     body = _object(await read_json(request, optional=True))
-    _only(body, {"overlap"})
-    overlap = _number(body, "overlap", low=0.0) if "overlap" in body else None
+    _only(body, ROTATE_KEYS)
+    overlap = Reader(SOURCE).bounded(body, "overlap", "overlap", OVERLAP)
     previous = tenant.keys.active_kid
     tenant.rotate_keys(overlap=overlap)
     return json_response({**_keys_state(tenant), "previous": previous})
@@ -229,16 +259,15 @@ async def rotate_keys(request: Request, tenant: Tenant) -> Response:
 async def retire_keys(request: Request, tenant: Tenant) -> Response:
     """Body: {"kid": ...} retires one key; {} retires every key but the active one."""
     body = _object(await read_json(request, optional=True))
-    _only(body, {"kid"})
-    kid = body.get("kid")
-    if kid is not None and not isinstance(kid, str):
-        raise ConfigError(SOURCE, "kid", kid, "must be a string")
+    _only(body, RETIRE_KEYS)
+    reader = Reader(SOURCE)
+    kid = reader.typed(body, "kid", "kid", str, None)
     try:  # one locked step, so servers sharing the keys dir cannot trip each other
         kids = tenant.keys.retire(kid)
     except KeyError as exc:
-        raise ConfigError(SOURCE, "kid", kid, "no published key has this kid") from exc
+        raise reader.conflict("kid", kid, "no published key has this kid") from exc
     except ValueError as exc:
-        raise ConfigError(SOURCE, "kid", kid, "is the active signing key; rotate first") from exc
+        raise reader.conflict("kid", kid, "is the active signing key; rotate first") from exc
     return json_response({**_keys_state(tenant), "retired": kids})
 
 
@@ -257,22 +286,26 @@ async def get_clock(request: Request, tenant: Tenant) -> Response:
 async def set_clock(request: Request, tenant: Tenant) -> Response:
     """Exactly one of: offset (s), advance (s), frozen_at (epoch s), freeze (true: now)."""
     body = _object(await read_json(request))
-    _only(body, {"offset", "advance", "frozen_at", "freeze"})
+    _only(body, CLOCK_CHANGES)
     if len(body) != 1:
         raise ConfigError(
             SOURCE, "(body)", body, "give exactly one of offset, advance, frozen_at, freeze"
         )
     clock = tenant.clock
-    if "freeze" in body:
-        if body["freeze"] is not True:
-            raise ConfigError(SOURCE, "freeze", body["freeze"], "must be true")
+    (name,) = body
+    bounds = CLOCK_CHANGES[name]
+    if bounds is None:  # freeze
+        if body[name] is not True:
+            raise ConfigError(SOURCE, name, body[name], "must be true")
         clock.freeze()
-    elif "frozen_at" in body:
-        clock.freeze(_number(body, "frozen_at", low=0.0))
-    elif "advance" in body:
-        clock.advance(_number(body, "advance"))
+        return json_response(_clock_state(tenant))
+    seconds = float(Reader(SOURCE).bounded(body, name, name, bounds))
+    if name == "frozen_at":
+        clock.freeze(seconds)
+    elif name == "advance":
+        clock.advance(seconds)
     else:
-        clock.set_offset(_number(body, "offset"))
+        clock.set_offset(seconds)
     return json_response(_clock_state(tenant))
 
 
@@ -292,7 +325,7 @@ async def query_journal(request: Request, tenant: Tenant) -> Response:
             raise InvalidRequestError(
                 f"Unknown journal filter {name!r} (allowed: {', '.join(JOURNAL_FILTERS)})."
             )
-    ints = {name: _int_param(params.get(name), name) for name in ("status", "since", "limit")}
+    ints = {name: _int_param(params.get(name), name) for name in JOURNAL_NUMBERS}
     if tenant.journal.settle:  # let the other workers end the turn they answered in
         await asyncio.sleep(tenant.journal.settle)
     entries = tenant.journal.entries(
@@ -313,7 +346,7 @@ async def clear_journal(request: Request, tenant: Tenant) -> Response:
 def _int_param(value: str | None, name: str) -> int | None:
     if value is None:
         return None
-    if not (value.isascii() and value.isdigit()) or len(value) > 12:
+    if not (value.isascii() and value.isdigit()) or len(value) > JOURNAL_NUMBER_DIGITS:
         raise InvalidRequestError(f"The journal filter {name!r} must be a non-negative integer.")
     return int(value)
 
@@ -327,13 +360,5 @@ async def reset(request: Request, tenant: Tenant) -> Response:
 # --- body checks ---------------------------------------------------------------------------
 
 
-_SECONDS = 100 * 365 * 86_400.0  # far beyond any token lifetime, within time_t
-
-
-def _only(body: Mapping[str, Any], allowed: set[str]) -> None:
+def _only(body: Mapping[str, Any], allowed: Iterable[str]) -> None:
     Reader(SOURCE).only(body, "", allowed)
-
-
-def _number(body: Mapping[str, Any], name: str, *, low: float = -_SECONDS) -> float:
-    """A number of seconds (or a time in seconds) from ``low`` to a century."""
-    return float(Reader(SOURCE).number_value(name, body.get(name, _MISSING), low, _SECONDS))

@@ -1,4 +1,6 @@
-"""The admin API's JSON in and out: request bodies read as JSON, answers never cached."""
+"""The admin API's JSON in and out: request bodies read as JSON, answers never cached, and
+what the bodies of its own endpoints (keys, clock, journal) may hold. The directory's
+bodies (apps, APIs, users, orgs) and fault rules are config tables, ruled by the parsers."""
 
 from __future__ import annotations
 
@@ -10,11 +12,28 @@ from starlette.responses import Response
 
 from mockauth.errors import InvalidRequestError
 from mockauth.oauth.params import read_body
+from mockauth.tenant.validate import Bounds
 
 # What ConfigErrors raised while reading a request name as their source.
 SOURCE = "request body"
 MAX_BODY = 256 * 1024
 NO_STORE = {"Cache-Control": "no-store"}
+
+# What each body may hold, with the ranges of its numbers (the OpenAPI document states these).
+_SECONDS = 100 * 365 * 86_400.0  # far beyond any token lifetime, within time_t
+OVERLAP = Bounds(0.0, _SECONDS)
+ROTATE_KEYS = frozenset({"overlap"})
+RETIRE_KEYS = frozenset({"kid"})
+# A clock change is one of these; None: ``freeze``, which takes only true (now).
+CLOCK_CHANGES: dict[str, Bounds | None] = {
+    "offset": Bounds(-_SECONDS, _SECONDS),
+    "advance": Bounds(-_SECONDS, _SECONDS),
+    "frozen_at": Bounds(0.0, _SECONDS),
+    "freeze": None,
+}
+JOURNAL_FILTERS = ("path", "client_id", "status", "fault", "since", "limit")
+JOURNAL_NUMBERS = ("status", "since", "limit")  # non-negative integers of at most 12 digits
+JOURNAL_NUMBER_DIGITS = 12
 
 
 def json_response(data: object, status: int = 200) -> Response:

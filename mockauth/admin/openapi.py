@@ -1,8 +1,13 @@
 """The admin API's OpenAPI 3.1 document, served at /_mockauth/openapi.json.
 
-Enumerations (endpoints, effects, bad-token names) come from the modules that define them,
-so the document cannot drift from what the server accepts; tests check that every admin
-route is described and every described operation exists.
+Request bodies are stated by admin/schemas.py from the very constants the parsers check
+with, and enumerations (endpoints, effects, bad-token names) come from the modules that
+define them, so the document cannot drift from what the server accepts. It says a 400 is a
+body outside the document and a 409 a well-formed one at odds with the tenant; the admin
+secret is needed only when the server has one (always beyond loopback). Tests check that
+every admin route is described and every described operation exists, and a schemathesis run
+(tests/e2e/test_admin_api.py; fuzz/fuzz_admin.py for many more examples) that the server
+conforms.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ import json
 from typing import Any
 
 from mockauth import paths
-from mockauth.faults.badtokens import BAD_TOKENS
-from mockauth.faults.rules import EFFECTS, ENDPOINTS
-from mockauth.tenant.config import APP_TYPES
+from mockauth.admin import schemas
+from mockauth.admin.io import JOURNAL_NUMBER_DIGITS
+from mockauth.faults.rules import RULE_ID
+from mockauth.tenant.config import CLIENT_ID
 from mockauth.tenant.journal import JournalEntry
+from mockauth.tenant.people import USER_ID
 
 Schema = dict[str, Any]
 
@@ -37,43 +44,15 @@ STRING: Schema = {"type": "string"}
 STRINGS: Schema = {"type": "array", "items": STRING}
 
 
-def _fault_rule_properties() -> dict[str, Schema]:
-    return {
-        "id": {**STRING, "pattern": "^[A-Za-z0-9_.:-]{1,64}$"},
-        "endpoint": {
-            "enum": list(ENDPOINTS),
-            "description": "default: any (token when client_id, audience or grant_type is given)",
-        },
-        "path": {**STRING, "description": "exact path, instead of endpoint"},
-        "client_id": STRING,
-        "audience": STRING,
-        "grant_type": STRING,
-        "effect": {"enum": list(EFFECTS)},
-        "delay": {
-            "oneOf": [NUMBER, {"type": "array", "items": NUMBER, "minItems": 2, "maxItems": 2}],
-            "description": "latency: seconds",
-        },
-        "status": {**INTEGER, "description": "error: 4xx, 500, 502, 503, 504; html_error"},
-        "error": {**STRING, "description": "error: OAuth error code, e.g. invalid_client"},
-        "description": STRING,
-        "retry_after": {**INTEGER, "description": "throttle: RateLimit-Reset and Retry-After"},
-        "timeout": {**NUMBER, "description": "hang: seconds before the connection is closed"},
-        "token": {"enum": sorted(BAD_TOKENS), "description": "bad_token: which fault"},
-        "times": {**INTEGER, "minimum": 1},
-        "every": {**INTEGER, "minimum": 1},
-        "probability": {**NUMBER, "exclusiveMinimum": 0, "maximum": 1},
-        "seed": {**INTEGER, "minimum": 0},
-        "expires_in": {**NUMBER, "exclusiveMinimum": 0},
-    }
-
-
 def _schemas() -> dict[str, Schema]:
-    rule = _fault_rule_properties()
+    rules = schemas.fault_rules()
     status = {
         "seen": INTEGER,
         "fired": INTEGER,
         "state": {"enum": ["active", "exhausted", "expired"]},
     }
+    # As stored: any key a rule may have, with the defaults filled in.
+    described: dict[str, Schema] = {n: {} for rule in rules.values() for n in rule["properties"]}
     entry = {name: {"type": ["string", "null"]} for name in JournalEntry.__dataclass_fields__}
     entry |= {
         "method": STRING,
@@ -86,12 +65,17 @@ def _schemas() -> dict[str, Schema]:
         "scopes": STRINGS,
     }
     return {
-        "Error": _obj(
-            {"error": STRING, "error_description": STRING}, ("error", "error_description")
-        ),
-        "FaultRule": {**_obj(rule, ("effect",)), "additionalProperties": False},
-        "FaultStatus": _obj(rule | status, ("id", "effect", "seen", "fired", "state")),
-        "Faults": _obj({"faults": {"type": "array", "items": _ref("FaultStatus")}}),
+        "Error": {
+            **_obj({"error": STRING, "error_description": STRING}, ("error", "error_description")),
+            "additionalProperties": False,
+        },
+        "FaultRule": {"oneOf": [_ref(f"FaultRule.{kind}") for kind in rules]},
+        **{f"FaultRule.{kind}": rule for kind, rule in rules.items()},
+        "FaultStatus": {
+            **_obj(described | status, ("id", "effect", "seen", "fired", "state")),
+            "additionalProperties": False,
+        },
+        "Faults": _obj({"faults": {"type": "array", "items": _ref("FaultStatus")}}, ("faults",)),
         "Keys": _obj(
             {
                 "active": STRING,
@@ -100,54 +84,43 @@ def _schemas() -> dict[str, Schema]:
                 "retired": STRINGS,
                 "overlap": {"type": ["number", "null"]},
                 "retire_at": {"type": "object", "additionalProperties": NUMBER},
-            }
+            },
+            ("active", "published", "retire_at", "overlap"),
         ),
+        "KeyRotation": schemas.rotation(),
+        "KeyRetirement": schemas.retirement(),
         "Clock": _obj(
-            {"now": INTEGER, "offset": NUMBER, "frozen_at": {"type": ["number", "null"]}}
+            {"now": INTEGER, "offset": NUMBER, "frozen_at": {"type": ["number", "null"]}},
+            ("now", "offset", "frozen_at"),
         ),
-        "ClockChange": {
-            "oneOf": [
-                _obj({"offset": NUMBER}, ("offset",)),
-                _obj({"advance": NUMBER}, ("advance",)),
-                _obj({"frozen_at": NUMBER}, ("frozen_at",)),
-                _obj({"freeze": {"const": True}}, ("freeze",)),
-            ]
-        },
+        "ClockChange": schemas.clock_change(),
         "JournalEntry": _obj(entry),
-        "App": _obj(
-            {
-                "name": STRING,
-                "type": {"enum": list(APP_TYPES)},
-                "client_id": STRING,
-                "client_secret": STRING,
-                "org_code": STRING,
-                "claims": {"type": "object"},
-                "apis": {"type": "object", "additionalProperties": STRINGS},
-                "lifetimes": {"type": "object", "additionalProperties": INTEGER},
-                "redirect_uris": STRINGS,
-                "logout_uris": STRINGS,
-            },
-            ("name", "client_id"),
-        ),
-        "User": _obj(
-            {
-                "id": STRING,
-                "email": STRING,
-                "given_name": STRING,
-                "family_name": STRING,
-                "email_verified": {"type": "boolean"},
-                "picture": STRING,
-                "username": STRING,
-                "orgs": STRINGS,
-                "permissions": STRINGS,
-                "roles": STRINGS,
-                "claims": {"type": "object"},
-            },
-            ("email",),
-        ),
-        "Org": _obj({"code": STRING, "name": STRING}, ("code",)),
-        "Api": _obj({"name": STRING, "audience": STRING, "scopes": STRINGS}, ("audience",)),
+        "App": schemas.app(),
+        "User": schemas.user(),
+        "Org": schemas.org(),
+        "Api": schemas.api(),
     }
+
+
+_ERROR = "#/components/schemas/Error"
+_AUTH_CHALLENGE = {
+    "WWW-Authenticate": {
+        "required": True,
+        "schema": STRING,
+        "description": 'Bearer realm="mockauth-admin"',
+    }
+}
+# The answers an operation may give besides its own, by when they apply.
+_ERRORS = {
+    "400": "Bad input: the body or a parameter is outside this document (the description "
+    "names the field)",
+    "401": "The server has an admin secret, and the Authorization header lacks it",
+    "403": "Without a secret: the request came from a web page (a foreign Origin or Host)",
+    "404": "Nothing has this id",
+    "409": "Well-formed, but at odds with the tenant as it is (an audience no API defines, "
+    "an email or fault id in use, the active key); the description names the field",
+    "413": "The body is over 256 KiB",
+}
 
 
 def _op(
@@ -155,33 +128,34 @@ def _op(
     answer: Schema | None = None,
     *,
     body: Schema | None = None,
-    status: str = "200",
+    body_required: bool = True,
+    status: tuple[str, ...] = ("200",),
     public: bool = False,
     params: list[Schema] | None = None,
+    conflicts: bool = False,
 ) -> Schema:
-    op: Schema = {
-        "summary": summary,
-        "responses": {
-            status: {"description": "OK", **({"content": json_of(answer)} if answer else {})},
-            "400": {
-                "description": "Bad input; the description names the field",
-                "content": json_of(_ref("Error")),
-            },
-        },
+    responses: Schema = {
+        code: {"description": "OK", **({"content": json_of(answer)} if answer else {})}
+        for code in status
     }
+    errors = ["400"]
     if not public:
-        op["responses"]["401"] = {
-            "description": "Admin secret missing or wrong",
-            "content": json_of(_ref("Error")),
-        }
-        op["responses"]["409"] = {
-            "description": "Refused with --workers > 1",
-            "content": json_of(_ref("Error")),
-        }
-    else:
+        errors += ["401", "403"]
+    if any(p["in"] == "path" for p in params or ()):
+        errors.append("404")
+    if conflicts:
+        errors.append("409")
+    if body is not None:
+        errors.append("413")
+    for code in errors:
+        responses[code] = {"description": _ERRORS[code], "content": json_of({"$ref": _ERROR})}
+    if not public:
+        responses["401"]["headers"] = _AUTH_CHALLENGE
+    op: Schema = {"summary": summary, "responses": responses}
+    if public:
         op["security"] = []
     if body is not None:
-        op["requestBody"] = {"required": True, "content": json_of(body)}
+        op["requestBody"] = {"required": body_required, "content": json_of(body)}
     if params:
         op["parameters"] = params
     return op
@@ -195,24 +169,34 @@ def _query(name: str, schema: Schema) -> Schema:
     return {"name": name, "in": "query", "required": False, "schema": schema}
 
 
-def _path_param(name: str) -> Schema:
-    return {"name": name, "in": "path", "required": True, "schema": STRING}
+def _path_param(name: str, schema: Schema) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def _saved(name: str) -> Schema:
+    return _obj({name: _ref(name.capitalize()), "created": {"type": "boolean"}}, (name, "created"))
 
 
 def _paths() -> dict[str, Schema]:
     faults = _ref("Faults")
     rules = {"oneOf": [_ref("FaultRule"), {"type": "array", "items": _ref("FaultRule")}]}
-    deleted = _obj({"deleted": {"type": ["integer", "object"]}})
+    deleted = _obj({"deleted": {"type": ["integer", "object"]}}, ("deleted",))
     filters = [_query(n, STRING) for n in ("path", "client_id", "fault")]
-    filters += [_query(n, INTEGER) for n in ("status", "since", "limit")]
-    one = [_path_param("id")]
+    count = {**INTEGER, "minimum": 0, "maximum": 10**JOURNAL_NUMBER_DIGITS - 1}
+    filters += [_query(n, count) for n in ("status", "since", "limit")]
+    one = [_path_param("id", schemas.text(RULE_ID))]
+    upsert = ("201", "200")  # created, or replaced the one with the same key
     return {
         paths.HEALTH: {"get": _op("Liveness", _obj({"status": STRING}), public=True)},
         paths.ADMIN_OPENAPI: {"get": _op("This document", {"type": "object"}, public=True)},
         paths.ADMIN_FAULTS: {
             "get": _op("List fault rules with their counters", faults),
             "post": _op(
-                "Add one rule or an array of rules (all or none)", faults, body=rules, status="201"
+                "Add one rule or an array of rules (all or none)",
+                faults,
+                body=rules,
+                status=("201",),
+                conflicts=True,
             ),
             "delete": _op("Delete every fault rule", deleted),
         },
@@ -225,14 +209,17 @@ def _paths() -> dict[str, Schema]:
             "post": _op(
                 "New signing key; the previous stay published until retired or the overlap ends",
                 _ref("Keys"),
-                body=_obj({"overlap": NUMBER}),
+                body=_ref("KeyRotation"),
+                body_required=False,
             )
         },
         paths.ADMIN_KEYS + "/retire": {
             "post": _op(
                 "Remove one key (kid) or every non-active key ({}) from the JWKS",
                 _ref("Keys"),
-                body=_obj({"kid": STRING}),
+                body=_ref("KeyRetirement"),
+                body_required=False,
+                conflicts=True,
             )
         },
         paths.ADMIN_CLOCK: {
@@ -245,7 +232,7 @@ def _paths() -> dict[str, Schema]:
         paths.ADMIN_JOURNAL: {
             "get": _op(
                 "Recorded requests, oldest first (secrets never stored)",
-                _obj({"entries": {"type": "array", "items": _ref("JournalEntry")}}),
+                _obj({"entries": {"type": "array", "items": _ref("JournalEntry")}}, ("entries",)),
                 params=filters,
             ),
             "delete": _op("Forget every entry", deleted),
@@ -254,42 +241,54 @@ def _paths() -> dict[str, Schema]:
             "get": _op("Apps", _obj({"apps": {"type": "array", "items": _ref("App")}})),
             "post": _op(
                 "Add (201) or replace (200) an app by client_id",
-                _obj({"app": _ref("App"), "created": {"type": "boolean"}}),
+                _saved("app"),
                 body=_ref("App"),
-                status="201",
+                status=upsert,
+                conflicts=True,
             ),
         },
         paths.ADMIN_APPS + "/{client_id}": {
-            "delete": _op("Remove an app", deleted, params=[_path_param("client_id")]),
+            "delete": _op(
+                "Remove an app",
+                deleted,
+                params=[_path_param("client_id", schemas.text(CLIENT_ID))],
+            ),
         },
         paths.ADMIN_APIS: {
             "get": _op("APIs", _obj({"apis": {"type": "array", "items": _ref("Api")}})),
             "post": _op(
                 "Add (201) or replace (200) an API by audience",
-                _obj({"api": _ref("Api"), "created": {"type": "boolean"}}),
+                _saved("api"),
                 body=_ref("Api"),
-                status="201",
+                status=upsert,
+                conflicts=True,
             ),
         },
         paths.ADMIN_USERS: {
             "get": _op("Users", _obj({"users": {"type": "array", "items": _ref("User")}})),
             "post": _op(
                 "Add (201) or replace (200) a user by id (default id: from the email)",
-                _obj({"user": _ref("User"), "created": {"type": "boolean"}}),
+                _saved("user"),
                 body=_ref("User"),
-                status="201",
+                status=upsert,
+                conflicts=True,
             ),
         },
         paths.ADMIN_USERS + "/{id}": {
-            "delete": _op("Remove a user", deleted, params=[_path_param("id")]),
+            "delete": _op(
+                "Remove a user",
+                deleted,
+                params=[_path_param("id", schemas.text(USER_ID))],
+            ),
         },
         paths.ADMIN_ORGS: {
             "get": _op("Organizations", _obj({"orgs": {"type": "array", "items": _ref("Org")}})),
             "post": _op(
                 "Add (201) or replace (200) an organization by code",
-                _obj({"org": _ref("Org"), "created": {"type": "boolean"}}),
+                _saved("org"),
                 body=_ref("Org"),
-                status="201",
+                status=upsert,
+                conflicts=True,
             ),
         },
         paths.ADMIN_RESET: {
@@ -306,11 +305,14 @@ def openapi_document() -> dict[str, Any]:
             "title": "mockauth admin API",
             "version": "1",
             "description": "Fault injection, keys, clock, journal, and runtime apps, APIs, "
-            "users and organizations of a "
-            "mockauth server. Errors are OAuth-style {error, error_description}.",
+            "users and organizations of a mockauth server. Errors are OAuth-style "
+            "{error, error_description}: 400 for a body or parameter outside this document "
+            "(no string may hold a lone surrogate such as \\ud800 either), 409 for a "
+            "well-formed one at odds with the tenant.",
         },
         "servers": [{"url": "/"}],
-        "security": [{"adminSecret": []}],
+        # Either no credentials (a server without a secret: loopback only) or the secret.
+        "security": [{}, {"adminSecret": []}],
         "paths": _paths(),
         "components": {
             "schemas": _schemas(),
@@ -318,7 +320,9 @@ def openapi_document() -> dict[str, Any]:
                 "adminSecret": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "required when the server listens beyond loopback",
+                    "description": "the admin secret: required when the server has one "
+                    "(always when it listens beyond loopback; given with --admin-secret or "
+                    "generated and printed), ignored when it has none",
                 }
             },
         },

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import replace
 from typing import Any
 
-from mockauth.errors import ConfigError
+from mockauth.errors import ConfigConflictError
 from mockauth.faults.rules import Decision, FaultRule, parse_rule
 from mockauth.tenant.journal import RequestSummary
 from mockauth.tenant.memory import memory_store
@@ -83,7 +83,7 @@ class FaultEngine:
             named = [r.id for r in parsed if r.id]
             for rule_id in named:
                 if rule_id in taken or named.count(rule_id) > 1:
-                    raise ConfigError("fault", "id", rule_id, "a fault with this id exists")
+                    raise ConfigConflictError("fault", "id", rule_id, "a fault with this id exists")
             taken.update(named)  # generated ids must not take a name given later in the batch
             done = [_complete(rule, taken) for rule in parsed]
             now = self._now()

@@ -10,7 +10,6 @@ and in Python (a mapping passed to :func:`parse_rule` or ``FaultEngine.add``)::
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 from mockauth import paths
 from mockauth.errors import _MISSING, ConfigError
 from mockauth.tenant.journal import RequestSummary
-from mockauth.tenant.validate import Reader, Table
+from mockauth.tenant.validate import CONTROLS, Bounds, Reader, Table, Text
 
 # Endpoint names a rule can match, and the paths behind each ("any": every non-admin path).
 ENDPOINTS: Mapping[str, tuple[str, ...]] = {
@@ -78,7 +77,6 @@ BAD_TOKEN_NAMES = (
 EFFECT_ENDPOINT = {"bad_token": "token", "jwks_empty": "jwks", "jwks_missing_key": "jwks"}
 FORM_MATCHERS = ("client_id", "audience", "grant_type")
 MATCH_KEYS = frozenset({"endpoint", "path", *FORM_MATCHERS})
-FREQUENCY_KEYS = frozenset({"times", "every", "probability", "seed", "expires_in"})
 # Every key a rule may have besides the frequency ones.
 FAULT_FIELDS = MATCH_KEYS | {"id", "effect"} | frozenset().union(*EFFECTS.values())
 ERROR_STATUSES = frozenset({*range(400, 500), 500, 502, 503, 504})
@@ -98,8 +96,36 @@ ERROR_STATUS = {
 MAX_DELAY = 120.0
 MAX_HANG = 600.0
 DEFAULT_HANG = 30.0
-RULE_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}\Z")
-ERROR_CODE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,64}\Z")  # RFC 6749 error chars
+RULE_ID = Text("^[A-Za-z0-9_.:-]{1,64}$", "must be 1 to 64 letters, digits or _ . : -")
+# RFC 6749 error chars.
+ERROR_CODE = Text(
+    "^[\\x21\\x23-\\x5b\\x5d-\\x7e]{1,64}$",
+    "must be an OAuth error code such as invalid_client",
+)
+RULE_ID_RE = RULE_ID.regex
+ERROR_CODE_RE = ERROR_CODE.regex
+# What a matcher (client_id, audience, grant_type) or a description holds.
+MATCH_TEXT = Text(
+    f"^[^{CONTROLS}]+$", "must be non-empty text without control characters", max_length=1000
+)
+PATH = Text(
+    f"^/(?!{paths.ADMIN[1:]})[^{CONTROLS}]*$",
+    f"must start with '/' and not with {paths.ADMIN}, with no control characters",
+    max_length=1000,
+)
+# Every number a rule takes, with its range.
+DELAY = Bounds(0.0, MAX_DELAY)
+TIMEOUT = Bounds(0.0, MAX_HANG)
+RETRY_AFTER = Bounds(0, 86_400, integer=True)
+HTML_STATUS = Bounds(400, 599, integer=True)
+FREQUENCY: Mapping[str, Bounds] = {
+    "times": Bounds(1, 10**9, integer=True),
+    "every": Bounds(1, 10**9, integer=True),
+    "probability": Bounds(0.0, 1.0, open_low=True),
+    "seed": Bounds(0, 2**63 - 1, integer=True),
+    "expires_in": Bounds(0.0, 10.0**9, open_low=True),
+}
+FREQUENCY_KEYS = frozenset(FREQUENCY)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,9 +250,7 @@ def parse_rule(data: object, *, source: str = "fault", key: str = "") -> FaultRu
         MATCH_KEYS | FREQUENCY_KEYS | {"id", "effect"} | EFFECTS[kind],
         f"not a parameter of effect {kind!r} (it takes: {takes})",
     )
-    rule_id = reader.string("id", default="")
-    if rule_id and not RULE_ID_RE.match(rule_id):
-        raise reader.fail("id", rule_id, "must be 1 to 64 letters, digits or _ . : -")
+    rule_id = reader.string("id", RULE_ID, default="")
     match = _match(reader, kind)
     return FaultRule(id=rule_id, match=match, effect=_effect(reader, kind), frequency=_freq(reader))
 
@@ -239,18 +263,16 @@ def parse_rules(data: object, *, source: str = "fault", key: str = "") -> list[F
     seen: set[str] = set()
     for i, rule in enumerate(rules):
         if rule.id and rule.id in seen:
-            raise ConfigError(source, f"{key}[{i}].id", rule.id, "duplicate fault id")
+            raise Reader(source).conflict(f"{key}[{i}].id", rule.id, "duplicate fault id")
         seen.add(rule.id)
     return rules
 
 
 def _match(reader: Table, kind: str) -> Match:
-    path = reader.string("path")
+    path = reader.string("path", PATH)
     if path is not None and "endpoint" in reader.data:
         raise reader.fail("path", path, "give either endpoint or path, not both")
-    if path is not None and (not path.startswith("/") or path.startswith(paths.ADMIN)):
-        raise reader.fail("path", path, f"must start with '/' and not with {paths.ADMIN}")
-    form = {name: reader.string(name) for name in FORM_MATCHERS}
+    form = {name: reader.string(name, MATCH_TEXT) for name in FORM_MATCHERS}
     needs_form = any(v is not None for v in form.values())
     # A rule on client, audience or grant type is about token requests unless it says so.
     default = EFFECT_ENDPOINT.get(kind) or ("token" if needs_form else "any")
@@ -281,39 +303,41 @@ def _effect(reader: Table, kind: str) -> Effect:
     if kind == "error":
         return _error_effect(reader)
     if kind == "throttle":
-        retry = reader.integer("retry_after", low=0, high=86_400, default=1)
-        return Effect(kind=kind, retry_after=retry, description=reader.string("description"))
+        retry = reader.bounded("retry_after", RETRY_AFTER, 1)
+        return Effect(kind=kind, retry_after=retry, description=_description(reader))
     if kind == "html_error":
-        status = reader.integer("status", low=400, high=599, default=502)
-        return Effect(kind=kind, status=status)
+        return Effect(kind=kind, status=reader.bounded("status", HTML_STATUS, 502))
     if kind == "hang":
-        timeout = reader.number("timeout", low=0.0, high=MAX_HANG, default=DEFAULT_HANG)
-        return Effect(kind=kind, timeout=timeout)
+        return Effect(kind=kind, timeout=reader.bounded("timeout", TIMEOUT, DEFAULT_HANG))
     if kind == "bad_token":
         return Effect(kind=kind, token=reader.choice("token", BAD_TOKEN_NAMES, required=True))
     return Effect(kind=kind)
 
 
+def _description(reader: Table) -> str | None:
+    description: str | None = reader.string("description", MATCH_TEXT)
+    return description
+
+
 def _delay(reader: Table) -> tuple[float, float]:
+    """Seconds, or a range [a, b] to draw from (its ends in either order)."""
     value = reader.data.get("delay", _MISSING)
     if isinstance(value, list):
         if len(value) != 2:
             raise reader.fail("delay", value, "a range must be [low, high] in seconds")
-        low = reader.number_value("delay[0]", value[0], 0.0, MAX_DELAY)
-        high = reader.number_value("delay[1]", value[1], 0.0, MAX_DELAY)
-        if low > high:
-            raise reader.fail("delay", value, "low must not exceed high")
-        return (low, high)
+        ends = [
+            reader.number_value(f"delay[{i}]", v, DELAY.low, DELAY.high)
+            for i, v in enumerate(value)
+        ]
+        return (min(ends), max(ends))
     if value is _MISSING:
         raise reader.fail("delay", value, "required for effect 'latency' (seconds or [low, high])")
-    seconds = reader.number_value("delay", value, 0.0, MAX_DELAY)
+    seconds = reader.number_value("delay", value, DELAY.low, DELAY.high)
     return (seconds, seconds)
 
 
 def _error_effect(reader: Table) -> Effect:
-    code = reader.string("error")
-    if code is not None and not ERROR_CODE_RE.match(code):
-        raise reader.fail("error", code, "must be an OAuth error code such as invalid_client")
+    code = reader.string("error", ERROR_CODE)
     default = ERROR_STATUS.get(code or "", 400) if code else None
     status = reader.integer("status", low=400, high=599, default=default)
     if status is None:
@@ -322,7 +346,7 @@ def _error_effect(reader: Table) -> Effect:
         raise reader.fail("status", status, "must be a 4xx status or one of 500, 502, 503, 504")
     if code is None:
         code = _default_code(status)
-    return Effect(kind="error", status=status, error=code, description=reader.string("description"))
+    return Effect(kind="error", status=status, error=code, description=_description(reader))
 
 
 def _default_code(status: int) -> str:
@@ -333,10 +357,5 @@ def _default_code(status: int) -> str:
 
 
 def _freq(reader: Table) -> Frequency:
-    return Frequency(
-        times=reader.integer("times", low=1, high=10**9),
-        every=reader.integer("every", low=1, high=10**9, default=1),
-        probability=reader.number("probability", low=0.0, high=1.0, default=1.0, open_low=True),
-        seed=reader.integer("seed", low=0, high=2**63 - 1),
-        expires_in=reader.number("expires_in", low=0.0, high=10.0**9, open_low=True),
-    )
+    given = {name: reader.bounded(name, bounds) for name, bounds in FREQUENCY.items()}
+    return Frequency(**{name: value for name, value in given.items() if value is not None})

@@ -400,20 +400,22 @@ def parse_values(
     for key, value in raw_flags.items():
         flag = catalog.flag(key)
         at = f"{where}.feature_flags.{key}"
+        if not isinstance(value, (str, bool, int, float)):
+            raise v.fail(at, value, "must be a string, a boolean or a number")
         if flag is None:
-            raise v.fail(at, value, "is not a flag in [[feature_flags]]")
+            raise v.conflict(at, value, "is not a flag in [[feature_flags]]")
         typed = flag_value(flag.type, value)
-        if typed is None:
-            raise v.fail(at, value, f"must be a value of the flag's type {flag.type!r}")
+        if typed is None:  # depends on the flag: at odds with the tenant, not malformed
+            raise v.conflict(at, value, f"must be a value of the flag's type {flag.type!r}")
         flags[key] = typed
     props: dict[str, str] = {}
     raw_props = v.typed(data, "properties", f"{where}.properties", dict, {})
     for key, value in raw_props.items():
         prop = catalog.property(key)
         at = f"{where}.properties.{key}"
-        if prop is None or prop.context != context:
-            raise v.fail(at, value, f"is not a {context} property in [[properties]]")
         if not isinstance(value, str) or len(value) > MAX_TEXT:
             raise v.fail(at, value, f"must be a string of at most {MAX_TEXT} characters")
+        if prop is None or prop.context != context:
+            raise v.conflict(at, value, f"is not a {context} property in [[properties]]")
         props[key] = value
     return flags, props

@@ -19,7 +19,8 @@ from mockauth.tenant.catalog import Catalog, parse_catalog, parse_values
 from mockauth.tenant.defaults import DEFAULT_CONFIG_TOML as DEFAULT_CONFIG_TOML
 from mockauth.tenant.mgmt_scopes import MANAGEMENT_SCOPES, is_management_audience
 from mockauth.tenant.people import (
-    ORG_CODE_RE,
+    ORG_CODE,
+    ORIGIN,
     Org,
     User,
     parse_org,
@@ -28,13 +29,20 @@ from mockauth.tenant.people import (
     parse_users,
     redirect_uri_problem,
 )
-from mockauth.tenant.validate import Reader
+from mockauth.tenant.validate import CONTROLS, SPACES, TEXT, Bounds, Reader, Text, whole
 
 ISSUER_PLACEHOLDER = "{issuer}"
-CLIENT_ID_RE = re.compile(r"^[0-9a-f]{32}\Z")
+CLIENT_ID = Text("^[0-9a-f]{32}$", "must be 32 lowercase hex characters")
 # The TypeScript SDK refuses any other secret before sending it.
-CLIENT_SECRET_RE = re.compile(r"^[A-Za-z0-9]{40,60}\Z")
-SCOPE_RE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+\Z")  # RFC 6749 scope-token
+CLIENT_SECRET = Text("^[A-Za-z0-9]{40,60}$", "must be 40 to 60 ASCII letters and digits")
+SCOPE = Text("^[\\x21\\x23-\\x5b\\x5d-\\x7e]+$", "must be a scope token")  # RFC 6749
+AUDIENCE = Text(
+    f"^[^{CONTROLS}{SPACES}]+$", "must be non-empty with no whitespace or control characters"
+)
+CLIENT_ID_RE = CLIENT_ID.regex
+CLIENT_SECRET_RE = CLIENT_SECRET.regex
+SCOPE_RE = SCOPE.regex
+DESCRIPTION = Text(TEXT.pattern, "must be text of at most 1000 characters", 1000)
 APP_TYPES = ("m2m", "regular", "spa", "device")
 # What an app may opt in to on its tokens (Kinde's per-app token settings).
 INCLUDE_CLAIMS = (
@@ -44,6 +52,37 @@ INCLUDE_CLAIMS = (
     "organizations",
     "user_properties",
 )
+# App types that keep no secret (a browser or a device holds nothing safe) ...
+PUBLIC_APP_TYPES = ("spa", "device")
+# ... and those no browser comes back to (no callback URLs).
+NO_CALLBACK_APP_TYPES = ("m2m", "device")
+APP_KEYS = frozenset(
+    {
+        "name",
+        "type",
+        "client_id",
+        "client_secret",
+        "org_code",
+        "claims",
+        "apis",
+        "lifetimes",
+        "redirect_uris",
+        "logout_uris",
+        "allowed_origins",
+        "properties",
+        "include_claims",
+        "login_uri",
+        "homepage_uri",
+    }
+)
+API_KEYS = frozenset({"name", "audience", "scopes", "scope_descriptions"})
+TEN_YEARS = 10 * 365 * 86_400
+LIFETIMES: dict[str, Bounds] = {
+    "access_token": Bounds(1, TEN_YEARS, integer=True),
+    "id_token": Bounds(1, TEN_YEARS, integer=True),
+    "refresh_token": Bounds(1, TEN_YEARS, integer=True),
+    "refresh_grace": Bounds(0, 3600, integer=True),
+}
 # Claims the token factory owns; config may not override them.
 RESERVED_CLAIMS = frozenset(
     {"aud", "azp", "exp", "gty", "iat", "iss", "jti", "nbf", "scope", "scp", "sub", "v", "org_code"}
@@ -436,33 +475,34 @@ class _ConfigReader(Reader):
         return float(overlap)
 
     def lifetimes(self, value: object, key: str, base: Lifetimes) -> Lifetimes:
-        names = {"access_token", "id_token", "refresh_token", "refresh_grace"}
-        data = self.table(value, key, names)
+        data = self.table(value, key, LIFETIMES)
         out: dict[str, int] = {}
-        for name in data:
-            seconds = self.typed(data, name, f"{key}.{name}", int)
-            low, high = (0, 3600) if name == "refresh_grace" else (1, 10 * 365 * 86_400)
-            if not low <= seconds <= high:
-                raise self.fail(
-                    f"{key}.{name}", seconds, f"must be between {low} and {high} seconds"
-                )
+        for name, bounds in LIFETIMES.items():
+            if name not in data:
+                continue
+            seconds = whole(data[name])
+            if seconds is None:
+                raise self.fail(f"{key}.{name}", data[name], "must be an integer")
+            if not bounds.low <= seconds <= bounds.high:
+                reason = f"must be between {bounds.low} and {bounds.high} seconds"
+                raise self.fail(f"{key}.{name}", seconds, reason)
             out[name] = seconds
         return replace(base, **out)
 
     def api(self, value: object, key: str, issuer: str | None = None) -> Api:
-        data = self.table(value, key, {"name", "audience", "scopes", "scope_descriptions"})
+        data = self.table(value, key, API_KEYS)
         audience = self.typed(data, "audience", f"{key}.audience", str)
-        if not audience or any(c.isspace() for c in audience):
-            raise self.fail(f"{key}.audience", audience, "must be non-empty with no whitespace")
-        scopes = self.strings(data.get("scopes", []), f"{key}.scopes", _is_scope, "a scope token")
+        self.matches(f"{key}.audience", audience, AUDIENCE)
+        scopes = self.strings(data.get("scopes", []), f"{key}.scopes", SCOPE)
         if is_management_audience(audience, issuer):  # Kinde's API: every scope it has
             scopes = (*scopes, *(s for s in MANAGEMENT_SCOPES if s not in scopes))
-        name = self.typed(data, "name", f"{key}.name", str, audience)
+        name = self.text(data, "name", f"{key}.name", TEXT, default=audience)
         descriptions = self.typed(data, "scope_descriptions", f"{key}.scope_descriptions", dict, {})
         for scope, text in descriptions.items():
-            if scope not in scopes or not isinstance(text, str) or len(text) > 1000:
-                why = "must name a scope of this API and be a string of at most 1000 chars"
-                raise self.fail(f"{key}.scope_descriptions.{scope}", text, why)
+            where = f"{key}.scope_descriptions.{scope}"
+            self.matches(where, text, DESCRIPTION)
+            if scope not in scopes:
+                raise self.conflict(where, text, "must name a scope of this API")
         return Api(
             audience=audience,
             scopes=scopes,
@@ -473,52 +513,24 @@ class _ConfigReader(Reader):
     def app(
         self, value: object, key: str, apis: dict[str, Api], catalog: Catalog | None = None
     ) -> App:
-        allowed = {
-            "name",
-            "type",
-            "client_id",
-            "client_secret",
-            "org_code",
-            "claims",
-            "apis",
-            "lifetimes",
-            "redirect_uris",
-            "logout_uris",
-            "allowed_origins",
-            "properties",
-            "include_claims",
-            "login_uri",
-            "homepage_uri",
-        }
-        data = self.table(value, key, allowed)
-        name = self.typed(data, "name", f"{key}.name", str)
+        data = self.table(value, key, APP_KEYS)
+        name = self.matches(f"{key}.name", self.typed(data, "name", f"{key}.name", str), TEXT)
         app_type = self.typed(data, "type", f"{key}.type", str, "m2m")
         if app_type not in APP_TYPES:
             raise self.fail(f"{key}.type", app_type, f"must be one of {', '.join(APP_TYPES)}")
         client_id = self.typed(data, "client_id", f"{key}.client_id", str)
-        if not CLIENT_ID_RE.match(client_id):
-            raise self.fail(f"{key}.client_id", client_id, "must be 32 lowercase hex characters")
-        secret = self.typed(data, "client_secret", f"{key}.client_secret", str, None)
-        if secret is None and app_type not in ("spa", "device"):
+        self.matches(f"{key}.client_id", client_id, CLIENT_ID)
+        secret = self.text(data, "client_secret", f"{key}.client_secret", CLIENT_SECRET)
+        if secret is None and app_type not in PUBLIC_APP_TYPES:
             raise self.fail(f"{key}.client_secret", _MISSING, f"required for {app_type} apps")
-        if secret is not None and not CLIENT_SECRET_RE.match(secret):
-            raise self.fail(
-                f"{key}.client_secret", secret, "must be 40 to 60 ASCII letters and digits"
-            )
-        org_code = self.typed(data, "org_code", f"{key}.org_code", str, None)
-        if org_code is not None and not ORG_CODE_RE.match(org_code):
-            raise self.fail(
-                f"{key}.org_code",
-                org_code,
-                "must be org_ and 1 to 32 lowercase letters or digits (Kinde's: org_ + 11 hex)",
-            )
+        org_code = self.text(data, "org_code", f"{key}.org_code", ORG_CODE)
         claims = self.claims(data, key, RESERVED_CLAIMS)
         grants = self.grants(data.get("apis", {}), f"{key}.apis", apis)
         lifetimes = None
         if "lifetimes" in data:
             lifetimes = self.lifetimes(data["lifetimes"], f"{key}.lifetimes", Lifetimes())
         redirect_uris = self.uris(data, "redirect_uris", key)
-        if redirect_uris and app_type in ("m2m", "device"):
+        if redirect_uris and app_type in NO_CALLBACK_APP_TYPES:
             reason = f"{app_type} apps have no callback (no browser comes back to them)"
             raise self.fail(f"{key}.redirect_uris", list(redirect_uris), reason)
         _, properties = parse_values(self, data, key, catalog or Catalog(), "app")
@@ -547,20 +559,14 @@ class _ConfigReader(Reader):
         )
 
     def origins(self, data: dict[str, Any], key: str) -> tuple[str, ...]:
-        where = f"{key}.allowed_origins"
-        origins = self.strings(data.get("allowed_origins", []), where, lambda u: True, "an origin")
-        for i, origin in enumerate(origins):
-            if issuer_problem(origin) or origin_of(origin) != origin:
-                reason = "must be an origin as a browser sends it: scheme://host[:port], lowercase"
-                raise self.fail(f"{where}[{i}]", origin, reason)
-        return origins
+        return self.strings(data.get("allowed_origins", []), f"{key}.allowed_origins", ORIGIN)
 
     def url(self, data: dict[str, Any], name: str, key: str) -> str | None:
         uri = self.typed(data, name, f"{key}.{name}", str, None)
-        problem = redirect_uri_problem(uri) if uri else None
+        problem = None if uri is None else redirect_uri_problem(uri)
         if problem:
             raise self.fail(f"{key}.{name}", uri, problem)
-        return uri or None
+        return uri
 
     def uris(self, data: dict[str, Any], name: str, key: str) -> tuple[str, ...]:
         where = f"{key}.{name}"
@@ -577,22 +583,20 @@ class _ConfigReader(Reader):
         out: dict[str, tuple[str, ...]] = {}
         for audience, scopes in value.items():
             where = f"{key}.'{audience}'"
+            self.matches(f"{where} (the audience)", audience, AUDIENCE)
             api = apis.get(audience)
             if api is None:
-                raise self.fail(where, scopes, f"audience {audience!r} is not defined in [[apis]]")
-            defined = set(api.scopes)
+                raise self.conflict(
+                    where, scopes, f"audience {audience!r} is not defined in [[apis]]"
+                )
             if scopes == "*":  # every scope the API defines
                 out[audience] = api.scopes
                 continue
-            granted = self.strings(scopes, where, _is_scope, "a scope token")
+            granted = self.strings(scopes, where, SCOPE)
             for i, scope in enumerate(granted):
-                if scope not in defined:
-                    raise self.fail(
+                if scope not in api.scopes:
+                    raise self.conflict(
                         f"{where}[{i}]", scope, f"scope is not defined by API {audience!r}"
                     )
             out[audience] = granted
         return out
-
-
-def _is_scope(value: str) -> bool:
-    return bool(SCOPE_RE.match(value))

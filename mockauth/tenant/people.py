@@ -3,26 +3,32 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
-from urllib.parse import urlsplit
 
 from mockauth.tenant.catalog import Catalog, FlagValue, parse_values
-from mockauth.tenant.validate import Reader
+from mockauth.tenant.validate import CONTROLS, SPACES, TEXT, Reader, Text
 
-ORG_CODE_RE = re.compile(r"^org_[0-9a-z]{1,32}\Z")
+ORG_CODE = Text(
+    "^org_[0-9a-z]{1,32}$",
+    "must be org_ and 1 to 32 lowercase letters or digits (Kinde's: org_ + 11 hex)",
+)
 # What a user's extra claims may not set: the access token's own claims, and at_hash (it
 # marks ID tokens, which are refused as access tokens).
 USER_RESERVED_CLAIMS = frozenset(
     {"aud", "azp", "exp", "iat", "iss", "jti", "nbf", "sub", "scp", "scope", "gty", "v"}
     | {"org_code", "org_name", "permissions", "roles", "at_hash", "nonce"}
 )
-USER_ID_RE = re.compile(r"^kp_[0-9A-Za-z_]{1,64}\Z")
-EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\Z")
-PERMISSION_RE = re.compile(r"^[\x21-\x7e]{1,200}\Z")
+USER_ID = Text("^kp_[0-9A-Za-z_]{1,64}$", "must be kp_ and 1 to 64 letters, digits or '_'")
+# An email's limit (RFC 5321).
+EMAIL = Text(f"^[^@{CONTROLS}{SPACES}]+@[^@{CONTROLS}{SPACES}]+$", "must be an email address", 254)
+PERMISSION = Text("^[\\x21-\\x7e]{1,200}$", "must be 1 to 200 printable ASCII characters")
+ORG_CODE_RE = ORG_CODE.regex
+USER_ID_RE = USER_ID.regex
+EMAIL_RE = EMAIL.regex
+PERMISSION_RE = PERMISSION.regex
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -134,23 +140,82 @@ def role_claim(role: str) -> dict[str, str]:
     return {"id": uuid_like, "key": role, "name": role}
 
 
+def _ipv6(hexdigit: str = "0-9A-Fa-f") -> str:
+    """RFC 3986's IPv6address, as a regular expression."""
+    h16 = f"[{hexdigit}]{{1,4}}"
+    octet = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+    ls32 = f"(?:{h16}:{h16}|{octet}(?:[.]{octet}){{3}})"
+    forms = [f"(?:{h16}:){{6}}{ls32}", f"::(?:{h16}:){{5}}{ls32}"]
+    for before, after in ((0, 4), (1, 3), (2, 2), (3, 1), (4, 0)):
+        tail = f"(?:{h16}:){{{after}}}{ls32}"
+        forms.append(f"(?:(?:{h16}:){{0,{before}}}{h16})?::{tail}")
+    forms += [f"(?:(?:{h16}:){{0,5}}{h16})?::{h16}", f"(?:(?:{h16}:){{0,6}}{h16})?::"]
+    return "(?:" + "|".join(forms) + ")"
+
+
+def _redirect_uri() -> Text:
+    """An absolute URI in RFC 3986's characters, with a scheme and a host or a path; no
+    fragment, no script scheme, and brackets only around an IPv6 host (so that every URI
+    it admits splits: urllib refuses ``http://[``)."""
+    char = "!$-;=?-Z_a-z~"  # RFC 3986's characters but '#', '[' and ']'
+    no_query, no_slash, neither = "!$-;=@-Z_a-z~", "!$-.0-;=?-Z_a-z~", "!$-.0-;=@-Z_a-z~"
+    user = "!$-.0-;=A-Z_a-z~"
+    plain = f"(?://[{no_query}][{char}]*|/(?:[{no_slash}][{char}]*)?|[{neither}][{char}]*)"
+    ipv6 = f"//(?:[{user}]*@)?\\[{_ipv6()}\\](?::[0-9]*)?(?:[/?][{char}]*)?"
+    script = "|".join(
+        "".join(f"[{c.upper()}{c}]" for c in scheme) for scheme in sorted(_SCRIPT_SCHEMES)
+    )
+    return Text(
+        f"^(?!(?:{script}):)[A-Za-z][A-Za-z0-9+.-]*:(?:{plain}|{ipv6})$",
+        "must be an absolute URI such as http://localhost:3000/callback",
+        REDIRECT_URI_LENGTH,
+    )
+
+
+def _origin() -> Text:
+    """An origin exactly as a browser sends it in ``Origin``: lowercase scheme and host, and a
+    port only when it is not the scheme's default."""
+    host = f"(?:[a-z0-9_](?:[a-z0-9_.-]*[a-z0-9_])?|\\[{_ipv6('0-9a-f')}\\])"
+    port = (
+        "(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+    )
+    return Text(
+        f"^(?:http://{host}(?::(?!80$){port})?|https://{host}(?::(?!443$){port})?)$",
+        "must be an origin as a browser sends it: scheme://host[:port], lowercase, "
+        "without the scheme's default port",
+        REDIRECT_URI_LENGTH,
+    )
+
+
+_SCRIPT_SCHEMES = frozenset({"javascript", "data", "vbscript", "file"})
+REDIRECT_URI_LENGTH = 2048
+REDIRECT_URI = _redirect_uri()
+ORIGIN = _origin()
+
+
 def redirect_uri_problem(uri: str) -> str | None:
     """Why ``uri`` cannot be a registered redirect URI (RFC 6749 3.1.2), or None."""
-    if len(uri) > 2048:
-        return "must be at most 2048 characters"
+    if REDIRECT_URI.ok(uri):
+        return None
+    scheme = uri.partition(":")[0].lower()
+    if len(uri) > REDIRECT_URI_LENGTH:
+        return f"must be at most {REDIRECT_URI_LENGTH} characters"
     if any(c.isspace() for c in uri):
         return "must not contain whitespace"
-    parts = urlsplit(uri)
-    if not parts.scheme or not (parts.netloc or parts.path):
-        return "must be an absolute URI such as http://localhost:3000/callback"
-    if parts.fragment or uri.endswith("#"):
+    if "#" in uri:
         return "must not contain a fragment"
-    if parts.scheme.lower() in ("javascript", "data", "vbscript", "file"):
-        return f"must not use the {parts.scheme}: scheme"
-    return None
+    if scheme in _SCRIPT_SCHEMES:
+        return f"must not use the {scheme}: scheme"
+    return REDIRECT_URI.reason
 
 
-_ORG_KEYS = {"code", "name", "external_id", "handle", "is_allow_registrations", "created_on"}
+# What an [[orgs]] table may hold; the admin API's document states the same (admin/schemas.py).
+ORG_TEXT = {
+    name: Text(TEXT.pattern, TEXT.reason, 256) for name in ("external_id", "handle", "created_on")
+}
+ORG_KEYS = frozenset(
+    {"code", "name", "is_allow_registrations", "feature_flags", "properties", *ORG_TEXT}
+)
 
 
 def parse_orgs(v: Reader, items: list[Any], catalog: Catalog | None = None) -> tuple[Org, ...]:
@@ -161,55 +226,39 @@ def parse_orgs(v: Reader, items: list[Any], catalog: Catalog | None = None) -> t
 
 def parse_org(v: Reader, value: object, key: str, catalog: Catalog | None = None) -> Org:
     """One ``[[orgs]]`` table; ``catalog``: the flags and properties it may set."""
-    data = v.table(value, key, _ORG_KEYS | {"feature_flags", "properties"})
-    code = v.typed(data, "code", f"{key}.code", str)
-    if not ORG_CODE_RE.match(code):
-        raise v.fail(f"{key}.code", code, "must be org_ and 1 to 32 lowercase letters or digits")
+    data = v.table(value, key, ORG_KEYS)
+    code = v.matches(f"{key}.code", v.typed(data, "code", f"{key}.code", str), ORG_CODE)
     flags, props = parse_values(v, data, key, catalog or Catalog(), "org")
+    texts = {name: v.text(data, name, f"{key}.{name}", rule) for name, rule in ORG_TEXT.items()}
     return Org(
         code=code,
-        name=_limited(v, data, "name", key, ""),
-        external_id=_limited(v, data, "external_id", key, None),
-        handle=_limited(v, data, "handle", key, None),
+        name=v.text(data, "name", f"{key}.name", NAME, default=""),
+        external_id=texts["external_id"],
+        handle=texts["handle"],
         is_allow_registrations=v.typed(
             data, "is_allow_registrations", f"{key}.is_allow_registrations", bool, False
         ),
-        created_on=_limited(v, data, "created_on", key, None),
+        created_on=texts["created_on"],
         feature_flags=MappingProxyType(flags),
         properties=MappingProxyType(props),
     )
 
 
-def _limited(v: Reader, data: dict[str, Any], name: str, key: str, default: str | None) -> Any:
-    value = v.typed(data, name, f"{key}.{name}", str, default)
-    if isinstance(value, str) and len(value) > 256:
-        raise v.fail(f"{key}.{name}", value[:40] + "...", "must be at most 256 chars")
-    return value
-
-
-# Longest accepted values: an email's limit (RFC 5321), generous ones elsewhere.
-_LENGTHS = {"email": 254, "given_name": 256, "family_name": 256, "username": 256, "picture": 2048}
-_USER_KEYS = {
-    "id",
-    "email",
-    "given_name",
-    "family_name",
-    "email_verified",
-    "picture",
-    "username",
-    "orgs",
-    "permissions",
-    "roles",
-    "claims",
-    "org_roles",
-    "org_permissions",
-    "feature_flags",
-    "properties",
-    "is_suspended",
-    "provided_id",
-    "phone",
-    "created_on",
+NAME = Text(TEXT.pattern, TEXT.reason, 256)
+# A user's text fields, with generous lengths.
+USER_TEXT = {
+    "given_name": NAME,
+    "family_name": NAME,
+    "username": NAME,
+    "picture": Text(TEXT.pattern, TEXT.reason, 2048),
+    "provided_id": NAME,
+    "phone": NAME,
+    "created_on": NAME,
 }
+USER_KEYS = frozenset(
+    {"id", "email", "email_verified", "orgs", "permissions", "roles", "claims", *USER_TEXT}
+    | {"org_roles", "org_permissions", "feature_flags", "properties", "is_suspended"}
+)
 
 
 def parse_users(
@@ -233,34 +282,27 @@ def parse_user(
 ) -> User:
     """One ``[[users]]`` table; ``codes``: the org codes it may name; ``catalog``: the roles,
     permissions, flags and properties its per-org grants, overrides and values may name."""
-    data = v.table(value, key, _USER_KEYS)
-    for name, limit in _LENGTHS.items():
-        if isinstance(data.get(name), str) and len(data[name]) > limit:
-            raise v.fail(f"{key}.{name}", data[name][:40] + "...", f"must be at most {limit} chars")
-    email = v.typed(data, "email", f"{key}.email", str)
-    if not EMAIL_RE.match(email):
-        raise v.fail(f"{key}.email", email, "must be an email address")
-    user_id = v.typed(data, "id", f"{key}.id", str, None) or user_id_for(email)
-    if not USER_ID_RE.match(user_id):
-        raise v.fail(f"{key}.id", user_id, "must be kp_ and 1 to 64 letters, digits or '_'")
-    orgs = v.strings(
-        data.get("orgs", []), f"{key}.orgs", lambda c: c in codes, "a code in [[orgs]]"
-    )
+    data = v.table(value, key, USER_KEYS)
+    texts = {name: v.text(data, name, f"{key}.{name}", rule) for name, rule in USER_TEXT.items()}
+    email = v.matches(f"{key}.email", v.typed(data, "email", f"{key}.email", str), EMAIL)
+    user_id = v.text(data, "id", f"{key}.id", USER_ID) or user_id_for(email)
+    orgs = v.strings(data.get("orgs", []), f"{key}.orgs", ORG_CODE)
+    for i, code in enumerate(orgs):
+        if code not in codes:
+            raise v.conflict(f"{key}.orgs[{i}]", code, "must be a code in [[orgs]]")
     defined = catalog or Catalog()
     flags, props = parse_values(v, data, key, defined, "usr")
     return User(
         id=user_id,
         email=email,
-        given_name=v.typed(data, "given_name", f"{key}.given_name", str, ""),
-        family_name=v.typed(data, "family_name", f"{key}.family_name", str, ""),
+        given_name=texts["given_name"] or "",
+        family_name=texts["family_name"] or "",
         email_verified=v.typed(data, "email_verified", f"{key}.email_verified", bool, True),
-        picture=v.typed(data, "picture", f"{key}.picture", str, None),
-        username=v.typed(data, "username", f"{key}.username", str, None),
+        picture=texts["picture"],
+        username=texts["username"],
         orgs=orgs,
-        permissions=v.strings(
-            data.get("permissions", []), f"{key}.permissions", _permission, "a permission"
-        ),
-        roles=v.strings(data.get("roles", []), f"{key}.roles", _permission, "a role key"),
+        permissions=v.strings(data.get("permissions", []), f"{key}.permissions", PERMISSION),
+        roles=v.strings(data.get("roles", []), f"{key}.roles", PERMISSION),
         claims=MappingProxyType(v.claims(data, key, USER_RESERVED_CLAIMS)),
         org_roles=_per_org(v, data, "org_roles", key, orgs, lambda r: defined.role(r) is not None),
         org_permissions=_per_org(
@@ -269,9 +311,9 @@ def parse_user(
         feature_flags=MappingProxyType(flags),
         properties=MappingProxyType(props),
         is_suspended=v.typed(data, "is_suspended", f"{key}.is_suspended", bool, False),
-        provided_id=_limited(v, data, "provided_id", key, None),
-        phone=_limited(v, data, "phone", key, None),
-        created_on=_limited(v, data, "created_on", key, None),
+        provided_id=texts["provided_id"],
+        phone=texts["phone"],
+        created_on=texts["created_on"],
     )
 
 
@@ -288,13 +330,14 @@ def _per_org(
     what = "a key in [[roles]]" if name == "org_roles" else "a key in [[permissions]]"
     out: dict[str, tuple[str, ...]] = {}
     for code, keys in table.items():
+        where = f"{key}.{name}.{code}"
+        v.matches(f"{where} (the org code)", code, ORG_CODE)
+        found = v.strings(keys, where, PERMISSION)
         if code not in orgs:
-            raise v.fail(f"{key}.{name}.{code}", keys, "the user is not in this organisation")
-        found = v.strings(keys, f"{key}.{name}.{code}", defined, what)
+            raise v.conflict(where, keys, "the user is not in this organisation")
+        for i, item in enumerate(found):
+            if not defined(item):
+                raise v.conflict(f"{where}[{i}]", item, f"must be {what}")
         if found:
             out[code] = found
     return MappingProxyType(out)
-
-
-def _permission(value: str) -> bool:
-    return bool(PERMISSION_RE.match(value))

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import jwt
 
 from mockauth.clock import Clock
-from mockauth.errors import ConfigError
+from mockauth.errors import ConfigConflictError, ConfigError
 from mockauth.faults.engine import FaultEngine
 from mockauth.faults.rules import parse_rule
 from mockauth.tenant.config import (
@@ -267,7 +267,9 @@ class Tenant:
             user = parse_user_table(table, source=source, orgs=config.orgs, catalog=config.catalog)
             others = [u for u in config.users if u.id != user.id]
             if any(u.email.lower() == user.email.lower() for u in others):
-                raise ConfigError(source, "email", user.email, "another user has this email")
+                raise ConfigConflictError(
+                    source, "email", user.email, "another user has this email"
+                )
             users, created = _put(config.users, user, lambda u: u.id)
             return replace(config, users=users), (user, created)
 
@@ -362,7 +364,8 @@ class Tenant:
             for key, scopes in out["apis"].items():
                 audience = key.replace(ISSUER_PLACEHOLDER, self.issuer)
                 if audience in apis:  # written both ways: one grant would be lost
-                    raise ConfigError(source, f"apis.{key}", scopes, f"{audience} is granted twice")
+                    reason = f"{audience} is granted twice"
+                    raise ConfigConflictError(source, f"apis.{key}", scopes, reason)
                 apis[audience] = scopes
             out["apis"] = apis
         return out
@@ -389,4 +392,4 @@ def _check_grants(apps: tuple[App, ...], api: Api, source: str) -> None:
         for scope in app.apis.get(api.audience, ()):
             if scope not in defined:
                 reason = f"app {app.name!r} is granted {scope!r}, which this API would drop"
-                raise ConfigError(source, "scopes", list(api.scopes), reason)
+                raise ConfigConflictError(source, "scopes", list(api.scopes), reason)

@@ -1,16 +1,73 @@
 """The one validation reader: untrusted tables (a TOML file, an admin API body, a pytest
 marker's arguments, a Management API request) read into typed values, every failure a
-ConfigError naming the source, the key path and the value."""
+ConfigError naming the source, the key path and the value.
+
+The rules a value must follow are written once, as data (``Text`` for strings, ``Bounds``
+for numbers, sets of allowed keys): the parsers check values with them, and the admin API's
+OpenAPI document (admin/openapi.py) states the same objects as JSON Schema.
+"""
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from mockauth.errors import _MISSING, ConfigError
+from mockauth.errors import _MISSING, ConfigConflictError, ConfigError
 
 MAX_CLAIM_DEPTH = 32  # a claim nested hundreds deep would overflow the JSON encoder later
+
+# Characters no text value may hold: the C0 and C1 controls and DEL ...
+CONTROLS = "\\u0000-\\u001f\\u007f-\\u009f"
+# ... and, where whitespace is refused too, every other character str.isspace() calls one.
+SPACES = "\\u0020\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+
+
+@dataclass(frozen=True)
+class Text:
+    """A rule for a string, written once: parsers check it, the OpenAPI document states it.
+
+    ``pattern`` is anchored, ``^...$``, and written in the part of regular expression syntax
+    that Python and ECMA-262 (JSON Schema's dialect) read alike: explicit character classes
+    (no ``.``, ``\\s``, ``\\d``, ``\\w``) and ``\\uXXXX`` escapes. Its final ``$`` is read
+    here as ``\\Z``, the end of the text, as JSON Schema reads it (Python's ``$`` would let a
+    trailing newline through). ``reason`` completes "request body: key = value: ...".
+    """
+
+    pattern: str
+    reason: str
+    max_length: int | None = None
+    regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not (self.pattern.startswith("^") and self.pattern.endswith("$")):
+            raise ValueError(f"a Text pattern is anchored ^...$: {self.pattern!r}")
+        object.__setattr__(self, "regex", re.compile(self.pattern[:-1] + r"\Z"))
+
+    def ok(self, value: object) -> bool:
+        """True when ``value`` is a string that follows the rule."""
+        if not isinstance(value, str):
+            return False
+        if self.max_length is not None and len(value) > self.max_length:
+            return False
+        return self.regex.match(value) is not None
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A number's range, written once: ``low`` to ``high`` (above ``low`` if ``open_low``);
+    ``integer``: a JSON integer, never a float or a boolean."""
+
+    low: float
+    high: float
+    integer: bool = False
+    open_low: bool = False
+
+
+# Text of any length without control characters (names, descriptions).
+TEXT = Text(f"^[^{CONTROLS}]*$", "must be text without control characters")
 
 
 def key_path(prefix: str, name: str) -> str:
@@ -26,6 +83,22 @@ class Reader:
 
     def fail(self, key: str, value: object, reason: str) -> ConfigError:
         return ConfigError(self.source, key, value, reason)
+
+    def conflict(self, key: str, value: object, reason: str) -> ConfigError:
+        """A well-formed value that clashes with what is already defined (the admin API
+        answers it 409; 400 is kept for values its OpenAPI document refuses)."""
+        return ConfigConflictError(self.source, key, value, reason)
+
+    def matches(self, key: str, value: object, rule: Text) -> str:
+        """``value`` if it follows ``rule``; else a ConfigError with the rule's reason."""
+        if isinstance(value, str) and rule.max_length is not None and len(value) > rule.max_length:
+            shown = value[:40] + "..." if len(value) > 40 else value
+            raise self.fail(key, shown, f"must be at most {rule.max_length} characters")
+        if not isinstance(value, str):
+            raise self.fail(key, value, "must be a string")
+        if not rule.ok(value):
+            raise self.fail(key, value, rule.reason)
+        return value
 
     def table(self, value: object, key: str, allowed: Iterable[str]) -> dict[str, Any]:
         """A table (dict) with only ``allowed`` keys."""
@@ -59,30 +132,24 @@ class Reader:
         return value
 
     def text(
-        self,
-        data: Mapping[str, Any],
-        name: str,
-        key: str,
-        *,
-        default: Any = None,
-        limit: int = 1000,
+        self, data: Mapping[str, Any], name: str, key: str, rule: Text, *, default: Any = None
     ) -> Any:
-        """A non-empty string of at most ``limit`` characters, or ``default`` when absent."""
+        """A string following ``rule``, or ``default`` when absent."""
         value = data.get(name, _MISSING)
         if value is _MISSING:
             return default
-        if not isinstance(value, str) or not value or len(value) > limit:
-            raise self.fail(key, value, "must be a non-empty string")
-        return value
+        return self.matches(key, value, rule)
 
     def strings(
-        self, value: object, key: str, check: Callable[[str], bool], what: str
+        self, value: object, key: str, check: Callable[[str], bool] | Text, what: str = ""
     ) -> tuple[str, ...]:
         """An array of distinct strings, each passing ``check`` (``what`` names it)."""
         if not isinstance(value, list):
             raise self.fail(key, value, "must be an array of strings")
         for i, item in enumerate(value):
-            if not isinstance(item, str) or not check(item):
+            if isinstance(check, Text):
+                self.matches(f"{key}[{i}]", item, check)
+            elif not isinstance(item, str) or not check(item):
                 raise self.fail(f"{key}[{i}]", item, f"must be {what}")
         if len(set(value)) != len(value):
             raise self.fail(key, value, "contains duplicates")
@@ -120,9 +187,10 @@ class Reader:
         value = data.get(name, _MISSING)
         if value is _MISSING:
             return default
-        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        number = whole(value)
+        if number is None or not low <= number <= high:
             raise self.fail(key, value, f"must be an integer from {low} to {high}")
-        return value
+        return number
 
     def number(
         self,
@@ -143,6 +211,23 @@ class Reader:
         if open_low and number <= low:
             raise self.fail(key, value, f"must be greater than {low:g}")
         return number
+
+    def bounded(
+        self, data: Mapping[str, Any], name: str, key: str, bounds: Bounds, default: Any = None
+    ) -> Any:
+        """A number within ``bounds`` (an integer if they say so), or ``default``."""
+        if bounds.integer:
+            low, high = int(bounds.low), int(bounds.high)
+            return self.integer(data, name, key, low=low, high=high, default=default)
+        return self.number(
+            data,
+            name,
+            key,
+            low=bounds.low,
+            high=bounds.high,
+            default=default,
+            open_low=bounds.open_low,
+        )
 
     def number_value(self, key: str, value: object, low: float, high: float) -> float:
         if (
@@ -187,6 +272,18 @@ class Reader:
         return dict(claims)
 
 
+def whole(value: object) -> int | None:
+    """``value`` as an int if it is an integer as JSON Schema reads one: ``3`` or ``3.0``
+    (JSON has one kind of number), never ``true``; else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
 def non_json(value: object, key: str, depth: int = 0) -> tuple[str, object] | None:
     """The key path and value of the first part of ``value`` JSON cannot carry, if any."""
     if depth > MAX_CLAIM_DEPTH:
@@ -197,8 +294,8 @@ def non_json(value: object, key: str, depth: int = 0) -> tuple[str, object] | No
         items = [(f"{key}[{i}]", v) for i, v in enumerate(value)]
     elif isinstance(value, float):
         return None if math.isfinite(value) else (key, value)
-    else:
-        return None if isinstance(value, str | int) else (key, value)
+    else:  # null, true and false are JSON too
+        return None if value is None or isinstance(value, str | int) else (key, value)
     for where, item in items:
         bad = non_json(item, where, depth + 1)
         if bad is not None:
@@ -231,8 +328,14 @@ class Table:
     def only(self, allowed: Iterable[str], reason: str = "") -> None:
         self.reader.only(self.data, self.key, allowed, reason)
 
-    def string(self, name: str, *, default: Any = None) -> Any:
-        return self.reader.text(self.data, name, self.at(name), default=default)
+    def conflict(self, name: str, value: object, reason: str) -> ConfigError:
+        return self.reader.conflict(self.at(name), value, reason)
+
+    def string(self, name: str, rule: Text, *, default: Any = None) -> Any:
+        return self.reader.text(self.data, name, self.at(name), rule, default=default)
+
+    def bounded(self, name: str, bounds: Bounds, default: Any = None) -> Any:
+        return self.reader.bounded(self.data, name, self.at(name), bounds, default)
 
     def choice(self, name: str, options: Iterable[str], *, required: bool = False) -> Any:
         return self.reader.choice(self.data, name, self.at(name), options, required=required)

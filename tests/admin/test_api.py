@@ -15,7 +15,6 @@ from starlette.testclient import TestClient
 from mockauth import paths
 from mockauth.admin import api as admin
 from mockauth.admin.openapi import openapi_document
-from mockauth.faults.rules import EFFECTS
 from mockauth.http import server
 from mockauth.http.app import create_app
 from mockauth.http.server import admin_secret_for
@@ -113,7 +112,9 @@ def test_bad_rules_get_400_naming_the_field_and_nothing_is_added(
 def test_duplicate_fault_id_is_refused(client: TestClient) -> None:
     assert client.post(paths.ADMIN_FAULTS, json={"id": "x", "effect": "close"}).status_code == 201
     response = client.post(paths.ADMIN_FAULTS, json={"id": "x", "effect": "empty"})
-    assert_oauth_error(response, 400, "invalid_request", "id", "exists")
+    assert_oauth_error(response, 409, "conflict", "id", "exists")
+    both = [{"id": "y", "effect": "close"}, {"id": "y", "effect": "empty"}]
+    assert_oauth_error(client.post(paths.ADMIN_FAULTS, json=both), 409, "conflict", "[1].id")
     assert [r.effect.kind for r in tenant_of(client).faults.rules()] == ["close"]
 
 
@@ -190,7 +191,7 @@ def test_rotate_with_overlap_schedules_retirement(client: TestClient) -> None:
         ("/rotate", {"overlap": -5}, "overlap"),
         ("/rotate", {"overlap": "1h"}, "overlap"),
         ("/rotate", {"after": 5}, "after"),
-        ("/retire", {"kid": "00:11"}, "kid"),
+        ("/retire", {"kid": 7}, "kid"),
         ("/retire", ["kid"], "(body)"),
     ],
 )
@@ -204,7 +205,12 @@ def test_bad_key_requests_get_400(client: TestClient, path: str, body: Any, fiel
 def test_the_active_key_cannot_be_retired(client: TestClient) -> None:
     kid = tenant_of(client).keys.active_kid
     response = client.post(f"{paths.ADMIN_KEYS}/retire", json={"kid": kid})
-    assert_oauth_error(response, 400, "invalid_request", "active signing key")
+    assert_oauth_error(response, 409, "conflict", "active signing key")
+
+
+def test_an_unknown_kid_is_a_conflict_not_bad_input(client: TestClient) -> None:
+    response = client.post(f"{paths.ADMIN_KEYS}/retire", json={"kid": "00:11"})
+    assert_oauth_error(response, 409, "conflict", "kid = '00:11'", "no published key")
 
 
 # --- clock ---------------------------------------------------------------------------------
@@ -303,7 +309,7 @@ def test_an_app_granted_one_audience_two_ways_is_refused(client: TestClient) -> 
         "http://testserver/api": ["create:users"],
     }
     response = client.post(paths.ADMIN_APPS, json=app)
-    assert_oauth_error(response, 400, "invalid_request", "granted twice")
+    assert_oauth_error(response, 409, "conflict", "granted twice")
     assert NEW_ID not in [a["client_id"] for a in client.get(paths.ADMIN_APPS).json()["apps"]]
 
 
@@ -332,10 +338,14 @@ def test_add_replace_and_remove_an_app(client: TestClient) -> None:
     [
         ({"client_id": "XYZ"}, "app.client_id"),
         ({"client_secret": "short"}, "app.client_secret"),
-        ({"apis": {"https://unknown": ["x"]}}, "app.apis."),
-        ({"apis": {AUDIENCE: ["fly"]}}, "[0]"),
+        ({"apis": {"has space": ["x"]}}, "app.apis.'has space' (the audience)"),
+        ({"apis": {AUDIENCE: ["has space"]}}, "[0]"),
         ({"claims": {"iss": "me"}}, "app.claims.iss"),
         ({"colour": "red"}, "app.colour"),
+        ({"name": "tab\there"}, "app.name"),
+        ({"redirect_uris": ["http://["]}, "app.redirect_uris[0]"),
+        ({"type": "regular", "logout_uris": ["http://[::1"]}, "app.logout_uris[0]"),
+        ({"type": "m2m", "redirect_uris": ["http://localhost/cb"]}, "app.redirect_uris"),
     ],
 )
 def test_bad_apps_get_400_naming_the_key(
@@ -344,6 +354,23 @@ def test_bad_apps_get_400_naming_the_key(
     app = {"name": "New", "client_id": NEW_ID, "client_secret": NEW_SECRET, **change}
     response = client.post(paths.ADMIN_APPS, json=app)
     assert_oauth_error(response, 400, "invalid_request", "request body: ", field)
+    assert [a.client_id for a in tenant_of(client).config.apps] == DEFAULT_IDS
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"apis": {"https://unknown": ["x"]}}, "app.apis.'https://unknown' = ['x']: audience"),
+        ({"apis": {AUDIENCE: ["fly"]}}, "[0] = 'fly': scope is not defined"),
+    ],
+)
+def test_apps_at_odds_with_the_apis_defined_get_409(
+    client: TestClient, change: dict[str, Any], field: str
+) -> None:
+    # Well-formed (the OpenAPI document admits them), but naming what the tenant lacks.
+    app = {"name": "New", "client_id": NEW_ID, "client_secret": NEW_SECRET, **change}
+    response = client.post(paths.ADMIN_APPS, json=app)
+    assert_oauth_error(response, 409, "conflict", "request body: ", field)
     assert [a.client_id for a in tenant_of(client).config.apps] == DEFAULT_IDS
 
 
@@ -410,9 +437,11 @@ def test_a_long_unknown_user_id_is_cut_in_the_404(client: TestClient) -> None:
     ("body", "field"),
     [
         ({"email": "nope"}, "user.email"),
-        ({"email": "a@b.c", "orgs": ["org_missing"]}, "user.orgs[0]"),
-        ({"email": "JANE@example.com"}, "email"),
+        ({"email": "a@b.c", "orgs": ["missing"]}, "user.orgs[0]"),
         ({"email": "a@b.c", "colour": "red"}, "user.colour"),
+        ({"email": "a@b.c", "id": ""}, "user.id"),
+        ({"email": "a\u0000@b.c"}, "user.email"),
+        ({"email": "a@b.c", "given_name": "\u0018y"}, "user.given_name"),
         ({"email": "a" * 251 + "@b.c"}, "user.email"),
         ({"email": "a@b.c", "claims": {"at_hash": "x"}}, "user.claims.at_hash"),
         ({"email": "a@b.c", "claims": {"permissions": ["x"]}}, "user.claims.permissions"),
@@ -425,6 +454,22 @@ def test_bad_users_get_400_naming_the_key(client: TestClient, body: Any, field: 
     assert [u.email for u in tenant_of(client).config.users] == ["jane@example.com"]
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"email": "a@b.c", "orgs": ["org_missing"]}, "user.orgs[0] = 'org_missing'"),
+        ({"email": "JANE@example.com"}, "email = 'JANE@example.com'"),
+        ({"email": "a@b.c", "feature_flags": {"nope": True}}, "feature_flags.nope = True"),
+        ({"email": "a@b.c", "properties": {"nope": "x"}}, "properties.nope = 'x'"),
+        ({"email": "a@b.c", "org_roles": {"org_1": ["admin"]}}, "org_roles.org_1"),
+    ],
+)
+def test_users_at_odds_with_the_tenant_get_409(client: TestClient, body: Any, field: str) -> None:
+    response = client.post(paths.ADMIN_USERS, json=body)
+    assert_oauth_error(response, 409, "conflict", "request body: ", field)
+    assert [u.email for u in tenant_of(client).config.users] == ["jane@example.com"]
+
+
 def test_add_and_replace_an_api(client: TestClient) -> None:
     api = {"name": "Billing", "audience": "https://billing", "scopes": ["pay"]}
     assert client.post(paths.ADMIN_APIS, json=api).status_code == 201
@@ -432,16 +477,27 @@ def test_add_and_replace_an_api(client: TestClient) -> None:
     app["apis"] = {"https://billing": ["pay"]}  # type: ignore[assignment]
     assert client.post(paths.ADMIN_APPS, json=app).status_code == 201
     dropping = client.post(paths.ADMIN_APIS, json={**api, "scopes": ["refund"]})
-    assert_oauth_error(dropping, 400, "invalid_request", "'pay'", "would drop")
+    assert_oauth_error(dropping, 409, "conflict", "'pay'", "would drop")
     widened = client.post(paths.ADMIN_APIS, json={**api, "scopes": ["pay", "refund"]})
     assert widened.status_code == 200
     audiences = [a["audience"] for a in client.get(paths.ADMIN_APIS).json()["apis"]]
     assert audiences == [AUDIENCE, "http://testserver/api", "https://billing"]
 
 
-def test_bad_api_gets_400(client: TestClient) -> None:
-    response = client.post(paths.ADMIN_APIS, json={"audience": "has space"})
-    assert_oauth_error(response, 400, "invalid_request", "api.audience = ")
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"audience": "has space"}, "api.audience = "),
+        ({"audience": "\u0018y"}, "api.audience = "),  # the issue's: a control character
+        ({"audience": "https://x\u2028"}, "api.audience = "),
+        ({"audience": "https://x", "name": "a\u007fb"}, "api.name = "),
+        ({"audience": "https://x", "scopes": ["a b"]}, "api.scopes[0] = "),
+    ],
+)
+def test_bad_api_gets_400(client: TestClient, body: dict[str, Any], field: str) -> None:
+    response = client.post(paths.ADMIN_APIS, json=body)
+    assert_oauth_error(response, 400, "invalid_request", field)
+    assert len(tenant_of(client).config.apis) == 2
 
 
 # --- reset ---------------------------------------------------------------------------------
@@ -691,14 +747,6 @@ def test_worker_processes_join_the_parents_tenant_from_the_env(
     assert client.post(f"{paths.ADMIN_KEYS}/rotate", headers=auth).status_code == 200
 
 
-def test_openapi_fault_rule_schema_lists_every_rule_key() -> None:
-    from mockauth.faults.rules import FAULT_FIELDS, FREQUENCY_KEYS
-
-    schema = openapi_document()["components"]["schemas"]["FaultRule"]
-    assert set(schema["properties"]) == FAULT_FIELDS | FREQUENCY_KEYS
-    assert schema["properties"]["effect"]["enum"] == list(EFFECTS)
-
-
 def test_openapi_document_is_valid_and_describes_real_answers(client: TestClient) -> None:
     spec_validator = pytest.importorskip("openapi_spec_validator")
     jsonschema = pytest.importorskip("jsonschema")
@@ -741,6 +789,14 @@ def test_openapi_document_is_valid_and_describes_real_answers(client: TestClient
         {"host": "rebind.evil.example:8400"},  # DNS rebinding: the page's own name
         {"origin": "https://evil.example"},  # a cross-site form or fetch
         {"origin": "null"},  # a sandboxed page or a file:// one
+        # Values no URL parser reads were a 500 (ValueError: Invalid IPv6 URL).
+        {"origin": "http://["},
+        {"origin": "http://[::1"},
+        {"origin": "http://[zz]:1"},
+        {"origin": "http://]x"},
+        {"host": "["},
+        {"host": "[::1:8400"},
+        {"host": "127.0.0.1]"},
     ],
 )
 def test_a_page_in_a_browser_cannot_use_the_admin_api(
@@ -766,3 +822,19 @@ def test_a_page_in_a_browser_cannot_use_the_admin_api(
 )
 def test_tools_on_this_machine_still_can(client: TestClient, headers: dict[str, str]) -> None:
     assert client.get(paths.ADMIN_FAULTS, headers=headers).status_code == 200
+
+
+# --- 405: Allow lists every method the path serves -----------------------------------------
+
+
+@pytest.mark.parametrize("path", sorted(openapi_document()["paths"]))
+def test_a_405_allows_every_documented_method_of_the_path(client: TestClient, path: str) -> None:
+    # Several Routes on one path once answered with the first one's methods alone: a PUT to
+    # /_mockauth/apps was told "Allow: HEAD, GET" though POST is served there too.
+    documented = {m.upper() for m in openapi_document()["paths"][path]}
+    concrete = path.replace("{id}", "x").replace("{client_id}", "x")
+    response = client.request("PATCH", concrete)
+    assert_oauth_error(response, 405, "invalid_request")
+    allowed = {m.strip() for m in response.headers["allow"].split(",")}
+    assert allowed - {"HEAD"} == documented
+    assert ("HEAD" in allowed) == ("GET" in documented)
