@@ -562,7 +562,7 @@ class _ConfigReader(Reader):
         return self.strings(data.get("allowed_origins", []), f"{key}.allowed_origins", ORIGIN)
 
     def url(self, data: dict[str, Any], name: str, key: str) -> str | None:
-        uri = self.typed(data, name, f"{key}.{name}", str, None)
+        uri: str | None = self.typed(data, name, f"{key}.{name}", str, None)
         problem = None if uri is None else redirect_uri_problem(uri)
         if problem:
             raise self.fail(f"{key}.{name}", uri, problem)
