@@ -102,6 +102,7 @@ if HttpToolsProtocol is not None:
             self._skipped: int | None = None  # body bytes httptools skipped (an Upgrade)
             self._lingering = False
             self._drop_deadline: float | None = None  # a TLS connection the server is ending
+            self._running: Any = None  # the request cycle whose app runs
 
         # --- what a subclass may take over ---------------------------------------------
 
@@ -179,6 +180,20 @@ if HttpToolsProtocol is not None:
             super().shutdown()
             if self._drop_deadline is not None and self.transport.is_closing():
                 drop_when_delivered(self.loop, self.transport, self._drop_deadline)
+
+        def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+            self._running = cycle
+            super()._start_asgi_task(cycle, app)
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            # uvicorn tells only the last request read that the client is gone; with
+            # requests pipelined behind it, the app of an earlier one then writes to a closed
+            # transport (an ERROR with a traceback). Tell the one running as well.
+            running, self._running = self._running, None
+            super().connection_lost(exc)
+            if running is not None and not running.response_complete:
+                running.disconnected = True
+                running.message_event.set()
 
         def _note_shutdown(self) -> None:
             if self.transport.get_extra_info("ssl_object"):
@@ -291,6 +306,8 @@ if HttpToolsProtocol is not None:
             """Half-close and drop input for LINGER_SECONDS, so a client still sending reads
             the answer instead of a connection reset; then close."""
             self._lingering = True
+            if self.transport.is_closing():
+                return  # nobody to answer
             if answer is not None:
                 self._write(error_answer(answer), close=True)
             if not self._in_flight() and self.transport.can_write_eof():
