@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 
 import uvicorn
 from starlette.types import ASGIApp
-from uvicorn.supervisors import Multiprocess
 
 from mockauth import paths
 from mockauth.http.app import create_app
@@ -31,6 +30,7 @@ from mockauth.http.fast import protocol_class
 from mockauth.http.limits import MAX_HEADER_BYTES, HeaderLimit
 from mockauth.http.net import is_loopback
 from mockauth.http.tls import TlsFiles, ensure_tls
+from mockauth.http.workers import Supervisor
 from mockauth.tenant.config import ServerConfig, default_config, load_config
 from mockauth.tenant.sqlite import open_store
 from mockauth.tenant.tenant import Tenant
@@ -286,7 +286,7 @@ def _run(options: ServeOptions, tenant: Tenant, sock: socket.socket, tls: TlsFil
             workers=options.workers,
             tls=tls,
         )
-        Multiprocess(uv, sockets=[sock]).run()
+        Supervisor(uv, sockets=[sock]).run()
     else:
         app = HeaderLimit(create_app(tenant))
         # uvicorn re-raises SIGINT after its graceful shutdown; Ctrl-C is how serve ends, not
