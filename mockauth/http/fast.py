@@ -81,7 +81,8 @@ class FastPath:
 try:
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-    from mockauth.http.limits import LimitedProtocol
+    from mockauth.http.timeouts import HOOKS as TIME_HOOKS
+    from mockauth.http.timeouts import TimedProtocol
 except ImportError:  # uvicorn without httptools: h11 only, no fast path
     HttpToolsProtocol = None  # type: ignore[assignment,misc]
 
@@ -108,7 +109,9 @@ _FAST_STATE = (
 def protocol_class() -> type[Any] | str:
     """The uvicorn ``http`` setting: our protocol on uvicorn's httptools one, else
     uvicorn's own choice (h11)."""
-    if HttpToolsProtocol is None or not all(hasattr(HttpToolsProtocol, n) for n in HOOKS):
+    if HttpToolsProtocol is None:
+        return "auto"
+    if not all(hasattr(HttpToolsProtocol, n) for n in (*HOOKS, *TIME_HOOKS)):
         return "auto"
     return HttpProtocol
 
@@ -116,9 +119,9 @@ def protocol_class() -> type[Any] | str:
 if HttpToolsProtocol is not None:
     _FAST_OK = all(hasattr(HttpToolsProtocol, n) for n in _FAST_HOOKS)
 
-    class HttpProtocol(LimitedProtocol):
-        """The limited protocol (limits.py), answering JWKS, discovery and token
-        requests itself."""
+    class HttpProtocol(TimedProtocol):
+        """The limited protocol (limits.py, timeouts.py), answering JWKS, discovery and
+        token requests itself."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
@@ -134,13 +137,6 @@ if HttpToolsProtocol is not None:
             self._hot_started = 0.0
             self._hot_generation = 0
             self._close_after = False
-
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            if self._fast is not None:
-                # A fast answer armed the keep-alive timer mid-packet; a request that
-                # follows in the same packet must not be cut off by it.
-                self._unset_keepalive_if_required()
 
         def _answers_itself(self) -> bool:
             try:

@@ -1,6 +1,8 @@
-"""What a request may take: header bytes, body bytes, and the protocol that holds them.
+"""What a request may take (``Limits``: bytes, time, connections), and the protocol that
+holds it to its bytes.
 
-``LimitedProtocol`` is uvicorn's httptools protocol with bounded request heads and bodies.
+``LimitedProtocol`` is uvicorn's httptools protocol with bounded request heads and bodies
+(timeouts.py adds the time limits and the connection cap on top).
 httptools keeps a header (or a chunk trailer) until it ends, so one endless header would
 fill memory before the app's 431 could answer. Past HEAD_LIMIT bytes of head the protocol
 answers 431 itself, past BODY_LIMIT after the head it stops reading, and a request
@@ -14,12 +16,15 @@ on it; ``HeaderLimit`` answers oversized headers with an OAuth 431 on the ASGI s
 from __future__ import annotations
 
 import contextlib
+import math
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockauth.errors import HeadersTooLargeError, InvalidRequestError, OAuthError
 from mockauth.http.answers import Answer, error_answer
+from mockauth.http.connections import ConnectionCap, default_max_connections
 from mockauth.http.tlsclose import DEADLINE_SECONDS, drop_when_delivered
 from mockauth.oauth.params import MAX_BODY, body_too_large, content_length
 
@@ -34,6 +39,34 @@ BODY_LIMIT = 16 * MAX_BODY
 # After refusing a request mid-head, input is read and dropped this long before closing, so
 # the client (still sending) reads the 431 instead of a connection reset.
 LINGER_SECONDS = 2.0
+HEAD_TIMEOUT = 10.0
+IDLE_TIMEOUT = 5.0
+MAX_TIMEOUT = 86400.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Limits:
+    """How long a client may take, and how many connections one server process holds."""
+
+    # Seconds from a request's first byte to the end of its head (and for a TLS handshake).
+    head_timeout: float = HEAD_TIMEOUT
+    # Seconds a connection may stay silent while the server waits for the client.
+    idle_timeout: float = IDLE_TIMEOUT
+    # Open connections per server process; more are answered 503 and closed.
+    max_connections: int = field(default_factory=default_max_connections)
+
+    def __post_init__(self) -> None:
+        for name in ("head_timeout", "idle_timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise TypeError(f"{name} must be a number of seconds, not {value!r}")
+            if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT):
+                raise ValueError(
+                    f"{name} must be seconds > 0 and <= {MAX_TIMEOUT:g}, not {value!r}"
+                )
+        cap = self.max_connections
+        if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1:
+            raise ValueError(f"max_connections must be an int >= 1, not {cap!r}")
 
 
 def headers_too_large() -> OAuthError:
@@ -43,12 +76,15 @@ def headers_too_large() -> OAuthError:
 class HeaderLimit:
     """Wrap an ASGI app so requests whose headers exceed MAX_HEADER_BYTES get a 431.
 
-    ``fast_path`` is the wrapped app's, for the protocol (fast.py) to find.
+    ``fast_path`` is the wrapped app's; ``limits`` and ``connection_cap`` are the server's,
+    for the protocol (fast.py, timeouts.py) to find.
     """
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, limits: Limits | None = None) -> None:
         self.app = app
         self.fast_path = getattr(app, "fast_path", None)
+        self.limits = limits or Limits()
+        self.connection_cap = ConnectionCap(self.limits.max_connections)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = scope.get("headers", ())
@@ -221,6 +257,7 @@ if HttpToolsProtocol is not None:
 
         def _upgrade_skipped(self, rest: bytes) -> bytes:
             self.parser = _parser(self)
+            self._body_left = None  # httptools is done with it; what it skipped is counted
             if self.cycle is None or self.cycle.scope is not self.scope:  # uvicorn upgraded it
                 self._refuse(InvalidRequestError("This server does not switch protocols."))
                 return b""
@@ -261,8 +298,17 @@ if HttpToolsProtocol is not None:
             # httptools could not parse the request: an OAuth 400, not uvicorn's text/plain.
             current = self._body_left is not None  # the request whose body is being read
             self._head_left = self._body_left = None
-            if not current or self._abandon_current():
-                self._refuse(InvalidRequestError("The request is not valid HTTP/1.1."))
+            error = InvalidRequestError("The request is not valid HTTP/1.1.")
+            if current:
+                self._end_current(error)
+            else:
+                self._refuse(error)
+
+        def _end_current(self, error: OAuthError) -> None:
+            """End the request whose body is being read, and the connection after it:
+            answered ``error`` unless its app has answered already."""
+            if self._abandon_current():
+                self._refuse(error)
             elif not self.cycle.response_complete:
                 # Its answer is going out (a 413 sent before the body was read): it is the
                 # last; uvicorn closes after it.
