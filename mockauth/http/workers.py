@@ -3,7 +3,8 @@ builds, and the supervisor that replaces one that dies.
 
 uvicorn notes a dead worker at INFO ("Child process [pid] died"), which the default log level
 hides: requests in flight failed and nothing said so. ``Supervisor`` says it at ERROR,
-naming the worker, how it ended, and the worker started in its place.
+naming the worker, how it ended (a signal, an exit status, or hung and killed by the
+supervisor), and the worker started in its place.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import logging
 import os
 import signal
 from pathlib import Path
-from typing import Any
 
 from starlette.types import ASGIApp
-from uvicorn.supervisors import Multiprocess
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from mockauth.http.app import create_app
 from mockauth.http.limits import HeaderLimit, Limits
@@ -29,6 +30,7 @@ log = logging.getLogger("uvicorn.error")
 _ENV_ISSUER, _ENV_KEYS = "MOCKAUTH_ISSUER", "MOCKAUTH_KEYS_DIR"
 _ENV_WORKERS, _ENV_ADMIN_SECRET = "MOCKAUTH_WORKERS", "MOCKAUTH_ADMIN_SECRET"
 _ENV_INSTANCE = "MOCKAUTH_INSTANCE"  # the tenant data the parent made in the store
+REAP_SECONDS = 0.5
 _ENV_LIMITS = {
     "head_timeout": "MOCKAUTH_HEAD_TIMEOUT",
     "idle_timeout": "MOCKAUTH_IDLE_TIMEOUT",
@@ -77,25 +79,40 @@ class Supervisor(Multiprocess):
     """uvicorn's ``Multiprocess``, logging each worker it replaces at ERROR."""
 
     def keep_subprocess_alive(self) -> None:
-        before = list(self.processes)
-        running = [p.process.is_alive() for p in before]
-        super().keep_subprocess_alive()
-        for old, was_running, new in zip(before, running, self.processes, strict=False):
-            if new is not old:
+        # uvicorn's, with the log line; its start-up failure and exit cases unchanged.
+        if self.should_exit.is_set():
+            return
+        for idx, process in enumerate(self.processes):
+            if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                continue
+            # A worker that just died is reaped within a moment; one still there is hung.
+            process.process.join(REAP_SECONDS)
+            hung = process.process.exitcode is None
+            process.kill()
+            process.join()
+            if process.exitcode == STARTUP_FAILURE:
                 log.error(
-                    "mockauth: worker process [%s] %s; started worker process [%s] in its place",
-                    old.pid,
-                    _how_it_ended(old, was_running),
-                    new.pid,
+                    "Child process [%s] failed to start, stopping the parent process.",
+                    process.pid,
                 )
+                self.should_exit.set()
+                return
+            if self.should_exit.is_set():
+                return
+            replacement = Process(self.config, self.sockets)
+            replacement.start()
+            self.processes[idx] = replacement
+            log.error(
+                "mockauth: worker process [%s] %s; started worker process [%s] in its place",
+                process.pid,
+                "stopped answering and was killed" if hung else _how_it_ended(process.exitcode),
+                replacement.pid,
+            )
 
 
-def _how_it_ended(process: Any, was_running: bool) -> str:
-    if was_running:  # uvicorn found it alive but not answering, and killed it
-        return "did not answer its health check and was killed"
-    code = process.exitcode
-    if code is None:
-        return "died"
+def _how_it_ended(code: int | None) -> str:
+    if code is None or code == 0:
+        return "exited"
     if code < 0:
         try:
             name = signal.Signals(-code).name
