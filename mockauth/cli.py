@@ -7,6 +7,7 @@ import binascii
 import contextlib
 import functools
 import json
+import math
 import signal
 import sys
 import threading
@@ -23,6 +24,8 @@ from mockauth import paths
 from mockauth.admin import cli as cli_admin
 from mockauth.errors import MockAuthError, OAuthError
 from mockauth.http import server
+from mockauth.http.connections import MAX_CONNECTIONS
+from mockauth.http.limits import HEAD_TIMEOUT, IDLE_TIMEOUT, MAX_TIMEOUT, Limits
 from mockauth.http.tls import tls_files
 from mockauth.issuance import login_app, login_tokens, m2m_token
 from mockauth.oauth.params import requested_audiences, requested_scope
@@ -57,6 +60,12 @@ def _issuer(ctx: click.Context, param: click.Parameter, value: str | None) -> st
     problem = issuer_problem(value) if value is not None else None
     if problem:
         raise click.BadParameter(f"{value!r} {problem}")
+    return value
+
+
+def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not (math.isfinite(value) and 0 < value <= MAX_TIMEOUT):
+        raise click.BadParameter(f"{value!r} is not a number of seconds > 0 and <= {MAX_TIMEOUT}")
     return value
 
 
@@ -151,6 +160,35 @@ def main() -> None:
     "the config's login_page, else no page: the first user, or login_hint's, at once). "
     "[env: MOCKAUTH_LOGIN_PAGE]",
 )
+@click.option(
+    "--head-timeout",
+    envvar="MOCKAUTH_HEAD_TIMEOUT",
+    type=float,
+    default=HEAD_TIMEOUT,
+    show_default=True,
+    callback=_seconds,
+    help="Seconds a client has to send a request's head, from its first byte (and for a TLS "
+    "handshake); then 408 and close. [env: MOCKAUTH_HEAD_TIMEOUT]",
+)
+@click.option(
+    "--idle-timeout",
+    envvar="MOCKAUTH_IDLE_TIMEOUT",
+    type=float,
+    default=IDLE_TIMEOUT,
+    show_default=True,
+    callback=_seconds,
+    help="Seconds a connection may stay silent while the server waits for its client: before "
+    "and between requests, within a body, or with answers unread; then it is closed. "
+    "[env: MOCKAUTH_IDLE_TIMEOUT]",
+)
+@click.option(
+    "--max-connections",
+    envvar="MOCKAUTH_MAX_CONNECTIONS",
+    type=click.IntRange(min=1),
+    default=None,
+    help=f"Open connections per server process; more get 503 and are closed (default: "
+    f"{MAX_CONNECTIONS}, or half the open-file limit if lower). [env: MOCKAUTH_MAX_CONNECTIONS]",
+)
 def serve(
     config_path: str | None,
     host: str,
@@ -162,6 +200,9 @@ def serve(
     admin_secret: str | None,
     tls: bool,
     login_page: bool | None,
+    head_timeout: float,
+    idle_timeout: float,
+    max_connections: int | None,
 ) -> None:
     """Run the mock Kinde server (Ctrl-C to stop)."""
     if admin_secret is not None and (not admin_secret or admin_secret != admin_secret.strip()):
@@ -178,6 +219,11 @@ def serve(
         admin_secret=admin_secret,
         tls=tls,
         login_page=login_page,
+        limits=Limits(
+            head_timeout=head_timeout,
+            idle_timeout=idle_timeout,
+            **({} if max_connections is None else {"max_connections": max_connections}),
+        ),
     )
     # Only a secret the server generated is printed: a given one is known to whoever gave
     # it, and start-up output ends up in logs and CI transcripts.

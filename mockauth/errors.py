@@ -199,6 +199,22 @@ class HeadersTooLargeError(OAuthError):
     default_description = "The request headers are too large."
 
 
+class RequestTimeoutError(OAuthError):
+    """The client did not send its request in time (the server's head and idle timeouts)."""
+
+    error = "invalid_request"
+    status_code = 408
+    default_description = "The request did not arrive in time."
+
+
+class TemporarilyUnavailableError(OAuthError):
+    """The server cannot take the request now (RFC 6749's code; its connection cap)."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
+    default_description = "The server is temporarily unable to handle the request."
+
+
 class NotFoundError(OAuthError):
     error = "not_found"
     status_code = 404

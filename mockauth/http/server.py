@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -23,16 +23,17 @@ from urllib.parse import urlsplit
 
 import uvicorn
 from starlette.types import ASGIApp
-from uvicorn.supervisors import Multiprocess
 
 from mockauth import paths
 from mockauth.http.app import create_app
+from mockauth.http.connections import handshake_loop
 from mockauth.http.fast import protocol_class
-from mockauth.http.limits import MAX_HEADER_BYTES, HeaderLimit
+from mockauth.http.limits import HEAD_TIMEOUT, IDLE_TIMEOUT, MAX_HEADER_BYTES, HeaderLimit, Limits
 from mockauth.http.net import is_loopback
 from mockauth.http.tls import TlsFiles, ensure_tls
+from mockauth.http.workers import Supervisor, worker_env
+from mockauth.http.workers import worker_app as _worker_app  # noqa: F401  (its old name)
 from mockauth.tenant.config import ServerConfig, default_config, load_config
-from mockauth.tenant.sqlite import open_store
 from mockauth.tenant.tenant import Tenant
 from mockauth.tokens.keys import KeyStore
 
@@ -40,10 +41,6 @@ log = logging.getLogger("mockauth")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8400
 DEFAULT_KEYS_DIR = "keys"
-# Worker processes rebuild the tenant from these (set by the parent before spawning).
-_ENV_ISSUER, _ENV_KEYS = "MOCKAUTH_ISSUER", "MOCKAUTH_KEYS_DIR"
-_ENV_WORKERS, _ENV_ADMIN_SECRET = "MOCKAUTH_WORKERS", "MOCKAUTH_ADMIN_SECRET"
-_ENV_INSTANCE = "MOCKAUTH_INSTANCE"  # the tenant data the parent made in the store
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,6 +60,8 @@ class ServeOptions:
     tls: bool = False
     # A page at the authorization endpoint to pick who signs in; None: as the config says.
     login_page: bool | None = None
+    # Timeouts and the connection cap (README: Limits and timeouts).
+    limits: Limits = field(default_factory=Limits)
 
 
 def admin_secret_for(host: str, configured: str | None) -> str | None:
@@ -145,13 +144,20 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def _uvicorn_config(
-    app: ASGIApp | str, *, log_level: str, workers: int = 1, tls: TlsFiles | None = None
+    app: ASGIApp | str,
+    *,
+    log_level: str,
+    limits: Limits,
+    workers: int = 1,
+    tls: TlsFiles | None = None,
 ) -> uvicorn.Config:
     # uvloop + httptools: the plain asyncio loop adds ~44 ms per request with workers (Nagle);
-    # the protocol answers JWKS and token requests without ASGI (fastpath.py).
+    # the protocol answers JWKS and token requests without ASGI (fast.py). With TLS, the
+    # loop ends handshakes at the head timeout (connections.py).
+    loop: Any = handshake_loop(limits.head_timeout) if tls else "auto"
     return uvicorn.Config(
         app,
-        loop="auto",
+        loop=loop,
         http=protocol_class(),
         ws="none",  # no WebSocket endpoints: an Upgrade request is answered as plain HTTP
         # Without httptools, let h11 read headers up to our limit so the answer is the same 431.
@@ -166,6 +172,7 @@ def _uvicorn_config(
         workers=workers,
         factory=isinstance(app, str),
         timeout_graceful_shutdown=2,
+        timeout_keep_alive=limits.idle_timeout,  # type: ignore[arg-type]  # a float works
         ssl_certfile=str(tls.cert) if tls else None,  # its key is in the same file
     )
 
@@ -189,21 +196,6 @@ def _log_config() -> dict[str, Any]:
     config.setdefault("filters", {})["hide_query"] = {"()": HideQuery}
     config["loggers"]["uvicorn.access"]["filters"] = ["hide_query"]
     return config
-
-
-def _worker_app() -> ASGIApp:
-    """Factory each worker process calls: it joins the tenant the parent put in the store."""
-    keys_dir = os.environ[_ENV_KEYS]
-    tenant = Tenant(
-        ServerConfig(),
-        issuer=os.environ[_ENV_ISSUER],  # resolved by the parent: --issuer, config, or its URL
-        keys_dir=keys_dir,
-        store=open_store(keys_dir, instance=os.environ[_ENV_INSTANCE]),
-        seed=False,
-        workers=int(os.environ.get(_ENV_WORKERS, "1")),
-        admin_secret=os.environ.get(_ENV_ADMIN_SECRET) or None,
-    )
-    return HeaderLimit(create_app(tenant))
 
 
 def wait_until_serving(
@@ -271,28 +263,22 @@ def serve(options: ServeOptions, *, on_ready: Callable[[Tenant, str], None]) -> 
 
 def _run(options: ServeOptions, tenant: Tenant, sock: socket.socket, tls: TlsFiles | None) -> None:
     if options.workers > 1:
-        os.environ.update(
-            {
-                _ENV_ISSUER: tenant.issuer,
-                _ENV_KEYS: str(Path(options.keys_dir).resolve()),
-                _ENV_WORKERS: str(options.workers),
-                _ENV_ADMIN_SECRET: tenant.admin_secret or "",
-                _ENV_INSTANCE: tenant.store.instance,
-            }
-        )
+        keys_dir = Path(options.keys_dir).resolve()
+        os.environ.update(worker_env(tenant, keys_dir, options.workers, options.limits))
         uv = _uvicorn_config(
-            "mockauth.http.server:_worker_app",
+            "mockauth.http.workers:worker_app",
             log_level=options.log_level,
+            limits=options.limits,
             workers=options.workers,
             tls=tls,
         )
-        Multiprocess(uv, sockets=[sock]).run()
+        Supervisor(uv, sockets=[sock]).run()
     else:
-        app = HeaderLimit(create_app(tenant))
+        app = HeaderLimit(create_app(tenant), options.limits)
         # uvicorn re-raises SIGINT after its graceful shutdown; Ctrl-C is how serve ends, not
         # an abort (click would print "Aborted!" and exit 1).
         with contextlib.suppress(KeyboardInterrupt):
-            uv = _uvicorn_config(app, log_level=options.log_level, tls=tls)
+            uv = _uvicorn_config(app, log_level=options.log_level, limits=options.limits, tls=tls)
             uvicorn.Server(uv).run(sockets=[sock])
 
 
@@ -303,7 +289,9 @@ class ServerThread:
     ...     httpx.post(server.url + "/oauth2/token", data=...)
 
     ``tls=True`` serves HTTPS with a certificate from the keys dir's local CA (a temporary
-    one without a keys dir); clients trust ``ca_file``.
+    one without a keys dir); clients trust ``ca_file``. ``head_timeout``, ``idle_timeout``
+    and ``max_connections`` are those of `mockauth serve` (README: Limits and timeouts;
+    ``max_connections=None``: its default).
     """
 
     def __init__(
@@ -317,7 +305,12 @@ class ServerThread:
         issuer: str | None = None,
         admin_secret: str | None = None,
         tls: bool = False,
+        head_timeout: float = HEAD_TIMEOUT,
+        idle_timeout: float = IDLE_TIMEOUT,
+        max_connections: int | None = None,
     ) -> None:
+        cap = {} if max_connections is None else {"max_connections": max_connections}
+        self.limits = Limits(head_timeout=head_timeout, idle_timeout=idle_timeout, **cap)
         self.tls: TlsFiles | None = None
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
         if tls:
@@ -349,7 +342,12 @@ class ServerThread:
             self._cleanup()
             raise
         self.app = create_app(self.tenant)
-        uv = _uvicorn_config(HeaderLimit(self.app), log_level="warning", tls=self.tls)
+        uv = _uvicorn_config(
+            HeaderLimit(self.app, self.limits),
+            log_level="warning",
+            limits=self.limits,
+            tls=self.tls,
+        )
         self._server = uvicorn.Server(uv)
         self._thread = threading.Thread(target=self._run, name="mockauth-server", daemon=True)
 

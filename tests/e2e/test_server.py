@@ -499,11 +499,18 @@ def _clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 class Serve:
     """`python -m mockauth serve ...`, its stdout and stderr drained by threads."""
 
-    def __init__(self, *args: str, cwd: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *args: str,
+        cwd: Path,
+        env: dict[str, str] | None = None,
+        preexec_fn: Callable[[], None] | None = None,
+    ) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "mockauth", "serve", *args],
             cwd=cwd,
             env=_clean_env(env),
+            preexec_fn=preexec_fn,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -574,8 +581,13 @@ class Serve:
 
 
 @contextlib.contextmanager
-def serving(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Iterator[Serve]:
-    proc = Serve(*args, cwd=cwd, env=env)
+def serving(
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    preexec_fn: Callable[[], None] | None = None,
+) -> Iterator[Serve]:
+    proc = Serve(*args, cwd=cwd, env=env, preexec_fn=preexec_fn)
     try:
         yield proc
     finally:
@@ -893,8 +905,21 @@ def test_serve_with_a_bad_config_exits_2_naming_file_key_and_value(
         ((), {"MOCKAUTH_PORT": "70000"}, "70000"),
         (("--port", "0", "--workers", "0"), {}, "--workers"),
         (("--port", "0", "--config", "missing.toml"), {}, "missing.toml"),
+        (("--port", "0", "--head-timeout", "nan"), {}, "--head-timeout"),
+        (("--port", "0"), {"MOCKAUTH_IDLE_TIMEOUT": "0"}, "--idle-timeout"),
+        (("--port", "0", "--idle-timeout", "inf"), {}, "--idle-timeout"),
+        (("--port", "0"), {"MOCKAUTH_MAX_CONNECTIONS": "0"}, "--max-connections"),
     ],
-    ids=["issuer-trailing-slash", "port-out-of-range", "zero-workers", "missing-config"],
+    ids=[
+        "issuer-trailing-slash",
+        "port-out-of-range",
+        "zero-workers",
+        "missing-config",
+        "head-timeout-nan",
+        "idle-timeout-zero",
+        "idle-timeout-inf",
+        "max-connections-zero",
+    ],
 )
 def test_serve_with_bad_settings_exits_2(
     tmp_path: Path, args: tuple[str, ...], env: dict[str, str], fragment: str
