@@ -15,7 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -31,6 +31,7 @@ from mockauth.http.fast import protocol_class
 from mockauth.http.limits import MAX_HEADER_BYTES, HeaderLimit
 from mockauth.http.net import is_loopback
 from mockauth.http.tls import TlsFiles, ensure_tls
+from mockauth.statedir import default_state_dir
 from mockauth.tenant.config import ServerConfig, default_config, load_config
 from mockauth.tenant.sqlite import open_store
 from mockauth.tenant.tenant import Tenant
@@ -39,7 +40,6 @@ from mockauth.tokens.keys import KeyStore
 log = logging.getLogger("mockauth")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8400
-DEFAULT_KEYS_DIR = "keys"
 # Worker processes rebuild the tenant from these (set by the parent before spawning).
 _ENV_ISSUER, _ENV_KEYS = "MOCKAUTH_ISSUER", "MOCKAUTH_KEYS_DIR"
 _ENV_WORKERS, _ENV_ADMIN_SECRET = "MOCKAUTH_WORKERS", "MOCKAUTH_ADMIN_SECRET"
@@ -53,7 +53,8 @@ class ServeOptions:
     config_path: str | None = None
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
-    keys_dir: str = DEFAULT_KEYS_DIR
+    # The state dir: keys, seal key, store, TLS CA (default: the per-user one, statedir.py).
+    keys_dir: str = field(default_factory=lambda: str(default_state_dir()))
     issuer: str | None = None
     workers: int = 1
     log_level: str = "warning"
@@ -91,10 +92,15 @@ _FALSE = ("", "0", "false", "f", "no", "n", "off")
 
 def url_from_env() -> str:
     """The URL `mockauth serve` has in this environment: MOCKAUTH_HOST, MOCKAUTH_PORT and
-    MOCKAUTH_TLS, else the defaults. ValueError for a MOCKAUTH_TLS that is not a boolean."""
+    MOCKAUTH_TLS, else the defaults. ValueError, naming the variable, for a MOCKAUTH_PORT that
+    is no port (or 0) and a MOCKAUTH_TLS that is not a boolean."""
     host = os.environ.get("MOCKAUTH_HOST", "").strip() or DEFAULT_HOST
     port = os.environ.get("MOCKAUTH_PORT", "").strip()
-    number = int(port) if port.isdigit() and 0 < int(port) < 65536 else DEFAULT_PORT
+    number = int(port) if port.isdigit() and len(port) < 6 else -1
+    if port and not 0 < number < 65536:
+        where = "any free port: it does not say which" if number == 0 else "not a port number"
+        raise ValueError(f"MOCKAUTH_PORT = {port!r} is {where}; pass --url or set MOCKAUTH_URL")
+    number = number if port else DEFAULT_PORT
     flag = os.environ.get("MOCKAUTH_TLS", "")
     if flag.strip().lower() not in _TRUE + _FALSE:
         raise ValueError(
