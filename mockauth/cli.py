@@ -28,6 +28,7 @@ from mockauth.http import server
 from mockauth.http.tls import tls_files
 from mockauth.issuance import login_app, login_tokens, m2m_token
 from mockauth.oauth.params import requested_audiences, requested_scope
+from mockauth.setup import cli as cli_setup
 from mockauth.setup.remote import client_for
 from mockauth.tenant.config import ServerConfig, default_config, issuer_problem, load_config
 from mockauth.tenant.memory import memory_store
@@ -484,4 +485,6 @@ def _duration(seconds: int) -> str:
 
 
 for _command in cli_admin.COMMANDS:  # fault, keys, clock, journal, reset: a running server
+    main.add_command(_command)
+for _command in cli_setup.COMMANDS:  # init, config, env, postman
     main.add_command(_command)
