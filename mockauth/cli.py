@@ -22,7 +22,7 @@ import click
 from mockauth import paths
 from mockauth.admin import cli as cli_admin
 from mockauth.admin.client import AdminClientError
-from mockauth.cliparams import env_option, keys_dir_option, named, url_option
+from mockauth.cliparams import env_option, keys_dir_option, named, not_blank, url_option
 from mockauth.errors import MockAuthError, OAuthError
 from mockauth.http import server
 from mockauth.http.tls import tls_files
@@ -48,12 +48,6 @@ def _load(config_path: str | None) -> ServerConfig:
         return load_config(config_path) if config_path else default_config()
     except MockAuthError as exc:
         _fail(str(exc))
-
-
-def _not_blank(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not value.strip():
-        raise click.BadParameter("must not be empty")
-    return value
 
 
 def _issuer(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
@@ -96,7 +90,7 @@ def main() -> None:
     envvar="MOCKAUTH_HOST",
     default=server.DEFAULT_HOST,
     show_default=True,
-    callback=_not_blank,
+    callback=not_blank,
     help="Address to bind. [env: MOCKAUTH_HOST]",
 )
 @env_option(

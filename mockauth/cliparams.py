@@ -47,7 +47,7 @@ def env_option(*decls: str, **attrs: Any) -> Callable[[Any], Any]:
     return click.option(*decls, cls=EnvOption, **attrs)
 
 
-def _not_blank(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+def not_blank(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not value.strip():
         raise click.BadParameter("must not be empty")
     return value
@@ -58,7 +58,7 @@ keys_dir_option = env_option(
     envvar="MOCKAUTH_KEYS_DIR",
     default=lambda: str(default_state_dir()),
     show_default=DEFAULT_HELP,
-    callback=_not_blank,
+    callback=not_blank,
     help="The state dir: signing keys, seal key, store, TLS CA. [env: MOCKAUTH_KEYS_DIR]",
 )
 
