@@ -22,6 +22,8 @@ import click
 
 from mockauth import paths
 from mockauth.admin import cli as cli_admin
+from mockauth.admin.client import AdminClientError
+from mockauth.cliparams import env_option, keys_dir_option, named, not_blank, url_option
 from mockauth.errors import MockAuthError, OAuthError
 from mockauth.http import server
 from mockauth.http.connections import MAX_CONNECTIONS
@@ -29,6 +31,8 @@ from mockauth.http.limits import HEAD_TIMEOUT, IDLE_TIMEOUT, MAX_TIMEOUT, Limits
 from mockauth.http.tls import tls_files
 from mockauth.issuance import login_app, login_tokens, m2m_token
 from mockauth.oauth.params import requested_audiences, requested_scope
+from mockauth.setup import cli as cli_setup
+from mockauth.setup.remote import client_for
 from mockauth.tenant.config import ServerConfig, default_config, issuer_problem, load_config
 from mockauth.tenant.memory import memory_store
 from mockauth.tenant.mgmt_scopes import MANAGEMENT_SCOPES
@@ -50,12 +54,6 @@ def _load(config_path: str | None) -> ServerConfig:
         _fail(str(exc))
 
 
-def _not_blank(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    if value is not None and not value.strip():
-        raise click.BadParameter("must not be empty")
-    return value
-
-
 def _issuer(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     problem = issuer_problem(value) if value is not None else None
     if problem:
@@ -69,26 +67,19 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
     return value
 
 
-config_option = click.option(
+config_option = env_option(
     "--config",
     "config_path",
     envvar="MOCKAUTH_CONFIG",
     type=click.Path(dir_okay=False),
     help="TOML config file (default: the embedded default config). [env: MOCKAUTH_CONFIG]",
 )
-keys_option = click.option(
-    "--keys-dir",
-    envvar="MOCKAUTH_KEYS_DIR",
-    default=server.DEFAULT_KEYS_DIR,
-    show_default=True,
-    callback=_not_blank,
-    help="Directory holding the RSA signing keys. [env: MOCKAUTH_KEYS_DIR]",
-)
+keys_option = keys_dir_option
 
 
 def issuer_option(default: str) -> Callable[[Command], Command]:
     """--issuer; ``default`` says where the issuer comes from when it is not given."""
-    return click.option(
+    return env_option(
         "--issuer",
         envvar="MOCKAUTH_ISSUER",
         callback=_issuer,
@@ -104,15 +95,15 @@ def main() -> None:
 
 @main.command()
 @config_option
-@click.option(
+@env_option(
     "--host",
     envvar="MOCKAUTH_HOST",
     default=server.DEFAULT_HOST,
     show_default=True,
-    callback=_not_blank,
+    callback=not_blank,
     help="Address to bind. [env: MOCKAUTH_HOST]",
 )
-@click.option(
+@env_option(
     "--port",
     envvar="MOCKAUTH_PORT",
     type=click.IntRange(0, 65535),
@@ -122,7 +113,7 @@ def main() -> None:
 )
 @keys_option
 @issuer_option("the config's issuer, else the server's own URL")
-@click.option(
+@env_option(
     "--workers",
     envvar="MOCKAUTH_WORKERS",
     type=click.IntRange(1, 64),
@@ -130,7 +121,7 @@ def main() -> None:
     show_default=True,
     help="Worker processes. [env: MOCKAUTH_WORKERS]",
 )
-@click.option(
+@env_option(
     "--log-level",
     envvar="MOCKAUTH_LOG_LEVEL",
     default="warning",
@@ -138,13 +129,13 @@ def main() -> None:
     type=click.Choice(["critical", "error", "warning", "info", "debug"], case_sensitive=False),
     help="uvicorn log level. [env: MOCKAUTH_LOG_LEVEL]",
 )
-@click.option(
+@env_option(
     "--admin-secret",
     envvar="MOCKAUTH_ADMIN_SECRET",
     help="Bearer secret the admin API requires (default: none on loopback, else generated "
     "and printed). [env: MOCKAUTH_ADMIN_SECRET]",
 )
-@click.option(
+@env_option(
     "--tls/--no-tls",
     envvar="MOCKAUTH_TLS",
     default=False,
@@ -152,7 +143,7 @@ def main() -> None:
     help="Serve HTTPS with a certificate from a local CA kept in the keys dir; clients trust "
     "<keys dir>/tls/bundle.pem (the CAs trusted here, and that CA). [env: MOCKAUTH_TLS]",
 )
-@click.option(
+@env_option(
     "--login-page/--no-login-page",
     envvar="MOCKAUTH_LOGIN_PAGE",
     default=None,
@@ -160,7 +151,7 @@ def main() -> None:
     "the config's login_page, else no page: the first user, or login_hint's, at once). "
     "[env: MOCKAUTH_LOGIN_PAGE]",
 )
-@click.option(
+@env_option(
     "--head-timeout",
     envvar="MOCKAUTH_HEAD_TIMEOUT",
     type=float,
@@ -170,7 +161,7 @@ def main() -> None:
     help="Seconds a client has to send a request's head, from its first byte (and for a TLS "
     "handshake); then 408 and close. [env: MOCKAUTH_HEAD_TIMEOUT]",
 )
-@click.option(
+@env_option(
     "--idle-timeout",
     envvar="MOCKAUTH_IDLE_TIMEOUT",
     type=float,
@@ -181,7 +172,7 @@ def main() -> None:
     "and between requests, within a body, or with answers unread; then it is closed. "
     "[env: MOCKAUTH_IDLE_TIMEOUT]",
 )
-@click.option(
+@env_option(
     "--max-connections",
     envvar="MOCKAUTH_MAX_CONNECTIONS",
     type=click.IntRange(min=1),
@@ -206,7 +197,8 @@ def serve(
 ) -> None:
     """Run the mock Kinde server (Ctrl-C to stop)."""
     if admin_secret is not None and (not admin_secret or admin_secret != admin_secret.strip()):
-        _fail("--admin-secret: must be non-empty, without leading or trailing spaces")
+        where = named(click.get_current_context(), "admin_secret")
+        _fail(f"{where}: must be non-empty, without leading or trailing spaces")
     _load(config_path)  # fail fast, before binding, with the file/key/value message
     options = server.ServeOptions(
         config_path=config_path,
@@ -267,7 +259,7 @@ def _announce(tenant: Tenant, url: str, *, secret_given: bool = False) -> None:
         f"  discovery: {url}{paths.DISCOVERY}",
         f"  jwks:      {url}{paths.JWKS}",
         f"  token:     {url}{paths.TOKEN}",
-        f"  keys dir:  {tenant.keys.keys_dir}",
+        f"  keys dir:  {_absolute(tenant.keys.keys_dir)}",
         f"  admin API: {url}{paths.ADMIN_OPENAPI}",
     ]
     if url.startswith("https:") and tenant.keys.keys_dir is not None:
@@ -348,12 +340,11 @@ def _login_lines(tenant: Tenant, url: str) -> list[str]:
 @main.command()
 @config_option
 @keys_option
-# No server here: the issuer is the one `mockauth serve` has with default options.
 @issuer_option(
-    "the config's issuer, else the URL `mockauth serve` has here: "
-    + server.base_url(server.DEFAULT_HOST, server.DEFAULT_PORT)
-    + " unless MOCKAUTH_HOST, MOCKAUTH_PORT or MOCKAUTH_TLS say otherwise"
+    "the issuer of the server at --url, as its discovery document says; with no server "
+    "there, the config's issuer, else --url"
 )
+@url_option
 @click.option(
     "--client-id",
     help="App to mint for (default: the only M2M app; with --user, the first web app or SPA).",
@@ -377,27 +368,37 @@ def token(
     config_path: str | None,
     keys_dir: str,
     issuer: str | None,
+    url: str,
     client_id: str | None,
     audiences: tuple[str, ...],
     scope: str | None,
     user: str | None,
     as_json: bool,
 ) -> None:
-    """Mint an M2M access token (or with --user, a user's) from the config and key store,
-    without a server."""
+    """Mint an M2M access token (or with --user, a user's) from the config and the keys
+    dir's keys, in process; its issuer is the running server's (--url)."""
     config = _load(config_path)
-    if issuer:  # the flag wins over the file, as in serve
-        config = replace(config, issuer=issuer)
+    known = _ask_server(url, keys_dir) if not issuer else None
+    chosen = issuer or (known[0] if known else None) or config.issuer or url
+    if known is None and not issuer:
+        click.echo(
+            f"mockauth: no mockauth server answered at {url}, so the token's issuer is "
+            f"{chosen} (start the server, or pass --url or --issuer)",
+            err=True,
+        )
+    config = replace(config, issuer=chosen)
     try:
         # Minting keeps nothing: an in-memory store, the keys dir's keys and seal key.
-        tenant = Tenant(
-            config,
-            issuer=config.issuer or _serve_url(),
-            keys=KeyStore(keys_dir),
-            store=memory_store(),
-        )
+        tenant = Tenant(config, issuer=chosen, keys=KeyStore(keys_dir), store=memory_store())
     except MockAuthError as exc:
         _fail(str(exc))
+    if known is not None and tenant.keys.active_kid not in known[1]:
+        click.echo(
+            f"mockauth: warning: the server at {url} does not publish the key this token is "
+            f"signed with ({tenant.keys.active_kid}): pass the --keys-dir it runs on (its "
+            "start-up block shows it)",
+            err=True,
+        )
     if user is not None:
         if not user.strip():
             _fail("--user: give a user's email or kp_ id")
@@ -442,11 +443,19 @@ def _user_token(
         _fail(str(exc))
 
 
-def _serve_url() -> str:
+def _ask_server(url: str, keys_dir: str) -> tuple[str, set[str]] | None:
+    """The issuer and published kids of the mockauth server at ``url``; None if none answers."""
     try:
-        return server.url_from_env()
-    except ValueError as exc:
-        _fail(str(exc))
+        client = client_for(url, keys_dir=keys_dir)
+        issuer = str(client.discovery()["issuer"])
+        kids = {str(key.get("kid")) for key in client.jwks().get("keys", [])}
+    except (AdminClientError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return issuer, kids
+
+
+def _absolute(path: Path | None) -> str:
+    return str(path.resolve()) if path is not None else "(in memory)"
 
 
 @main.command()
@@ -467,10 +476,15 @@ def jwks(keys_dir: str) -> None:
 
 
 @main.command()
-@click.argument("token", default="-")
-def decode(token: str) -> None:
-    """Show a token's header and claims (no signature check). TOKEN '-' reads stdin."""
-    if token == "-":
+@click.argument("token", required=False)
+@click.pass_context
+def decode(ctx: click.Context, token: str | None) -> None:
+    """Show a token's header and claims (no signature check). TOKEN '-', or none with a pipe
+    on standard input, reads the token from it."""
+    if token is None and sys.stdin.isatty():  # nobody is going to type a token: say how
+        click.echo(ctx.get_usage(), err=True)
+        _fail("give a TOKEN, '-' to read one from standard input, or pipe one in")
+    if token is None or token == "-":
         token = sys.stdin.read()
     token = token.strip()
     parts = token.split(".")
@@ -522,4 +536,6 @@ def _duration(seconds: int) -> str:
 
 
 for _command in cli_admin.COMMANDS:  # fault, keys, clock, journal, reset: a running server
+    main.add_command(_command)
+for _command in cli_setup.COMMANDS:  # init, config, env, postman
     main.add_command(_command)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import signal
+import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,8 @@ ENV_NAMES = [
     "MOCKAUTH_LOG_LEVEL",
     "MOCKAUTH_ADMIN_SECRET",
     "MOCKAUTH_LOGIN_PAGE",
+    "MOCKAUTH_TLS",
+    "MOCKAUTH_URL",
 ]
 APP_A = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 APP_B = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
@@ -133,12 +137,13 @@ def test_serve_help_names_each_environment_variable(command: str, variable: str)
         ("serve", "(default: the config's issuer, else the server's own URL)"),
         (
             "token",
-            f"(default: the config's issuer, else the URL `mockauth serve` has here: {ISSUER}",
+            "(default: the issuer of the server at --url, as its discovery document says; "
+            "with no server there, the config's issuer, else --url)",
         ),
     ],
 )
 def test_issuer_help_says_each_commands_default(command: str, default: str) -> None:
-    # `token` runs no server: "the server's own URL" meant nothing there.
+    # `token` runs no server: it asks the one at --url.
     help_text = " ".join(run(command, "--help").stdout.split())  # unwrap click's lines
     assert default in help_text
 
@@ -434,6 +439,116 @@ def test_token_errors_exit_2(tmp_path: Path, args: list[str], message: str) -> N
     assert message in result.stderr
     assert "Traceback" not in result.output
     assert result.stdout == ""
+
+
+def closed_port() -> int:
+    """A port nothing listens on (just released by the kernel)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_token_without_a_server_says_which_issuer_it_used(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    result = mint(tmp_path, "--audience", CAL, "--url", url)
+    assert result.exit_code == 0, result.output
+    assert verify(result.stdout.strip(), tmp_path, issuer=url)["iss"] == url
+    assert f"no mockauth server answered at {url}, so the token's issuer is {url}" in (
+        result.stderr
+    )
+
+
+def test_token_without_a_server_takes_the_configs_issuer(tmp_path: Path) -> None:
+    config = tmp_path / "iss.toml"
+    config.write_text('issuer = "https://acme.kinde.com"\n' + DEFAULT_CONFIG_TOML)
+    url = f"http://127.0.0.1:{closed_port()}"
+    result = mint(tmp_path, "--config", str(config), "--audience", CAL, "--url", url)
+    assert result.exit_code == 0, result.output
+    verify(result.stdout.strip(), tmp_path, issuer="https://acme.kinde.com")
+    assert "so the token's issuer is https://acme.kinde.com" in result.stderr
+
+
+def test_an_explicit_issuer_asks_no_server(tmp_path: Path) -> None:
+    result = mint(tmp_path, "--audience", CAL, "--issuer", ISSUER, "--url", "http://127.0.0.1:1")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+
+
+def test_token_and_jwks_read_keys_from_a_read_only_dir(
+    tmp_path: Path, read_only: Callable[[Path], None]
+) -> None:
+    assert mint(tmp_path, "--audience", CAL, "--issuer", ISSUER).exit_code == 0
+    kid = KeyStore(tmp_path).active_kid
+    read_only(tmp_path)
+    minted = mint(tmp_path, "--audience", CAL, "--issuer", ISSUER)
+    assert minted.exit_code == 0, minted.output
+    assert jwt.get_unverified_header(minted.stdout.strip())["kid"] == kid
+    printed = run("jwks", "--keys-dir", str(tmp_path))
+    assert printed.exit_code == 0, printed.output
+    assert [k["kid"] for k in json.loads(printed.stdout)["keys"]] == [kid]
+
+
+def test_the_default_keys_dir_is_the_per_user_state_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    result = run(
+        "token", "--audience", CAL, "--issuer", ISSUER, env={"XDG_STATE_HOME": str(tmp_path / "s")}
+    )
+    assert result.exit_code == 0, result.output
+    assert list(work.iterdir()) == []
+    state = tmp_path / "s" / "mockauth"
+    verify(result.stdout.strip(), state)
+    assert (state / ".gitignore").read_text().splitlines()[-1] == "*"
+
+
+# --- errors name the MOCKAUTH_* variable a value came from ---
+
+
+@pytest.mark.parametrize(
+    ("command", "env", "fragment"),
+    [
+        ("serve", {"MOCKAUTH_PORT": "abc"}, "Invalid value for MOCKAUTH_PORT (for '--port')"),
+        (
+            "serve",
+            {"MOCKAUTH_WORKERS": "0"},
+            "Invalid value for MOCKAUTH_WORKERS (for '--workers')",
+        ),
+        ("serve", {"MOCKAUTH_TLS": "maybe"}, "Invalid value for MOCKAUTH_TLS (for '--tls')"),
+        ("serve", {"MOCKAUTH_KEYS_DIR": " "}, "MOCKAUTH_KEYS_DIR (for '--keys-dir'): must not be"),
+        ("serve", {"MOCKAUTH_ISSUER": "http://a.test/"}, "MOCKAUTH_ISSUER (for '--issuer')"),
+        ("serve", {"MOCKAUTH_LOG_LEVEL": "loud"}, "MOCKAUTH_LOG_LEVEL (for '--log-level')"),
+        ("serve", {"MOCKAUTH_ADMIN_SECRET": " x"}, "mockauth: MOCKAUTH_ADMIN_SECRET: must be"),
+        ("token", {"MOCKAUTH_PORT": "abc"}, "MOCKAUTH_PORT = 'abc' is not a port number"),
+        ("token", {"MOCKAUTH_PORT": "0"}, "MOCKAUTH_PORT = '0' is any free port"),
+        ("token", {"MOCKAUTH_URL": "ftp://x"}, "MOCKAUTH_URL (for '--url'): 'ftp://x' is not"),
+    ],
+)
+def test_errors_from_environment_variables_name_the_variable(
+    tmp_path: Path, command: str, env: dict[str, str], fragment: str
+) -> None:
+    # A config that is not there: should the variable pass, serve still stops (at the config).
+    args = ["--config", str(tmp_path / "missing.toml")] if command == "serve" else []
+    env = {"MOCKAUTH_KEYS_DIR": str(tmp_path)} | env
+    result = run(command, *args, env=env)
+    assert result.exit_code == 2, result.output
+    assert fragment in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--port", "abc"], "Invalid value for '--port'"),
+        (["--admin-secret", " x"], "mockauth: --admin-secret: must be"),
+    ],
+)
+def test_errors_from_flags_name_the_flag(tmp_path: Path, args: list[str], fragment: str) -> None:
+    result = run("serve", "--keys-dir", str(tmp_path), "--config", str(tmp_path / "no.toml"), *args)
+    assert result.exit_code == 2, result.output
+    assert fragment in result.stderr
+    assert "MOCKAUTH_" not in result.stderr
 
 
 # --- jwks ---

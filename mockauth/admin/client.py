@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -59,8 +60,15 @@ class AdminClient:
     """Calls the admin API under ``<url>/_mockauth/``; answers are the server's JSON."""
 
     def __init__(
-        self, url: str = DEFAULT_URL, *, secret: str | None = None, timeout: float = DEFAULT_TIMEOUT
+        self,
+        url: str = DEFAULT_URL,
+        *,
+        secret: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        context: ssl.SSLContext | None = None,
     ) -> None:
+        """``context``: the TLS context for an https ``url`` (default: Python's, which
+        SSL_CERT_FILE sets)."""
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{url!r} is not an http(s) URL")
@@ -68,7 +76,8 @@ class AdminClient:
         self.secret = secret
         self.timeout = timeout
         # No redirects: the admin secret must never be sent on to another host.
-        self._opener = opener_for(url)
+        handlers = [urllib.request.HTTPSHandler(context=context)] if context else []
+        self._opener = opener_for(url, *handlers)
 
     def request(
         self,
@@ -173,6 +182,18 @@ class AdminClient:
 
     def reset(self) -> None:
         self.request("POST", paths.ADMIN_RESET)
+
+    def apps(self) -> list[dict[str, Any]]:
+        """The tenant's apps as config tables, secrets included."""
+        return list(self.request("GET", paths.ADMIN_APPS)["apps"])
+
+    # --- the server's public documents (no admin secret needed) ---
+
+    def discovery(self) -> dict[str, Any]:
+        return dict(self.request("GET", paths.DISCOVERY))
+
+    def jwks(self) -> dict[str, Any]:
+        return dict(self.request("GET", paths.JWKS))
 
 
 def _reason(reason: object) -> str:

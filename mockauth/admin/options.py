@@ -19,15 +19,14 @@ import click
 from click.core import ParameterSource
 
 from mockauth.admin.client import (
-    DEFAULT_URL,
     AdminClient,
     AdminResponseError,
     AdminUnreachableError,
     NotMockAuthError,
 )
+from mockauth.cliparams import admin_secret_option, url_option
 from mockauth.faults.badtokens import BAD_TOKENS
 from mockauth.faults.rules import EFFECTS, ENDPOINTS
-from mockauth.http.server import url_from_env
 
 Command = Callable[..., None]
 _SPAN_UNITS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400}
@@ -102,28 +101,8 @@ class Delay(_DelayType):
 # --- shared plumbing -----------------------------------------------------------------------
 
 
-def _default_url() -> str:
-    # Where `mockauth serve` listens given the same environment.
-    try:
-        return url_from_env()
-    except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
-
-
 def _url_and_secret(func: Command) -> Command:
-    func = click.option(
-        "--admin-secret",
-        envvar="MOCKAUTH_ADMIN_SECRET",
-        help="Bearer secret of the admin API (needed when the server listens beyond "
-        "loopback, or was started with one). [env: MOCKAUTH_ADMIN_SECRET]",
-    )(func)
-    return click.option(
-        "--url",
-        envvar="MOCKAUTH_URL",
-        default=_default_url,
-        show_default=f"{DEFAULT_URL}, or as MOCKAUTH_HOST, MOCKAUTH_PORT and MOCKAUTH_TLS say",
-        help="Base URL of the running mockauth server. [env: MOCKAUTH_URL]",
-    )(func)
+    return url_option(admin_secret_option(func))  # type: ignore[no-any-return]
 
 
 def admin_command(func: Command) -> Command:
@@ -132,7 +111,7 @@ def admin_command(func: Command) -> Command:
     @functools.wraps(func)
     def run(*args: Any, url: str, admin_secret: str | None, **kwargs: Any) -> None:
         client = _client(click.get_current_context(), url, admin_secret)
-        with _answers(client):
+        with answers(client):
             func(client, *args, **kwargs)
 
     run.__click_params__ = list(getattr(func, "__click_params__", []))  # type: ignore[attr-defined]
@@ -157,7 +136,7 @@ def _client(ctx: click.Context, url: str, secret: str | None) -> AdminClient:
 
 
 @contextlib.contextmanager
-def _answers(client: AdminClient) -> Iterator[None]:
+def answers(client: AdminClient) -> Iterator[None]:
     try:
         yield
     except NotMockAuthError as exc:  # something answered: "is it running?" would mislead

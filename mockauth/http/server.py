@@ -33,6 +33,7 @@ from mockauth.http.net import is_loopback
 from mockauth.http.tls import TlsFiles, ensure_tls
 from mockauth.http.workers import Supervisor, worker_env
 from mockauth.http.workers import worker_app as _worker_app  # noqa: F401  (its old name)
+from mockauth.statedir import default_state_dir
 from mockauth.tenant.config import ServerConfig, default_config, load_config
 from mockauth.tenant.tenant import Tenant
 from mockauth.tokens.keys import KeyStore
@@ -40,7 +41,6 @@ from mockauth.tokens.keys import KeyStore
 log = logging.getLogger("mockauth")
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8400
-DEFAULT_KEYS_DIR = "keys"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -50,7 +50,8 @@ class ServeOptions:
     config_path: str | None = None
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
-    keys_dir: str = DEFAULT_KEYS_DIR
+    # The state dir: keys, seal key, store, TLS CA (default: the per-user one, statedir.py).
+    keys_dir: str = field(default_factory=lambda: str(default_state_dir()))
     issuer: str | None = None
     workers: int = 1
     log_level: str = "warning"
@@ -90,10 +91,15 @@ _FALSE = ("", "0", "false", "f", "no", "n", "off")
 
 def url_from_env() -> str:
     """The URL `mockauth serve` has in this environment: MOCKAUTH_HOST, MOCKAUTH_PORT and
-    MOCKAUTH_TLS, else the defaults. ValueError for a MOCKAUTH_TLS that is not a boolean."""
+    MOCKAUTH_TLS, else the defaults. ValueError, naming the variable, for a MOCKAUTH_PORT that
+    is no port (or 0) and a MOCKAUTH_TLS that is not a boolean."""
     host = os.environ.get("MOCKAUTH_HOST", "").strip() or DEFAULT_HOST
     port = os.environ.get("MOCKAUTH_PORT", "").strip()
-    number = int(port) if port.isdigit() and 0 < int(port) < 65536 else DEFAULT_PORT
+    number = int(port) if port.isdigit() and len(port) < 6 else -1
+    if port and not 0 < number < 65536:
+        where = "any free port: it does not say which" if number == 0 else "not a port number"
+        raise ValueError(f"MOCKAUTH_PORT = {port!r} is {where}; pass --url or set MOCKAUTH_URL")
+    number = number if port else DEFAULT_PORT
     flag = os.environ.get("MOCKAUTH_TLS", "")
     if flag.strip().lower() not in _TRUE + _FALSE:
         raise ValueError(

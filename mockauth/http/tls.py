@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from mockauth.errors import KeyStoreError
+from mockauth.statedir import make_state_dir
 from mockauth.tokens.keys import atomic_write, dir_lock
 
 TLS_DIR = "tls"
@@ -78,8 +79,8 @@ def ensure_tls(
     files = tls_files(directory, hosts)
     when = now or dt.datetime.now(dt.UTC)
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        files.ca_cert.parent.mkdir(exist_ok=True)
+        make_state_dir(directory)
+        make_state_dir(files.ca_cert.parent)
     except OSError as exc:
         raise KeyStoreError(f"cannot create {files.ca_cert.parent}: {exc.strerror}") from exc
     with dir_lock(directory):

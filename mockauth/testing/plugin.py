@@ -65,8 +65,32 @@ MARKER_HELP = (
 )
 
 
+# The fixtures that apply the marker; a marked test must use one (directly or through
+# another fixture), or its marker would change nothing.
+MARKER_FIXTURES = ("mockauth", "mockauth_asgi")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER_HELP)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pycollect_makeitem(
+    collector: pytest.Module | pytest.Class, name: str, obj: object
+) -> Iterator[Any]:
+    """A ``mockauth`` marker on a test that uses neither fixture is a collection error naming
+    the test (it would be silently ignored, even when invalid)."""
+    made = yield
+    items = made if isinstance(made, list) else [made]
+    for item in items:
+        if not isinstance(item, pytest.Function) or item.get_closest_marker(MARKER) is None:
+            continue
+        if not any(name in item.fixturenames for name in MARKER_FIXTURES):
+            raise collector.CollectError(
+                f"@pytest.mark.{MARKER} on {item.nodeid}: the test uses no mockauth fixture "
+                f"({' or '.join(MARKER_FIXTURES)}), so the marker would change nothing"
+            )
+    return made
 
 
 # --- fixtures ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from mockauth.errors import KeyStoreError
+from mockauth.statedir import make_state_dir
 from mockauth.tokens.jwks import jwks_bytes
 
 KEY_SIZE = 2048
@@ -25,6 +26,12 @@ LOCK_FILE = ".lock"
 _PADDING = padding.PKCS1v15()
 _SHA256 = hashes.SHA256()
 log = logging.getLogger("mockauth")
+# How to recover, as seal.key's message says: the files are the mock's own, made again freely.
+_KEYSET_FIX = f"; delete {KEYSET_FILE} to rebuild it from the .pem key files beside it"
+_KEY_FIX = (
+    f"; delete it and {KEYSET_FILE} to start over with a new signing key (tokens signed with "
+    "the old one then fail to verify)"
+)
 
 
 def kid_for(public_key: rsa.RSAPublicKey) -> str:
@@ -51,8 +58,13 @@ def _generate() -> _Key:
 
 
 @contextlib.contextmanager
-def dir_lock(directory: Path) -> Iterator[None]:
-    """Hold the keys dir's lock: serialises key and certificate changes between processes."""
+def dir_lock(directory: Path, *, shared: bool = False) -> Iterator[None]:
+    """Hold the keys dir's lock: serialises key and certificate changes between processes.
+
+    ``shared=True`` is for reading: it needs no write access (a read-only mount, a dir of
+    another user's), opens the lock file read-only and, if there is none or it cannot be
+    opened, reads without it (every file is replaced in one step, so a read sees a whole one).
+    """
     try:
         # Imported here: without it (Windows) the validator, the strategies and
         # in-memory stores still work; only a shared keys dir needs the lock.
@@ -62,11 +74,20 @@ def dir_lock(directory: Path) -> Iterator[None]:
             f"keys dir {directory}: needs POSIX file locks (Linux, macOS; on Windows, WSL)"
         ) from exc
     try:
-        fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        if shared:
+            fd = os.open(directory / LOCK_FILE, os.O_RDONLY)
+        else:
+            fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
-        raise KeyStoreError(f"cannot lock keys dir {directory}: {exc.strerror}") from exc
+        if shared:
+            yield
+            return
+        raise KeyStoreError(
+            f"cannot lock keys dir {directory}: {exc.strerror} (creating or rotating keys "
+            "needs write access; choose another with --keys-dir or MOCKAUTH_KEYS_DIR)"
+        ) from exc
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)
@@ -206,9 +227,11 @@ class KeyStore:
         if not due and (self._dir is None or self._stamp == stamp):
             return False
         try:
-            with self._mutex, self._locked():
+            # Only retiring writes: a reload alone takes the shared lock (read-only dirs).
+            with self._mutex, self._locked(shared=not due):
                 self._reload_locked()
-                self._retire_due()
+                if due:
+                    self._retire_due()
         except KeyStoreError as exc:
             # Key files deleted or damaged under a running server: answering 500 to every
             # request helps nobody, so keep signing with the keys held until restart.
@@ -251,13 +274,20 @@ class KeyStore:
         self._next_retire = min(self._retire_at.values(), default=None)
         self._jwks_bytes = jwks_bytes([(k.kid, k.public) for k in keys])
 
-    def _locked(self) -> contextlib.AbstractContextManager[None]:
-        return contextlib.nullcontext() if self._dir is None else dir_lock(self._dir)
+    def _locked(self, *, shared: bool = False) -> contextlib.AbstractContextManager[None]:
+        if self._dir is None:
+            return contextlib.nullcontext()
+        return dir_lock(self._dir, shared=shared)
 
     def _open_dir(self) -> None:
         assert self._dir is not None
+        if (self._dir / KEYSET_FILE).exists():
+            # Reading keys needs no write access; only making or rotating them does.
+            with self._mutex, self._locked(shared=True):
+                self._reload_locked()
+            return
         try:
-            self._dir.mkdir(parents=True, exist_ok=True)
+            make_state_dir(self._dir)
         except OSError as exc:
             raise KeyStoreError(f"cannot create keys dir {self._dir}: {exc.strerror}") from exc
         with self._mutex, self._locked():
@@ -280,17 +310,23 @@ class KeyStore:
             active, published = doc["active"], list(doc["published"])
             retire_at = {str(k): float(at) for k, at in doc.get("retire_at", {}).items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise KeyStoreError(f"{path}: unreadable key set: {exc}") from exc
+            raise KeyStoreError(f"{path}: unreadable key set: {exc}{_KEYSET_FIX}") from exc
         if not published or not all(isinstance(k, str) for k in published):
-            raise KeyStoreError(f"{path}: 'published' must list the kids of one or more keys")
+            raise KeyStoreError(
+                f"{path}: 'published' must list the kids of one or more keys{_KEYSET_FIX}"
+            )
         if len(set(published)) != len(published):
-            raise KeyStoreError(f"{path}: 'published' lists a kid twice")
+            raise KeyStoreError(f"{path}: 'published' lists a kid twice{_KEYSET_FIX}")
         if active not in published:
-            raise KeyStoreError(f"{path}: 'active' = {active!r} is not one of the published kids")
+            raise KeyStoreError(
+                f"{path}: 'active' = {active!r} is not one of the published kids{_KEYSET_FIX}"
+            )
         keys = [self._keys.get(kid) or self._read_key(self._key_path(kid)) for kid in published]
         for kid, key in zip(published, keys, strict=True):
             if key.kid != kid:
-                raise KeyStoreError(f"{self._key_path(kid)}: holds the key {key.kid}, not {kid}")
+                raise KeyStoreError(
+                    f"{self._key_path(kid)}: holds the key {key.kid}, not {kid}{_KEY_FIX}"
+                )
         self._retire_at = retire_at
         self._install(keys, active)
         self._stamp = self._keyset_stamp()
@@ -318,9 +354,11 @@ class KeyStore:
         try:
             private = serialization.load_pem_private_key(path.read_bytes(), password=None)
         except (OSError, ValueError, TypeError) as exc:
-            raise KeyStoreError(f"{path}: not a readable unencrypted PEM private key") from exc
+            raise KeyStoreError(
+                f"{path}: not a readable unencrypted PEM private key{_KEY_FIX}"
+            ) from exc
         if not isinstance(private, rsa.RSAPrivateKey) or private.key_size < KEY_SIZE:
-            raise KeyStoreError(f"{path}: must be an RSA key of at least {KEY_SIZE} bits")
+            raise KeyStoreError(f"{path}: must be an RSA key of at least {KEY_SIZE} bits{_KEY_FIX}")
         return _Key(kid_for(private.public_key()), private)
 
     def _write_key(self, key: _Key) -> None:

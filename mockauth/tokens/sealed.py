@@ -34,21 +34,32 @@ MAX_SEALED = 64 * 1024
 
 
 def load_seal_key(keys_dir: Path | None) -> bytes:
-    """The keys dir's sealing secret, made on first use; a fresh one without a keys dir."""
+    """The keys dir's sealing secret, made on first use; a fresh one without a keys dir.
+
+    Reading an existing one needs no write access (it is written in one step, so no lock).
+    """
     if keys_dir is None:
         return AESGCM.generate_key(bit_length=_KEY_BYTES * 8)
     path = keys_dir / SEAL_KEY_FILE
-    with dir_lock(keys_dir):
-        try:
-            key = path.read_bytes()
-        except FileNotFoundError:
-            key = AESGCM.generate_key(bit_length=_KEY_BYTES * 8)
-            atomic_write(path, key, 0o600)
-        except OSError as exc:
-            raise KeyStoreError(f"cannot read {path}: {exc.strerror}") from exc
+    key = _read_seal_key(path)
+    if key is None:
+        with dir_lock(keys_dir):
+            key = _read_seal_key(path)
+            if key is None:
+                key = AESGCM.generate_key(bit_length=_KEY_BYTES * 8)
+                atomic_write(path, key, 0o600)
     if len(key) != _KEY_BYTES:
         raise KeyStoreError(f"{path}: must hold {_KEY_BYTES} bytes; delete it to make a new one")
     return key
+
+
+def _read_seal_key(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise KeyStoreError(f"cannot read {path}: {exc.strerror}") from exc
 
 
 class Sealer:

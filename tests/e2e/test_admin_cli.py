@@ -897,7 +897,7 @@ def mockauth(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
 
 
 def test_commands_as_processes_against_mockauth_serve_with_a_secret(tmp_path: Path) -> None:
-    serve = Serve("--admin-secret", SECRET, cwd=tmp_path)
+    serve = Serve("--admin-secret", SECRET, "--keys-dir", str(tmp_path / "keys"), cwd=tmp_path)
     try:
         url = serve.line().removeprefix("mockauth serving on ")
         banner = [serve.line() for _ in range(7)]

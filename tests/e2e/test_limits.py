@@ -397,13 +397,15 @@ def test_workers_take_the_limits_of_serve(tmp_path: Path) -> None:
     """Each worker process has the cap (--max-connections 2 each: of 8 silent connections
     at least 4 are refused) and, over TLS, ends handshakes at --head-timeout (not at the
     loop's 60 s)."""
+    keys = tmp_path / "keys"
     args = ("--port", "0", "--workers", "2", "--tls", "--head-timeout", str(SHORT))
+    args += ("--keys-dir", str(keys))
     with serving(*args, cwd=tmp_path, env={"MOCKAUTH_MAX_CONNECTIONS": "2"}) as proc:
         url = proc.url()
         no_hello = socket.create_connection(_address(url), timeout=BOUND)
         with no_hello:
             assert _until_closed(no_hello) == b""
-        context = ssl.create_default_context(cafile=tls_files(tmp_path / "keys").ca_cert)
+        context = ssl.create_default_context(cafile=tls_files(keys).ca_cert)
         refused = 0
         with contextlib.ExitStack() as held:
             for _ in range(8):

@@ -657,7 +657,8 @@ def default_serve(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[st
 def test_serve_announces_only_once_it_accepts_requests(
     tmp_path: Path, stop_signal: signal.Signals
 ) -> None:
-    with serving("--port", "0", cwd=tmp_path) as proc:
+    state = tmp_path / "state"
+    with serving("--port", "0", cwd=tmp_path, env={"XDG_STATE_HOME": str(state)}) as proc:
         url = proc.url()
         # No retry, no sleep: the line itself is the promise that requests are accepted.
         status, body = token_request(url)
@@ -667,7 +668,10 @@ def test_serve_announces_only_once_it_accepts_requests(
         assert banner["jwks"] == [url + "/.well-known/jwks"]
         assert banner["client_id"] == [CLIENT_ID]
         assert banner["client_secret"] == [CLIENT_SECRET]
-        assert (tmp_path / "keys").is_dir()  # the default keys dir is ./keys
+        # The default keys dir is the per-user state dir, shown absolute; never ./keys.
+        assert banner["keys dir"] == [str(state / "mockauth")]
+        assert list((state / "mockauth").glob("*.pem"))
+        assert not (tmp_path / "keys").exists()
         code = proc.stop(stop_signal)
     # Ctrl-C is the documented way to stop; uvicorn re-raises SIGTERM after shutting down.
     assert code in ((0,) if stop_signal == signal.SIGINT else (0, -signal.SIGTERM))

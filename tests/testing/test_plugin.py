@@ -433,6 +433,36 @@ def test_after(mockauth):
     result.stdout.fnmatch_lines([f"*@pytest.mark.mockauth on test_*.py::test_bad: {message}"])
 
 
+@pytest.mark.parametrize("marker", ["apps=[]", 'colour="red"'], ids=["valid", "invalid"])
+def test_a_marker_on_a_test_without_the_fixture_is_a_collection_error(
+    project: pytest.Pytester, marker: str
+) -> None:
+    forgot = f"""
+@pytest.mark.mockauth({marker})
+def test_forgot_the_fixture():
+    pass
+"""
+    fine = """
+@pytest.fixture
+def signed_in(mockauth):  # a fixture of the user's own that uses mockauth
+    return mockauth
+
+
+@pytest.mark.mockauth(remove_apps=DEFAULT_ID)
+def test_through_a_fixture(signed_in):
+    assert signed_in.tenant.app(DEFAULT_ID) is None
+"""
+    project.makepyfile(test_forgot=user_tests(forgot), test_fine=user_tests(fine))
+    result = project.runpytest("--continue-on-collection-errors")
+    result.assert_outcomes(errors=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*@pytest.mark.mockauth on test_forgot.py::test_forgot_the_fixture: the test uses "
+            "no mockauth fixture (mockauth or mockauth_asgi)*"
+        ]
+    )
+
+
 # --- faults --------------------------------------------------------------------------------
 
 FAULT_TESTS = """

@@ -11,6 +11,7 @@ import stat
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -27,6 +28,7 @@ from mockauth.tokens import keys as keys_module
 from mockauth.tokens.claims import TokenFactory
 from mockauth.tokens.jwks import public_jwk
 from mockauth.tokens.keys import KEYSET_FILE, KeyStore, kid_for
+from mockauth.tokens.sealed import load_seal_key
 
 KID_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){15}$")
 JWK_MEMBERS = {"kty", "alg", "use", "kid", "n", "e"}
@@ -599,3 +601,51 @@ def test_retiring_every_old_key_from_two_processes_views_is_safe(tmp_path: Path)
     assert two.retire() == []  # reloads under the lock: nothing left, no KeyError
     assert one.published_kids == two.published_kids == (one.active_kid,)
     assert [p.stem for p in tmp_path.glob("*.pem")] == [one.active_kid.replace(":", "")]
+
+
+# --- reading needs no write access --------------------------------------------------------
+
+
+def test_existing_keys_are_read_from_a_read_only_dir(
+    tmp_path: Path, read_only: Callable[[Path], None]
+) -> None:
+    made = KeyStore(tmp_path)
+    seal = load_seal_key(tmp_path)
+    read_only(tmp_path)
+    again = KeyStore(tmp_path)
+    assert again.active_kid == made.active_kid
+    assert again.jwks() == made.jwks()
+    assert load_seal_key(tmp_path) == seal
+    assert again.refresh() is False
+    with pytest.raises(KeyStoreError, match="creating or rotating keys needs write access"):
+        again.rotate()
+
+
+def test_a_read_only_dir_without_keys_says_it_cannot_make_them(
+    tmp_path: Path, read_only: Callable[[Path], None]
+) -> None:
+    read_only(tmp_path)
+    with pytest.raises(KeyStoreError, match="creating or rotating keys needs write access"):
+        KeyStore(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("damage", "fix"),
+    [
+        ("keyset", "delete keyset.json to rebuild it from the .pem key files"),
+        ("pem", "delete it and keyset.json to start over with a new signing key"),
+    ],
+)
+def test_a_damaged_key_file_says_how_to_recover(tmp_path: Path, damage: str, fix: str) -> None:
+    store = KeyStore(tmp_path)
+    if damage == "keyset":
+        (tmp_path / KEYSET_FILE).write_text("{not json")
+    else:
+        (tmp_path / (store.active_kid.replace(":", "") + ".pem")).write_text("garbage")
+    with pytest.raises(KeyStoreError, match=re.escape(fix)):
+        KeyStore(tmp_path)
+    # ... and the fix works: delete what it says, and the dir opens again.
+    (tmp_path / KEYSET_FILE).unlink()
+    if damage == "pem":
+        (tmp_path / (store.active_kid.replace(":", "") + ".pem")).unlink()
+    assert KeyStore(tmp_path).active_kid
