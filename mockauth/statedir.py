@@ -12,7 +12,9 @@ gitignored ``keys/`` (``MOCKAUTH_KEYS_DIR=keys``).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import stat
 from pathlib import Path
 
 GITIGNORE = ".gitignore"
@@ -56,3 +58,18 @@ def ignore_everything(directory: Path) -> None:
         fd = os.open(directory / GITIGNORE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         with os.fdopen(fd, "w") as fh:
             fh.write(GITIGNORE_TEXT)
+
+
+def read_state_file(path: Path) -> bytes:
+    """A state file's bytes. OSError for anything but a regular file: a FIFO or a device
+    named like a key would otherwise block start-up with no word (O_NONBLOCK opens it at
+    once, the check refuses it before a read)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            return fh.read()
+    finally:
+        os.close(fd)

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from mockauth.errors import KeyStoreError
-from mockauth.statedir import make_state_dir
+from mockauth.statedir import make_state_dir, read_state_file
 from mockauth.tokens.jwks import jwks_bytes
 
 KEY_SIZE = 2048
@@ -306,7 +306,7 @@ class KeyStore:
             return
         path = self._dir / KEYSET_FILE
         try:
-            doc = json.loads(path.read_text())
+            doc = json.loads(read_state_file(path))
             active, published = doc["active"], list(doc["published"])
             retire_at = {str(k): float(at) for k, at in doc.get("retire_at", {}).items()}
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -352,7 +352,7 @@ class KeyStore:
 
     def _read_key(self, path: Path) -> _Key:
         try:
-            private = serialization.load_pem_private_key(path.read_bytes(), password=None)
+            private = serialization.load_pem_private_key(read_state_file(path), password=None)
         except (OSError, ValueError, TypeError) as exc:
             raise KeyStoreError(
                 f"{path}: not a readable unencrypted PEM private key{_KEY_FIX}"

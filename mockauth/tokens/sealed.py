@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from mockauth.errors import KeyStoreError
+from mockauth.statedir import read_state_file
 from mockauth.tokens.encoding import b64url
 from mockauth.tokens.keys import atomic_write, dir_lock
 
@@ -55,11 +56,14 @@ def load_seal_key(keys_dir: Path | None) -> bytes:
 
 def _read_seal_key(path: Path) -> bytes | None:
     try:
-        return path.read_bytes()
+        return read_state_file(path)
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise KeyStoreError(f"cannot read {path}: {exc.strerror}") from exc
+        raise KeyStoreError(
+            f"cannot read {path}: {exc.strerror}; it must be a file mockauth can read (delete "
+            "it to make a new one: codes and refresh tokens issued so far stop working)"
+        ) from exc
 
 
 class Sealer:
