@@ -59,7 +59,10 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKAUTH_")}
         env["PYTHONPATH"] = str(REPO)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mockauth", "serve", "--port", "0", "--workers", str(workers)],
+            [
+                *(sys.executable, "-m", "mockauth", "serve", "--port", "0"),
+                *("--workers", str(workers), "--keys-dir", "keys"),  # never the user's state dir
+            ],
             cwd=self.dir.name,
             env=env,
             stdin=subprocess.DEVNULL,

@@ -7,14 +7,18 @@ from __future__ import annotations
 import secrets
 import string
 from dataclasses import replace
-from types import MappingProxyType
 from typing import Any
 
 from mockauth.errors import ManagementBadRequest
 from mockauth.management import inputs, lookup
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.management.pagination import token_page
-from mockauth.management.values import property_text, property_values
+from mockauth.management.values import (
+    one_value,
+    property_text,
+    property_values,
+    set_property_values,
+)
 from mockauth.tenant.config import App, ServerConfig, app_table, parse_app
 from mockauth.tenant.validate import Table
 
@@ -197,16 +201,13 @@ def update_applications_property(call: Call) -> Reply:
     if "value" not in body.data:
         raise body.fail("value", None, "required: a string or boolean")
     value = property_text(body.data["value"], "value")
-    key = call.params["property_key"]
-
-    def change(config: ServerConfig) -> tuple[ServerConfig, None]:
-        app = lookup.app(config, call.params["application_id"])
-        lookup.prop(config, key, "app")
-        props = MappingProxyType({**app.properties, key: value})
-        return lookup.put_app(config, replace(app, properties=props)), None
-
-    call.tenant.update(change)
-    return success()
+    app_id = call.params["application_id"]
+    return set_property_values(
+        call,
+        lambda config: lookup.app(config, app_id),
+        lookup.put_app,
+        one_value(call.params["property_key"], value, "app"),
+    )
 
 
 @op(

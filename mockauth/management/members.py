@@ -3,7 +3,7 @@ the organisation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
@@ -47,6 +47,15 @@ def _grant(user: User, code: str, roles: list[str] | None, permissions: list[str
         org_roles=MappingProxyType(org_roles),
         org_permissions=MappingProxyType(org_perms),
     )
+
+
+def _without_key(
+    per_org: Mapping[str, tuple[str, ...]], code: str, key: str
+) -> Mapping[str, tuple[str, ...]]:
+    """Per-org role or permission keys without ``key`` in ``code`` (an org left with none
+    drops out)."""
+    out = {c: tuple(k for k in keys if c != code or k != key) for c, keys in per_org.items()}
+    return MappingProxyType({c: keys for c, keys in out.items() if keys})
 
 
 def _member(config: ServerConfig, code: str, user_id: str) -> tuple[Org, User]:
@@ -222,9 +231,7 @@ def delete_organization_user_role(call: Call) -> Reply:
         role = lookup.role(config, call.params["role_id"])
         if role.key not in user.org_roles.get(code, ()):
             raise lookup.not_found("organization user role", role.id)
-        roles = dict(user.org_roles)
-        roles[code] = tuple(k for k in roles[code] if k != role.key)
-        new = replace(user, org_roles=MappingProxyType({k: v for k, v in roles.items() if v}))
+        new = replace(user, org_roles=_without_key(user.org_roles, code, role.key))
         return lookup.put_user(config, new), None
 
     call.tenant.update(change)
@@ -295,10 +302,8 @@ def delete_organization_user_permission(call: Call) -> Reply:
         permission = lookup.permission(config, call.params["permission_id"])
         if permission.key not in user.org_permissions.get(code, ()):
             raise lookup.not_found("organization user permission", permission.id)
-        perms = dict(user.org_permissions)
-        perms[code] = tuple(k for k in perms[code] if k != permission.key)
-        new = replace(user, org_permissions=MappingProxyType({k: v for k, v in perms.items() if v}))
-        return lookup.put_user(config, new), None
+        perms = _without_key(user.org_permissions, code, permission.key)
+        return lookup.put_user(config, replace(user, org_permissions=perms)), None
 
     call.tenant.update(change)
     return success()

@@ -6,9 +6,9 @@ body, and turning bad input into Kinde's 400."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
@@ -26,11 +26,13 @@ from mockauth.errors import (
     RequestTooLargeError,
 )
 from mockauth.management.auth import management_claims, require_scope
-from mockauth.management.pagination import page_size
+from mockauth.management.pagination import cursor_page, page_size
 from mockauth.oauth.params import read_body
 from mockauth.tenant.config import ServerConfig
 from mockauth.tenant.tenant import Tenant
 from mockauth.tenant.validate import Reader, Table
+
+T = TypeVar("T")
 
 MANAGEMENT_PREFIX = paths.MANAGEMENT
 SOURCE = "request"
@@ -72,6 +74,19 @@ class Call:
 
     def page_size(self, default: int = 10) -> int:
         return page_size(self.query.get("page_size"), default)
+
+    def cursor_page(
+        self, items: Sequence[T], key: Callable[[T], str], default_size: int = 10
+    ) -> tuple[list[T], bool]:
+        """The page the query asks for (``page_size``, ``starting_after``, ``ending_before``)
+        and whether more follow."""
+        return cursor_page(
+            items,
+            self.page_size(default_size),
+            key,
+            starting_after=self.q("starting_after"),
+            ending_before=self.q("ending_before"),
+        )
 
     def table(self, *, optional: bool = False) -> Table:
         """The JSON body as a table (an object)."""

@@ -15,9 +15,11 @@ from mockauth.management.pagination import token_page
 from mockauth.management.shapes import created_on, org_entry
 from mockauth.management.values import (
     checked_values,
+    one_value,
     override_value,
     property_text,
     property_values,
+    set_property_values,
 )
 from mockauth.tenant.catalog import FLAG_TYPE_NAMES, flag_text, resolve_flag
 from mockauth.tenant.config import ServerConfig, parse_org_table
@@ -270,15 +272,13 @@ def get_organization_property_values(call: Call) -> Reply:
 )
 def update_organization_properties(call: Call) -> Reply:
     body = call.table()
-
-    def change(config: ServerConfig) -> tuple[ServerConfig, None]:
-        org = lookup.org(config, call.params["org_code"])
-        values = checked_values(config, body, "org")
-        props = MappingProxyType({**org.properties, **values})
-        return lookup.put_org(config, replace(org, properties=props)), None
-
-    call.tenant.update(change)
-    return success()
+    code = call.params["org_code"]
+    return set_property_values(
+        call,
+        lambda config: lookup.org(config, code),
+        lookup.put_org,
+        lambda config: checked_values(config, body, "org"),
+    )
 
 
 @op(
@@ -289,16 +289,13 @@ def update_organization_properties(call: Call) -> Reply:
 )
 def update_organization_property(call: Call) -> Reply:
     value = property_text(call.required("value"), "value")
-    key = call.params["property_key"]
-
-    def change(config: ServerConfig) -> tuple[ServerConfig, None]:
-        org = lookup.org(config, call.params["org_code"])
-        lookup.prop(config, key, "org")
-        props = MappingProxyType({**org.properties, key: value})
-        return lookup.put_org(config, replace(org, properties=props)), None
-
-    call.tenant.update(change)
-    return success()
+    code = call.params["org_code"]
+    return set_property_values(
+        call,
+        lambda config: lookup.org(config, code),
+        lookup.put_org,
+        one_value(call.params["property_key"], value, "org"),
+    )
 
 
 OPERATIONS = [

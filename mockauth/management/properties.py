@@ -9,7 +9,6 @@ from types import MappingProxyType
 from mockauth.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management import inputs, lookup
 from mockauth.management.operations import Call, Reply, op, success
-from mockauth.management.pagination import cursor_page
 from mockauth.tenant.catalog import (
     CONTEXTS,
     KEY_RE,
@@ -33,13 +32,7 @@ def _context(call: Call) -> str | None:
 def get_properties(call: Call) -> Reply:
     context = _context(call)
     found = [p for p in call.config.catalog.properties if context in (None, p.context)]
-    page, more = cursor_page(
-        found,
-        call.page_size(),
-        lambda p: p.id,
-        starting_after=call.q("starting_after"),
-        ending_before=call.q("ending_before"),
-    )
+    page, more = call.cursor_page(found, lambda p: p.id)
     entries = [
         {
             "id": p.id,
@@ -150,13 +143,7 @@ def delete_property(call: Call) -> Reply:
 def get_categories(call: Call) -> Reply:
     context = _context(call)
     found = [c for c in call.config.catalog.categories if context in (None, c.context)]
-    page, more = cursor_page(
-        found,
-        call.page_size(),
-        lambda c: c.id,
-        starting_after=call.q("starting_after"),
-        ending_before=call.q("ending_before"),
-    )
+    page, more = call.cursor_page(found, lambda c: c.id)
     return success(categories=[{"id": c.id, "name": c.name} for c in page], has_more=more)
 
 

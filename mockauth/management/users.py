@@ -11,13 +11,15 @@ from typing import Any
 from mockauth.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management import inputs, lookup
 from mockauth.management.operations import Call, Reply, op, success
-from mockauth.management.pagination import cursor_page, token_page
+from mockauth.management.pagination import token_page
 from mockauth.management.shapes import created_on, expanded, identities, user_entry
 from mockauth.management.values import (
     checked_values,
+    one_value,
     override_value,
     property_text,
     property_values,
+    set_property_values,
 )
 from mockauth.tenant.config import ServerConfig, parse_user_table
 from mockauth.tenant.people import EMAIL_RE, User, user_table
@@ -59,13 +61,7 @@ def search_users(call: Call) -> Reply:
         or query == u.id.lower()
         or query in (u.username or "").lower()
     ]
-    page, _ = cursor_page(
-        users,
-        call.page_size(),
-        lambda u: u.id,
-        starting_after=call.q("starting_after"),
-        ending_before=call.q("ending_before"),
-    )
+    page, _ = call.cursor_page(users, lambda u: u.id)
     started = call.tenant.started_at
     results = []
     for user in page:
@@ -258,15 +254,13 @@ def get_user_property_values(call: Call) -> Reply:
 @op("PATCH", "/users/{user_id}/properties", "update:user_properties", "UpdateUserProperties")
 def update_user_properties(call: Call) -> Reply:
     body = call.table()
-
-    def change(config: ServerConfig) -> tuple[ServerConfig, None]:
-        user = lookup.user(config, call.params["user_id"])
-        values = checked_values(config, body, "usr")
-        props = MappingProxyType({**user.properties, **values})
-        return lookup.put_user(config, replace(user, properties=props)), None
-
-    call.tenant.update(change)
-    return success()
+    user_id = call.params["user_id"]
+    return set_property_values(
+        call,
+        lambda config: lookup.user(config, user_id),
+        lookup.put_user,
+        lambda config: checked_values(config, body, "usr"),
+    )
 
 
 @op(
@@ -277,16 +271,13 @@ def update_user_properties(call: Call) -> Reply:
 )
 def update_user_property(call: Call) -> Reply:
     value = property_text(call.required("value"), "value")
-    key = call.params["property_key"]
-
-    def change(config: ServerConfig) -> tuple[ServerConfig, None]:
-        user = lookup.user(config, call.params["user_id"])
-        lookup.prop(config, key, "usr")
-        props = MappingProxyType({**user.properties, key: value})
-        return lookup.put_user(config, replace(user, properties=props)), None
-
-    call.tenant.update(change)
-    return success()
+    user_id = call.params["user_id"]
+    return set_property_values(
+        call,
+        lambda config: lookup.user(config, user_id),
+        lookup.put_user,
+        one_value(call.params["property_key"], value, "usr"),
+    )
 
 
 def identity_entry(user: User, ident: str, kind: str, value: str, started: float) -> dict[str, Any]:
@@ -308,13 +299,7 @@ def identity_entry(user: User, ident: str, kind: str, value: str, started: float
 def get_user_identities(call: Call) -> Reply:
     user = lookup.user(call.config, call.params["user_id"])
     found = identities(user)
-    page, more = cursor_page(
-        found,
-        call.page_size(50),
-        lambda i: i[0],
-        starting_after=call.q("starting_after"),
-        ending_before=call.q("ending_before"),
-    )
+    page, more = call.cursor_page(found, lambda i: i[0], 50)
     started = call.tenant.started_at
     entries = [identity_entry(user, i, kind, value, started) for i, kind, value in page]
     return success(identities=entries, has_more=more)

@@ -3,13 +3,20 @@ and property values (strings, numbers or booleans, kept as text)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import replace
+from types import MappingProxyType
+from typing import Any, TypeVar
 
 from mockauth.errors import ManagementBadRequest
 from mockauth.management import lookup
+from mockauth.management.operations import Call, Reply, success
 from mockauth.tenant.catalog import flag_value_from_text
-from mockauth.tenant.config import ServerConfig
+from mockauth.tenant.config import App, ServerConfig
+from mockauth.tenant.people import Org, User
 from mockauth.tenant.validate import Table
+
+Holder = TypeVar("Holder", User, Org, App)
 
 
 def override_value(flag_type: str, text: str) -> bool | str | int:
@@ -57,3 +64,31 @@ def checked_values(config: ServerConfig, body: Table, context: str) -> dict[str,
         lookup.prop(config, key, context)
         out[key] = property_text(value, f"properties.{key}")
     return out
+
+
+def set_property_values(
+    call: Call,
+    find: Callable[[ServerConfig], Holder],
+    put: Callable[[ServerConfig, Holder], ServerConfig],
+    values: Callable[[ServerConfig], dict[str, str]],
+) -> Reply:
+    """Merge ``values`` (checked against the config of the write) into the properties of the
+    user, organisation or app ``find`` picks, in one tenant write."""
+
+    def change(config: ServerConfig) -> tuple[ServerConfig, None]:
+        holder = find(config)
+        merged = MappingProxyType({**holder.properties, **values(config)})
+        return put(config, replace(holder, properties=merged)), None
+
+    call.tenant.update(change)
+    return success()
+
+
+def one_value(key: str, value: str, context: str) -> Callable[[ServerConfig], dict[str, str]]:
+    """``{key: value}``, once ``key`` is a property of ``context`` (else 404)."""
+
+    def checked(config: ServerConfig) -> dict[str, str]:
+        lookup.prop(config, key, context)
+        return {key: value}
+
+    return checked

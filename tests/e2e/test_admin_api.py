@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import http.client
 import json
-import logging
 import os
 import re
 import subprocess
@@ -20,6 +19,7 @@ import pytest
 from mockauth import paths
 from mockauth.admin.openapi import openapi_document
 from mockauth.http.server import ServerThread
+from tests.e2e.test_server import server_errors_logged
 
 WAIT = 30.0  # a bound on waits; nothing asserts on timing
 
@@ -28,29 +28,6 @@ WAIT = 30.0  # a bound on waits; nothing asserts on timing
 def server() -> Iterator[ServerThread]:
     with ServerThread() as running:
         yield running
-
-
-class _Errors(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@contextlib.contextmanager
-def server_errors_logged() -> Iterator[list[logging.LogRecord]]:
-    """ERROR records from our handler of last resort and from uvicorn's ASGI error path."""
-    handler = _Errors()
-    loggers = [logging.getLogger(name) for name in ("mockauth", "uvicorn.error")]
-    for logger in loggers:
-        logger.addHandler(handler)
-    try:
-        yield handler.records
-    finally:
-        for logger in loggers:
-            logger.removeHandler(handler)
 
 
 def exchange(
