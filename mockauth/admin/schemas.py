@@ -38,7 +38,6 @@ from mockauth.faults.rules import (
 from mockauth.tenant.catalog import MAX_TEXT
 from mockauth.tenant.config import (
     APP_TYPES,
-    AUDIENCE,
     CLIENT_ID,
     CLIENT_SECRET,
     DESCRIPTION,
@@ -47,21 +46,29 @@ from mockauth.tenant.config import (
     NO_CALLBACK_APP_TYPES,
     PUBLIC_APP_TYPES,
     RESERVED_CLAIMS,
-    SCOPE,
 )
+from mockauth.tenant.environment import LOGO_NAME, LOGO_TYPES, PASSKEY_POLICIES
+from mockauth.tenant.invites import INVITE_CODE, INVITE_TEXT
 from mockauth.tenant.people import (
-    EMAIL,
     NAME,
     ORG_CODE,
     ORG_TEXT,
     ORIGIN,
-    PERMISSION,
     REDIRECT_URI,
     USER_ID,
     USER_RESERVED_CLAIMS,
     USER_TEXT,
 )
-from mockauth.tenant.validate import MAX_CLAIM_DEPTH, TEXT, Bounds, Text
+from mockauth.tenant.validate import (
+    AUDIENCE,
+    EMAIL,
+    MAX_CLAIM_DEPTH,
+    PERMISSION,
+    SCOPE,
+    TEXT,
+    Bounds,
+    Text,
+)
 
 Schema = dict[str, Any]
 
@@ -117,6 +124,28 @@ def per_org(what: str) -> Schema:
         "additionalProperties": strings(PERMISSION),
         "description": f"org code (one of the user's orgs) = [{what} keys]",
     }
+
+
+def api_scopes() -> Schema:
+    return {
+        "type": "object",
+        "propertyNames": text(AUDIENCE),
+        "additionalProperties": strings(SCOPE),
+        "description": "audience = [scopes of that API]",
+    }
+
+
+def invite() -> Schema:
+    return table(
+        {
+            "code": text(INVITE_CODE),
+            "email": text(EMAIL),
+            "roles": {**strings(PERMISSION), "description": "role keys"},
+            "is_revoked": {"type": "boolean"},
+            **{name: text(rule) for name, rule in INVITE_TEXT.items()},
+        },
+        ("code", "email"),
+    )
 
 
 def claims(reserved: frozenset[str]) -> Schema:
@@ -214,6 +243,12 @@ def user() -> Schema:
             "org_roles": per_org("role"),
             "org_permissions": per_org("permission"),
             "is_suspended": {"type": "boolean"},
+            "org_api_scopes": {
+                "type": "object",
+                "propertyNames": text(ORG_CODE),
+                "additionalProperties": api_scopes(),
+                "description": "org code (one of the user's orgs) = API scopes held in it",
+            },
             **values("usr"),
         },
         ("email",),
@@ -228,6 +263,13 @@ def org() -> Schema:
             "is_allow_registrations": {"type": "boolean"},
             **{name: text(rule) for name, rule in ORG_TEXT.items()},
             **values("org"),
+            "invites": {
+                "type": "array",
+                "items": invite(),
+                "description": "invitations (codes unique in the organisation)",
+            },
+            "logos": table({kind: text(LOGO_NAME) for kind in LOGO_TYPES}),
+            "passkey_policy": {"enum": list(PASSKEY_POLICIES)},
         },
         ("code",),
     )

@@ -12,15 +12,9 @@ from mockauth.management import inputs, lookup
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.management.shapes import iso
 from mockauth.management.values import override_value
-from mockauth.tenant.catalog import (
-    FLAG_TYPE_NAMES,
-    KEY_RE,
-    OVERRIDE_LEVELS,
-    FeatureFlag,
-    flag_text,
-    stable_id,
-)
+from mockauth.tenant.catalog import KEY_RE, OVERRIDE_LEVELS, FeatureFlag, stable_id
 from mockauth.tenant.config import ServerConfig
+from mockauth.tenant.flagvalues import FLAG_TYPE_NAMES, flag_text
 
 # The Management API names types str, int, bool; tokens say s, i, b.
 TYPES = {name: short for short, name in FLAG_TYPE_NAMES.items()}

@@ -21,8 +21,9 @@ from mockauth.management.values import (
     property_values,
     set_property_values,
 )
-from mockauth.tenant.catalog import FLAG_TYPE_NAMES, flag_text, resolve_flag
+from mockauth.tenant.catalog import resolve_flag
 from mockauth.tenant.config import ServerConfig, parse_org_table
+from mockauth.tenant.flagvalues import FLAG_TYPE_NAMES, flag_text
 from mockauth.tenant.people import Org, org_table
 from mockauth.tenant.validate import Table
 

@@ -21,6 +21,7 @@ from mockauth.tenant.config import (
     business_table,
     lifetimes_table,
 )
+from mockauth.tenant.environment import Environment, environment_table
 from mockauth.tenant.people import org_table, user_table
 
 STARTER_NAME = "mockauth.toml"
@@ -122,6 +123,10 @@ name = "Example Org"                  # the org_name claim
 # is_allow_registrations = true       # as the Management API reports it
 # feature_flags = { theme = "dark" }  # overrides for its members ([[feature_flags]] below)
 # properties = { plan = "pro" }       # org properties' values
+# passkey_policy = "optional"         # off, optional or mandatory (default: the environment's)
+# logos = { light = "acme.png" }      # logo file names by type (light, dark); no image kept
+# invites = [{ code = "inv_1a2b3c", email = "sam@example.com", roles = ["analyst"] }]
+#                                     # also first_name, last_name, created_on, is_revoked
 
 [[users]]
 id = "kp_0f6c1b8e2d7a4c3b9e5f1a2d8c7b6e4a"   # the `sub`; default: kp_ + hex from the email
@@ -141,6 +146,8 @@ permissions = ["read:calendar", "update:event"]   # the permissions claim
 # properties = { team = "core" }      # user properties' values
 # is_suspended = false                # true: the user gets no more tokens
 # phone = "+61 400 000 000"           # also provided_id, created_on
+# org_api_scopes = { org_e5f28e1676d = { "https://api.example.com" = ["read:calendar"] } }
+#                                     # API scopes held in one organisation
 
 # --- the catalog: what the Management API manages -----------------------------------------
 
@@ -152,6 +159,8 @@ permissions = ["read:calendar", "update:event"]   # the permissions claim
 # key = "analyst"
 # name = "Analyst"
 # permissions = ["read:reports"]      # keys from [[permissions]]
+# api_scopes = { "https://api.example.com" = ["read:calendar"] }   # API scopes it carries
+# applications = ["4c3f8a5e0b7d4e21a9f6c2d8e1b05f37"]   # apps it grants access to
 
 # [[feature_flags]]
 # key = "theme"
@@ -170,7 +179,12 @@ permissions = ["read:calendar", "update:event"]   # the permissions claim
 # category_id = "cat_profile"
 
 # [business]                          # what GET /api/v1/business answers
-# name = "Acme"
+# name = "Acme"                       # also email, phone, industry, timezone, privacy_url,
+#                                     # terms_url, has_clickwrap, has_kinde_branding
+
+# [environment]                       # what the environment's passkey and logo calls answer
+# passkey_policy = "off"              # off (default), optional or mandatory
+# logos = { dark = "acme-dark.png" }
 
 # --- faults: make the server fail on purpose (docs/cli-admin.md lists every effect) -----
 
@@ -220,4 +234,6 @@ def config_document(config: ServerConfig) -> dict[str, Any]:
             doc[kind] = [table for _, table in rows]
     if config.business != Business():
         doc["business"] = business_table(config.business)
+    if config.environment != Environment():
+        doc["environment"] = environment_table(config.environment)
     return doc

@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mockauth.tenant.catalog import Catalog, FlagValue, Role, resolve_flag
+from mockauth.tenant.catalog import Catalog, Role, resolve_flag
+from mockauth.tenant.flagvalues import FlagValue
 from mockauth.tenant.people import Org, User, role_claim
 
 

@@ -8,20 +8,23 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
+from mockauth.tenant.flagvalues import FLAG_TYPES, FlagValue, flag_value
+from mockauth.tenant.grants import ApiScopes, api_scopes_table, parse_api_scopes
 from mockauth.tenant.validate import Reader
 
 KEY_RE = re.compile(r"^[\x21-\x7e]{1,200}\Z")  # a role, permission, flag or property key
-# Flag types as tokens carry them (``t``) and as the Management API names them.
-FLAG_TYPES = {"b": bool, "s": str, "i": int}
-FLAG_TYPE_NAMES = {"b": "bool", "s": "str", "i": "int"}
 OVERRIDE_LEVELS = ("env", "org", "usr")
 PROPERTY_TYPES = ("single_line_text", "multi_line_text")
 CONTEXTS = ("usr", "org", "app")
 MAX_TEXT = 1000
-FlagValue = bool | str | int
+ROLE_KEYS = frozenset(
+    {"id", "key", "name", "description", "permissions", "is_default_role"}
+    | {"api_scopes", "applications"}
+)
 
 
 def stable_id(kind: str, key: str) -> str:
@@ -52,6 +55,10 @@ class Role:
     description: str = ""
     permissions: tuple[str, ...] = ()  # permission keys
     is_default_role: bool = False
+    # API scopes its holders get, and the apps (client ids) it lets them use (stored:
+    # mockauth adds no scope to user tokens and restricts no app by role).
+    api_scopes: ApiScopes = field(default_factory=lambda: MappingProxyType({}))
+    applications: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,34 +128,6 @@ class Catalog:
 # --- flag values ---------------------------------------------------------------------------
 
 
-def flag_value(flag_type: str, value: object) -> FlagValue | None:
-    """``value`` as a value of ``flag_type``, or None when it is not one (a bool is no int)."""
-    if flag_type == "b":
-        return value if isinstance(value, bool) else None
-    if flag_type == "i":
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-    return value if isinstance(value, str) else None
-
-
-def flag_value_from_text(flag_type: str, text: str) -> FlagValue | None:
-    """A value as the Management API sends it (a string: ``"true"``, ``"42"``), or None."""
-    if flag_type == "s":
-        return text
-    if flag_type == "b":
-        return {"true": True, "false": False}.get(text.strip().lower())
-    stripped = text.strip()
-    if re.fullmatch(r"-?\d{1,18}", stripped):
-        return int(stripped)
-    return None
-
-
-def flag_text(value: FlagValue) -> str:
-    """A value as the Management API answers it: always a string."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 def resolve_flag(
     flag: FeatureFlag,
     org_overrides: Mapping[str, FlagValue] | None,
@@ -172,7 +151,7 @@ def permission_table(p: Permission) -> dict[str, Any]:
 
 
 def role_table(r: Role) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "id": r.id,
         "key": r.key,
         "name": r.name,
@@ -180,6 +159,11 @@ def role_table(r: Role) -> dict[str, Any]:
         "permissions": list(r.permissions),
         "is_default_role": r.is_default_role,
     }
+    if r.api_scopes:
+        out["api_scopes"] = api_scopes_table(r.api_scopes)
+    if r.applications:
+        out["applications"] = list(r.applications)
+    return out
 
 
 def flag_table(f: FeatureFlag) -> dict[str, Any]:
@@ -252,9 +236,7 @@ def parse_permission(v: Reader, value: object, where: str) -> Permission:
 
 
 def parse_role(v: Reader, value: object, where: str, permissions: set[str]) -> Role:
-    data = v.table(
-        value, where, {"id", "key", "name", "description", "permissions", "is_default_role"}
-    )
+    data = v.table(value, where, ROLE_KEYS)
     key = _key(v, data, where)
     granted = v.strings(
         data.get("permissions", []),
@@ -269,6 +251,13 @@ def parse_role(v: Reader, value: object, where: str, permissions: set[str]) -> R
         description=_text(v, data, "description", where),
         permissions=granted,
         is_default_role=v.typed(data, "is_default_role", f"{where}.is_default_role", bool, False),
+        api_scopes=parse_api_scopes(v, data.get("api_scopes", {}), f"{where}.api_scopes"),
+        applications=v.strings(
+            data.get("applications", []),
+            f"{where}.applications",
+            lambda c: KEY_RE.match(c) is not None,
+            "an app's client_id",
+        ),
     )
 
 

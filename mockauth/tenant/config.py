@@ -17,6 +17,7 @@ from mockauth.errors import _MISSING, FILE_KEY, ConfigError
 from mockauth.faults.rules import FaultRule, parse_rules
 from mockauth.tenant.catalog import Catalog, parse_catalog, parse_values
 from mockauth.tenant.defaults import DEFAULT_CONFIG_TOML as DEFAULT_CONFIG_TOML
+from mockauth.tenant.environment import Environment, parse_environment
 from mockauth.tenant.mgmt_scopes import MANAGEMENT_SCOPES, is_management_audience
 from mockauth.tenant.people import (
     ORG_CODE,
@@ -29,16 +30,20 @@ from mockauth.tenant.people import (
     parse_users,
     redirect_uri_problem,
 )
-from mockauth.tenant.validate import CONTROLS, SPACES, TEXT, Bounds, Reader, Text, whole
+from mockauth.tenant.validate import (
+    AUDIENCE,
+    SCOPE,
+    TEXT,
+    Bounds,
+    Reader,
+    Text,
+    whole,
+)
 
 ISSUER_PLACEHOLDER = "{issuer}"
 CLIENT_ID = Text("^[0-9a-f]{32}$", "must be 32 lowercase hex characters")
 # The TypeScript SDK refuses any other secret before sending it.
 CLIENT_SECRET = Text("^[A-Za-z0-9]{40,60}$", "must be 40 to 60 ASCII letters and digits")
-SCOPE = Text("^[\\x21\\x23-\\x5b\\x5d-\\x7e]+$", "must be a scope token")  # RFC 6749
-AUDIENCE = Text(
-    f"^[^{CONTROLS}{SPACES}]+$", "must be non-empty with no whitespace or control characters"
-)
 CLIENT_ID_RE = CLIENT_ID.regex
 CLIENT_SECRET_RE = CLIENT_SECRET.regex
 SCOPE_RE = SCOPE.regex
@@ -172,6 +177,8 @@ class Business:
     timezone: str = ""
     privacy_url: str = ""
     terms_url: str = ""
+    has_clickwrap: bool = False
+    has_kinde_branding: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,6 +195,7 @@ class ServerConfig:
     # Permissions, roles, feature flags, properties and property categories.
     catalog: Catalog = field(default_factory=Catalog)
     business: Business = field(default_factory=Business)
+    environment: Environment = field(default_factory=Environment)  # passkey policy, logos
     # The authorization endpoint shows a page to pick the user (unless login_hint names one).
     login_page: bool = False
     # Seconds a rotated-out key stays published; None: until retired explicitly.
@@ -264,11 +272,12 @@ def api_table(api: Api) -> dict[str, Any]:
     return out
 
 
-def business_table(business: Business) -> dict[str, str]:
-    return {name: getattr(business, name) for name in _BUSINESS_KEYS}
+def business_table(business: Business) -> dict[str, Any]:
+    return {name: getattr(business, name) for name in _BUSINESS_KEYS + _BUSINESS_FLAGS}
 
 
 _BUSINESS_KEYS = ("name", "email", "phone", "industry", "timezone", "privacy_url", "terms_url")
+_BUSINESS_FLAGS = ("has_clickwrap", "has_kinde_branding")
 
 
 def lifetimes_table(lifetimes: Lifetimes) -> dict[str, int]:
@@ -369,8 +378,11 @@ def parse_org_table(
 def parse_business(value: object, *, source: str, key: str = "business") -> Business:
     """Validate the ``[business]`` table."""
     v = _ConfigReader(source)
-    data = v.table(value, key, _BUSINESS_KEYS)
-    out = {}
+    data = v.table(value, key, _BUSINESS_KEYS + _BUSINESS_FLAGS)
+    out: dict[str, Any] = {
+        name: v.typed(data, name, f"{key}.{name}", bool, getattr(Business(), name))
+        for name in _BUSINESS_FLAGS
+    }
     for name in _BUSINESS_KEYS:
         text = v.typed(data, name, f"{key}.{name}", str, getattr(Business(), name))
         if len(text) > 256:
@@ -426,6 +438,7 @@ class _ConfigReader(Reader):
                 "properties",
                 "property_categories",
                 "business",
+                "environment",
             },
         )
         issuer = self.typed(data, "issuer", "issuer", str, None)
@@ -451,6 +464,7 @@ class _ConfigReader(Reader):
         return ServerConfig(
             catalog=catalog,
             business=business,
+            environment=parse_environment(self, data.get("environment", {})),
             users=users,
             orgs=orgs,
             login_page=self.typed(data, "login_page", "login_page", bool, False),

@@ -1,5 +1,7 @@
 """The tenant as the store holds it: its apps, APIs, organisations and users as rows of
-their config tables (JSON) by kind, its scalar settings, and back again."""
+their config tables (JSON) by kind (the business and the environment's settings as one row
+each, so the Management API changes them in the same transaction), its scalar settings, and
+back again."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from mockauth.tenant.config import (
     parse_org_table,
     parse_user_table,
 )
+from mockauth.tenant.environment import environment_table, parse_environment
 from mockauth.tenant.people import org_table, user_table
 from mockauth.tenant.rows import Entities
 from mockauth.tenant.validate import Reader
@@ -35,6 +38,8 @@ def entities_of(config: ServerConfig) -> Entities:
         "apps": [(a.client_id, app_table(a)) for a in config.apps],
         "orgs": [(o.code, org_table(o)) for o in config.orgs],
         "users": [(u.id, user_table(u)) for u in config.users],
+        "business": [("business", business_table(config.business))],
+        "environment": [("environment", environment_table(config.environment))],
     }
     return {
         kind: [(key, json.dumps(table)) for key, table in rows] for kind, rows in tables.items()
@@ -48,7 +53,6 @@ def settings_of(config: ServerConfig) -> dict[str, Any]:
         "login_page": config.login_page,
         "key_overlap": config.key_overlap,
         "source": config.source,
-        "business": business_table(config.business),
     }
 
 
@@ -75,6 +79,11 @@ def config_from(
         for _, d in entities.get("users", [])
     )
     config = replace(base, catalog=catalog, apis=apis, apps=apps, orgs=orgs, users=users, faults=())
+    for _, data in entities.get("business", []):
+        config = replace(config, business=parse_business(json.loads(data), source=source))
+    for _, data in entities.get("environment", []):
+        environment = parse_environment(Reader(source), json.loads(data))
+        config = replace(config, environment=environment)
     if settings:
         lifetimes = settings.get("lifetimes")
         config = replace(
@@ -84,6 +93,5 @@ def config_from(
             login_page=bool(settings.get("login_page", config.login_page)),
             key_overlap=settings.get("key_overlap", config.key_overlap),
             source=settings.get("source", config.source),
-            business=parse_business(settings.get("business", {}), source="store"),
         )
     return config

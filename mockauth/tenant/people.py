@@ -8,8 +8,12 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from mockauth.tenant.catalog import Catalog, FlagValue, parse_values
-from mockauth.tenant.validate import CONTROLS, SPACES, TEXT, Reader, Text
+from mockauth.tenant.catalog import Catalog, parse_values
+from mockauth.tenant.environment import parse_logos, parse_policy
+from mockauth.tenant.flagvalues import FlagValue
+from mockauth.tenant.grants import ApiScopes, api_scopes_table, parse_api_scopes
+from mockauth.tenant.invites import Invite, invite_table, parse_invites
+from mockauth.tenant.validate import EMAIL, PERMISSION, TEXT, Reader, Text
 
 ORG_CODE = Text(
     "^org_[0-9a-z]{1,32}$",
@@ -22,9 +26,6 @@ USER_RESERVED_CLAIMS = frozenset(
     | {"org_code", "org_name", "permissions", "roles", "at_hash", "nonce"}
 )
 USER_ID = Text("^kp_[0-9A-Za-z_]{1,64}$", "must be kp_ and 1 to 64 letters, digits or '_'")
-# An email's limit (RFC 5321).
-EMAIL = Text(f"^[^@{CONTROLS}{SPACES}]+@[^@{CONTROLS}{SPACES}]+$", "must be an email address", 254)
-PERMISSION = Text("^[\\x21-\\x7e]{1,200}$", "must be 1 to 200 printable ASCII characters")
 ORG_CODE_RE = ORG_CODE.regex
 USER_ID_RE = USER_ID.regex
 EMAIL_RE = EMAIL.regex
@@ -44,6 +45,10 @@ class Org:
     # Overrides of feature flags for the organisation's members, and property values.
     feature_flags: Mapping[str, FlagValue] = field(default_factory=lambda: MappingProxyType({}))
     properties: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    invites: tuple[Invite, ...] = ()
+    # Logo file names by type (light, dark); its own passkey policy (None: the environment's).
+    logos: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    passkey_policy: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,6 +78,8 @@ class User:
     provided_id: str | None = None
     phone: str | None = None
     created_on: str | None = None
+    # API scopes held in one organisation, by org code.
+    org_api_scopes: Mapping[str, ApiScopes] = field(default_factory=lambda: MappingProxyType({}))
 
     @property
     def name(self) -> str:
@@ -106,6 +113,7 @@ def user_table(user: User) -> dict[str, Any]:
         ("provided_id", user.provided_id),
         ("phone", user.phone),
         ("created_on", user.created_on),
+        ("org_api_scopes", {k: api_scopes_table(v) for k, v in user.org_api_scopes.items()}),
     ):
         if value:
             out[name] = value
@@ -122,6 +130,9 @@ def org_table(org: Org) -> dict[str, Any]:
         ("created_on", org.created_on),
         ("feature_flags", dict(org.feature_flags)),
         ("properties", dict(org.properties)),
+        ("invites", [invite_table(i) for i in org.invites]),
+        ("logos", dict(org.logos)),
+        ("passkey_policy", org.passkey_policy),
     ):
         if value:
             out[name] = value
@@ -215,6 +226,7 @@ ORG_TEXT = {
 }
 ORG_KEYS = frozenset(
     {"code", "name", "is_allow_registrations", "feature_flags", "properties", *ORG_TEXT}
+    | {"invites", "logos", "passkey_policy"}
 )
 
 
@@ -241,6 +253,9 @@ def parse_org(v: Reader, value: object, key: str, catalog: Catalog | None = None
         created_on=texts["created_on"],
         feature_flags=MappingProxyType(flags),
         properties=MappingProxyType(props),
+        invites=parse_invites(v, data.get("invites", []), f"{key}.invites"),
+        logos=parse_logos(v, data, key),
+        passkey_policy=parse_policy(v, data, key),
     )
 
 
@@ -258,6 +273,7 @@ USER_TEXT = {
 USER_KEYS = frozenset(
     {"id", "email", "email_verified", "orgs", "permissions", "roles", "claims", *USER_TEXT}
     | {"org_roles", "org_permissions", "feature_flags", "properties", "is_suspended"}
+    | {"org_api_scopes"}
 )
 
 
@@ -314,7 +330,25 @@ def parse_user(
         provided_id=texts["provided_id"],
         phone=texts["phone"],
         created_on=texts["created_on"],
+        org_api_scopes=_org_api_scopes(v, data, key, orgs),
     )
+
+
+def _org_api_scopes(
+    v: Reader, data: dict[str, Any], key: str, orgs: tuple[str, ...]
+) -> Mapping[str, ApiScopes]:
+    """``{org_code = {audience = [scopes]}}`` for orgs the user belongs to."""
+    where = f"{key}.org_api_scopes"
+    table = v.typed(data, "org_api_scopes", where, dict, {})
+    out = {}
+    for code, scopes in table.items():
+        v.matches(f"{where}.{code} (the org code)", code, ORG_CODE)
+        found = parse_api_scopes(v, scopes, f"{where}.{code}")
+        if code not in orgs:
+            raise v.conflict(f"{where}.{code}", scopes, "the user is not in this organisation")
+        if found:
+            out[code] = found
+    return MappingProxyType(out)
 
 
 def _per_org(

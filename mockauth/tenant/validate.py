@@ -71,6 +71,15 @@ class Bounds:
 
 # Text of any length without control characters (names, descriptions).
 TEXT = Text(f"^[^{CONTROLS}]*$", "must be text without control characters")
+# Rules several tables share (apps, APIs, users, organisations, roles).
+SCOPE = Text("^[\\x21\\x23-\\x5b\\x5d-\\x7e]+$", "must be a scope token")  # RFC 6749
+AUDIENCE = Text(
+    f"^[^{CONTROLS}{SPACES}]+$", "must be non-empty with no whitespace or control characters"
+)
+# A role or permission key.
+PERMISSION = Text("^[\\x21-\\x7e]{1,200}$", "must be 1 to 200 printable ASCII characters")
+# An email's limit (RFC 5321).
+EMAIL = Text(f"^[^@{CONTROLS}{SPACES}]+@[^@{CONTROLS}{SPACES}]+$", "must be an email address", 254)
 
 
 def key_path(prefix: str, name: str) -> str:

@@ -20,12 +20,12 @@ from mockauth.admin.io import CLOCK_CHANGES, RETIRE_KEYS, ROTATE_KEYS
 from mockauth.admin.openapi import openapi_document
 from mockauth.faults import rules
 from mockauth.http.app import create_app
-from mockauth.tenant import config, people, validate
+from mockauth.tenant import config, environment, invites, people, validate
 from mockauth.tenant.tenant import Tenant
 
 TEXTS = {
     f"{module.__name__.rsplit('.', 1)[1]}.{name}": value
-    for module in (config, people, rules, validate)
+    for module in (config, people, rules, validate, environment, invites)
     for name, value in vars(module).items()
     if isinstance(value, validate.Text)
 }
@@ -104,8 +104,8 @@ def test_the_text_rules_refuse_every_control_and_space_character() -> None:
     assert len(odd) > 60
     for c in odd:
         control = unicodedata.category(c) == "Cc"
-        assert not config.AUDIENCE.ok("a" + c), hex(ord(c))
-        assert not people.EMAIL.ok("a@b" + c), hex(ord(c))
+        assert not validate.AUDIENCE.ok("a" + c), hex(ord(c))
+        assert not validate.EMAIL.ok("a@b" + c), hex(ord(c))
         assert rules.MATCH_TEXT.ok("a" + c) is validate.TEXT.ok("a" + c) is not control
 
 

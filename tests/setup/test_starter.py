@@ -39,6 +39,8 @@ name = "Read reports"
 key = "analyst"
 name = "Analyst"
 permissions = ["read:reports"]
+api_scopes = { "https://api.example.com" = ["read:calendar"] }
+applications = ["bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"]
 
 [[feature_flags]]
 key = "theme"
@@ -62,6 +64,11 @@ context = "app"
 
 [business]
 name = "Acme"
+has_clickwrap = true
+
+[environment]
+passkey_policy = "optional"
+logos = { dark = "acme-dark.png" }
 
 [[apps]]
 name = "Browser"
@@ -89,6 +96,15 @@ code = "org_0123456789a"
 handle = "acme"
 is_allow_registrations = true
 feature_flags = { theme = "dark" }
+passkey_policy = "mandatory"
+logos = { light = "acme.png" }
+
+[[orgs.invites]]
+code = "inv_0a1b2c"
+email = "sam@example.com"
+first_name = "Sam"
+roles = ["analyst"]
+is_revoked = true
 
 [[users]]
 email = "x@example.com"
@@ -102,6 +118,7 @@ feature_flags = { theme = "blue" }
 properties = { team = "core" }
 is_suspended = true
 phone = "+1 555"
+org_api_scopes = { org_0123456789a = { "https://api.example.com" = ["read:calendar"] } }
 
 [[faults]]
 id = "slow"
