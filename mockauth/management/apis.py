@@ -127,6 +127,7 @@ def delete_api(call: Call) -> Reply:
     def change(config: ServerConfig) -> tuple[ServerConfig, None]:
         api = _changeable(call, config)
         config = _grants(config, api.audience, lambda app, scopes: None)
+        config = lookup.forget_api_scope(config, api.audience, None)
         return replace(config, apis=tuple(a for a in config.apis if a.id != api.id)), None
 
     call.tenant.update(change)
@@ -139,7 +140,7 @@ def get_api_scopes(call: Call) -> Reply:
     return success(scopes=_scopes(api, described=True))
 
 
-def _scope(api: Api, ident: str) -> str:
+def find_scope(api: Api, ident: str) -> str:
     found = next((s for s in api.scopes if scope_id(api, s) == ident), None)
     if found is None:
         raise lookup.not_found("scope", ident)
@@ -149,7 +150,7 @@ def _scope(api: Api, ident: str) -> str:
 @op("GET", "/apis/{api_id}/scopes/{scope_id}", "read:api_scopes", "getAPIScope")
 def get_api_scope(call: Call) -> Reply:
     api = lookup.api(call.config, call.params["api_id"])
-    scope = _scope(api, call.params["scope_id"])
+    scope = find_scope(api, call.params["scope_id"])
     entry = {"id": scope_id(api, scope), "key": scope}
     entry["description"] = api.scope_descriptions.get(scope, "")
     return success(scope=entry)
@@ -188,7 +189,7 @@ def update_api_scope(call: Call) -> Reply:
 
     def change(config: ServerConfig) -> tuple[ServerConfig, None]:
         api = _changeable(call, config)
-        scope = _scope(api, call.params["scope_id"])
+        scope = find_scope(api, call.params["scope_id"])
         descriptions = {**api.scope_descriptions, scope: description}
         return _put_api(
             config, replace(api, scope_descriptions=MappingProxyType(descriptions))
@@ -202,12 +203,13 @@ def update_api_scope(call: Call) -> Reply:
 def delete_api_scope(call: Call) -> Reply:
     def change(config: ServerConfig) -> tuple[ServerConfig, None]:
         api = _changeable(call, config)
-        scope = _scope(api, call.params["scope_id"])
+        scope = find_scope(api, call.params["scope_id"])
         config = _grants(
             config,
             api.audience,
             lambda app, scopes: None if scopes is None else [s for s in scopes if s != scope],
         )
+        config = lookup.forget_api_scope(config, api.audience, scope)
         descriptions = {k: v for k, v in api.scope_descriptions.items() if k != scope}
         new = replace(
             api,
@@ -252,7 +254,7 @@ def _app_scope(call: Call, add: bool) -> Reply:
     def change(config: ServerConfig) -> tuple[ServerConfig, None]:
         api = lookup.api(config, call.params["api_id"])
         app: App = lookup.app(config, call.params["application_id"])
-        scope = _scope(api, call.params["scope_id"])
+        scope = find_scope(api, call.params["scope_id"])
 
         def edit(a: App, scopes: tuple[str, ...] | None) -> Any:
             if a.client_id != app.client_id:

@@ -1,6 +1,6 @@
 """Applications: list, get, create, update, delete; callback and logout URLs, token
-lifetimes, property values, and their connections (a fixed list: mockauth signs users in
-without connections)."""
+lifetimes and property values (their connections are in connections.py, the roles that may
+use them in access_roles.py)."""
 
 from __future__ import annotations
 
@@ -25,14 +25,6 @@ from mockauth.tenant.validate import Table
 # Kinde's type names on the wire, and mockauth's.
 WIRE_TYPES = {"regular": "reg", "m2m": "m2m", "spa": "spa", "device": "device"}
 APP_TYPES = {wire: ours for ours, wire in WIRE_TYPES.items()}
-CONNECTIONS = (
-    {
-        "id": "conn_mockauthemailpassword",
-        "name": "Email",
-        "display_name": "Email + password",
-        "strategy": "email:password",
-    },
-)
 _ALPHANUMERIC = string.ascii_letters + string.digits
 
 
@@ -144,6 +136,11 @@ def delete_application(call: Call) -> Reply:
 
     def change(config: ServerConfig) -> tuple[ServerConfig, None]:
         lookup.app(config, client_id)
+        roles = tuple(  # roles no longer grant access to it
+            replace(r, applications=tuple(c for c in r.applications if c != client_id))
+            for r in config.catalog.roles
+        )
+        config = lookup.put_catalog(config, roles=roles)
         return replace(config, apps=tuple(a for a in config.apps if a.client_id != client_id)), None
 
     call.tenant.update(change)
@@ -208,27 +205,6 @@ def update_applications_property(call: Call) -> Reply:
         lookup.put_app,
         one_value(call.params["property_key"], value, "app"),
     )
-
-
-@op(
-    "GET",
-    "/applications/{application_id}/connections",
-    "read:application_connections",
-    "GetApplicationConnections",
-)
-def get_application_connections(call: Call) -> Reply:
-    lookup.app(call.config, call.params["application_id"])
-    return success(connections=_connections(), has_more=False)
-
-
-def _connections() -> list[dict[str, Any]]:
-    return [{"code": "OK", "message": "Success", "connection": dict(c)} for c in CONNECTIONS]
-
-
-@op("GET", "/connections", "read:connections", "GetConnections")
-def get_connections(call: Call) -> Reply:
-    call.page_size()
-    return success(connections=_connections(), has_more=False)
 
 
 # --- callback and logout URLs --------------------------------------------------------------
@@ -298,8 +274,6 @@ OPERATIONS = [
     update_application_tokens,
     get_application_property_values,
     update_applications_property,
-    get_application_connections,
-    get_connections,
     *_url_ops(
         "redirect_uris", "Callback", "applications_redirect_uris", "applications_redirect_uris"
     ),

@@ -15,7 +15,7 @@ from mockauth.management.pagination import token_page
 from mockauth.management.shapes import created_on, permission_entry
 from mockauth.tenant import access
 from mockauth.tenant.config import ServerConfig
-from mockauth.tenant.people import Org, User
+from mockauth.tenant.people import User
 from mockauth.tenant.validate import Table
 
 SORTS = ("name_asc", "name_desc", "email_asc", "email_desc", "id_asc", "id_desc")
@@ -28,6 +28,9 @@ def without_org(user: User, code: str) -> User:
         org_roles=MappingProxyType({k: v for k, v in user.org_roles.items() if k != code}),
         org_permissions=MappingProxyType(
             {k: v for k, v in user.org_permissions.items() if k != code}
+        ),
+        org_api_scopes=MappingProxyType(
+            {k: v for k, v in user.org_api_scopes.items() if k != code}
         ),
     )
 
@@ -56,14 +59,6 @@ def _without_key(
     drops out)."""
     out = {c: tuple(k for k in keys if c != code or k != key) for c, keys in per_org.items()}
     return MappingProxyType({c: keys for c, keys in out.items() if keys})
-
-
-def _member(config: ServerConfig, code: str, user_id: str) -> tuple[Org, User]:
-    org = lookup.org(config, code)
-    user = lookup.user(config, user_id)
-    if code not in user.orgs:
-        raise lookup.not_found("organization user", user_id)
-    return org, user
 
 
 def _keys(config: ServerConfig, item: Table, name: str) -> list[str] | None:
@@ -177,7 +172,7 @@ def update_organization_users(call: Call) -> Reply:
 )
 def remove_organization_user(call: Call) -> Reply:
     def change(config: ServerConfig) -> tuple[ServerConfig, None]:
-        _, user = _member(config, call.params["org_code"], call.params["user_id"])
+        _, user = lookup.member(config, call.params["org_code"], call.params["user_id"])
         return lookup.put_user(config, without_org(user, call.params["org_code"])), None
 
     call.tenant.update(change)
@@ -192,7 +187,7 @@ def remove_organization_user(call: Call) -> Reply:
 )
 def get_organization_user_roles(call: Call) -> Reply:
     code = call.params["org_code"]
-    _, user = _member(call.config, code, call.params["user_id"])
+    _, user = lookup.member(call.config, code, call.params["user_id"])
     return success(roles=access.roles(call.config.catalog, user, code), next_token=None)
 
 
@@ -209,7 +204,7 @@ def create_organization_user_role(call: Call) -> Reply:
     code = call.params["org_code"]
 
     def change(config: ServerConfig) -> tuple[ServerConfig, None]:
-        _, user = _member(config, code, call.params["user_id"])
+        _, user = lookup.member(config, code, call.params["user_id"])
         role = lookup.role(config, role_id)
         return lookup.put_user(config, _grant(user, code, [role.key], None)), None
 
@@ -227,7 +222,7 @@ def delete_organization_user_role(call: Call) -> Reply:
     code = call.params["org_code"]
 
     def change(config: ServerConfig) -> tuple[ServerConfig, None]:
-        _, user = _member(config, code, call.params["user_id"])
+        _, user = lookup.member(config, code, call.params["user_id"])
         role = lookup.role(config, call.params["role_id"])
         if role.key not in user.org_roles.get(code, ()):
             raise lookup.not_found("organization user role", role.id)
@@ -247,7 +242,7 @@ def delete_organization_user_role(call: Call) -> Reply:
 def get_organization_user_permissions(call: Call) -> Reply:
     code = call.params["org_code"]
     config = call.config
-    _, user = _member(config, code, call.params["user_id"])
+    _, user = lookup.member(config, code, call.params["user_id"])
     with_roles = "roles" in (call.q("expand") or "")
     out = []
     for key in access.permission_keys(config.catalog, user, code):
@@ -280,7 +275,7 @@ def create_organization_user_permission(call: Call) -> Reply:
     code = call.params["org_code"]
 
     def change(config: ServerConfig) -> tuple[ServerConfig, None]:
-        _, user = _member(config, code, call.params["user_id"])
+        _, user = lookup.member(config, code, call.params["user_id"])
         permission = lookup.permission(config, permission_id)
         return lookup.put_user(config, _grant(user, code, None, [permission.key])), None
 
@@ -298,7 +293,7 @@ def delete_organization_user_permission(call: Call) -> Reply:
     code = call.params["org_code"]
 
     def change(config: ServerConfig) -> tuple[ServerConfig, None]:
-        _, user = _member(config, code, call.params["user_id"])
+        _, user = lookup.member(config, code, call.params["user_id"])
         permission = lookup.permission(config, call.params["permission_id"])
         if permission.key not in user.org_permissions.get(code, ()):
             raise lookup.not_found("organization user permission", permission.id)

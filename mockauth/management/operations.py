@@ -1,7 +1,8 @@
 """The operation table's machinery: each operation is a method, a path under ``/api/v1``,
 the scope it needs (Kinde's ``x-scope``) and a plain function from a ``Call`` to a status
 and a JSON body. One wrapper does everything else: the token and scope checks, reading the
-body, and turning bad input into Kinde's 400."""
+body (JSON, or a multipart upload for the logo operations), and turning bad input into
+Kinde's 400."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from mockauth.errors import (
 )
 from mockauth.management.auth import management_claims, require_scope
 from mockauth.management.pagination import cursor_page, page_size
+from mockauth.management.uploads import Upload, parse_uploads
 from mockauth.oauth.params import read_body
 from mockauth.tenant.config import ServerConfig
 from mockauth.tenant.tenant import Tenant
@@ -37,6 +39,7 @@ T = TypeVar("T")
 MANAGEMENT_PREFIX = paths.MANAGEMENT
 SOURCE = "request"
 MAX_BODY = 64 * 1024
+MAX_UPLOAD = 8 * MAX_BODY  # a logo
 NO_STORE = {"Cache-Control": "no-store"}
 Reply = tuple[int, dict[str, Any]]
 
@@ -95,6 +98,15 @@ class Call:
             raise ManagementBadRequest("The request needs a JSON body.")
         return Table(Reader(SOURCE), body, what="body")
 
+    def upload(self, name: str) -> Upload:
+        """The file sent in the multipart field ``name``."""
+        found = self.body.get(name) if isinstance(self.body, dict) else None
+        if not isinstance(found, Upload):
+            raise ManagementBadRequest(
+                f"The request needs the file in the multipart/form-data field {name!r}."
+            )
+        return found
+
 
 Handler = Callable[[Call], Reply]
 
@@ -108,17 +120,24 @@ class Operation:
     scope: str
     handler: Handler
     name: str  # Kinde's operationId
+    upload: bool = False  # the body is multipart/form-data (a file), not JSON
 
     @property
     def full_path(self) -> str:
         return MANAGEMENT_PREFIX + self.path
 
+    @property
+    def max_body(self) -> int:
+        return MAX_UPLOAD if self.upload else MAX_BODY
 
-def op(method: str, path: str, scope: str, name: str) -> Callable[[Handler], Operation]:
+
+def op(
+    method: str, path: str, scope: str, name: str, *, upload: bool = False
+) -> Callable[[Handler], Operation]:
     """Declare a function as an operation (the module lists them in OPERATIONS)."""
 
     def wrap(handler: Handler) -> Operation:
-        return Operation(method, path, scope, handler, name)
+        return Operation(method, path, scope, handler, name, upload)
 
     return wrap
 
@@ -138,6 +157,8 @@ def not_found(
 
 
 def json_response(status: int, body: object) -> Response:
+    if status == 204:  # Kinde's "nothing to delete": no body
+        return Response(status_code=204, headers=NO_STORE)
     return Response(json.dumps(body), status, media_type="application/json", headers=NO_STORE)
 
 
@@ -149,7 +170,12 @@ def route(operation: Operation) -> Route:
         tenant.refresh()
         claims = management_claims(tenant, request.headers)
         require_scope(claims, operation.scope)
-        body = await _body(request) if operation.method in ("POST", "PUT", "PATCH") else _MISSING
+        body: Any = _MISSING
+        if operation.upload:
+            raw = await _raw(request, MAX_UPLOAD)
+            body = parse_uploads(raw, request.headers.get("content-type", ""))
+        elif operation.method in ("POST", "PUT", "PATCH"):
+            body = _json(await _raw(request, MAX_BODY))
         call = Call(tenant, request.path_params, request.query_params, body)
         try:
             status, payload = operation.handler(call)
@@ -167,13 +193,16 @@ def _message(exc: ConfigError) -> str:
     return f"{exc.key} = {shown}: {exc.reason}" if exc.key else exc.reason
 
 
-async def _body(request: Request) -> Any:
+async def _raw(request: Request, limit: int) -> bytes:
     try:
-        raw = await read_body(request, MAX_BODY)
+        return await read_body(request, limit)
     except RequestTooLargeError as exc:
         raise ManagementTooLarge(exc.description) from exc
     except OAuthError as exc:
         raise ManagementBadRequest(exc.description) from exc
+
+
+def _json(raw: bytes) -> Any:
     if not raw.strip():
         return _MISSING
     try:

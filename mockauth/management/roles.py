@@ -165,10 +165,7 @@ def update_role_permissions(call: Call) -> Reply:
 
 
 def _with_permissions(config: ServerConfig, role: Role, keys: list[str]) -> ServerConfig:
-    new = replace(role, permissions=tuple(keys))
-    return lookup.put_catalog(
-        config, roles=tuple(new if r.id == role.id else r for r in config.catalog.roles)
-    )
+    return lookup.put_role(config, replace(role, permissions=tuple(keys)))
 
 
 @op(

@@ -12,7 +12,9 @@ from mockauth.management import (
     apis,
     apps,
     business,
+    connections,
     flags,
+    identities,
     members,
     orgs,
     properties,
@@ -23,12 +25,14 @@ from mockauth.management.operations import MANAGEMENT_PREFIX, Operation, route
 
 OPERATIONS: tuple[Operation, ...] = (
     *users.OPERATIONS,
+    *identities.OPERATIONS,
     *orgs.OPERATIONS,
     *members.OPERATIONS,
     *roles.OPERATIONS,
     *flags.OPERATIONS,
     *properties.OPERATIONS,
     *apps.OPERATIONS,
+    *connections.OPERATIONS,
     *apis.OPERATIONS,
     *business.OPERATIONS,
 )

@@ -1,5 +1,6 @@
 """Users: list, search, get, create (with identities), update, delete; their claims,
-feature-flag overrides, property values, identities and password."""
+feature-flag overrides, property values and password (their identities are in
+identities.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from mockauth.management.values import (
     property_values,
     set_property_values,
 )
-from mockauth.tenant.config import ServerConfig, parse_user_table
+from mockauth.tenant.config import ServerConfig
 from mockauth.tenant.people import EMAIL_RE, User, user_table
 from mockauth.tenant.validate import Table
 
@@ -112,7 +113,7 @@ def create_user(call: Call) -> Reply:
         if org_code:
             lookup.org(config, org_code)
             table["orgs"] = [org_code]
-        user = _parsed(config, table)
+        user = lookup.parsed_user(config, table)
         return replace(config, users=(*config.users, user)), user.id
 
     user_id = call.tenant.update(change)
@@ -149,12 +150,6 @@ def _no_email_twin(config: ServerConfig, email: str, user_id: str | None) -> Non
         )
 
 
-def _parsed(config: ServerConfig, table: dict[str, Any]) -> User:
-    return parse_user_table(
-        table, source="request", orgs=config.orgs, catalog=config.catalog, key="user"
-    )
-
-
 @op("PATCH", "/user", "update:users", "updateUser")
 def update_user(call: Call) -> Reply:
     user_id = call.required("id")
@@ -184,7 +179,7 @@ def update_user(call: Call) -> Reply:
 
     def change(config: ServerConfig) -> tuple[ServerConfig, User]:
         user = lookup.user(config, user_id)
-        new = _parsed(config, {**user_table(user), **changes})
+        new = lookup.parsed_user(config, {**user_table(user), **changes})
         return lookup.put_user(config, new), new
 
     user = call.tenant.update(change)
@@ -280,64 +275,6 @@ def update_user_property(call: Call) -> Reply:
     )
 
 
-def identity_entry(user: User, ident: str, kind: str, value: str, started: float) -> dict[str, Any]:
-    return {
-        "id": ident,
-        "type": kind,
-        "is_confirmed": user.email_verified if kind == "email" else True,
-        "created_on": created_on(user.created_on, started),
-        "last_login_on": None,
-        "total_logins": 0,
-        "name": value,
-        "email": user.email if kind == "email" else None,
-        "connection_id": None,
-        "is_primary": kind == "email",
-    }
-
-
-@op("GET", "/users/{user_id}/identities", "read:user_identities", "GetUserIdentities")
-def get_user_identities(call: Call) -> Reply:
-    user = lookup.user(call.config, call.params["user_id"])
-    found = identities(user)
-    page, more = call.cursor_page(found, lambda i: i[0], 50)
-    started = call.tenant.started_at
-    entries = [identity_entry(user, i, kind, value, started) for i, kind, value in page]
-    return success(identities=entries, has_more=more)
-
-
-@op("POST", "/users/{user_id}/identities", "create:user_identities", "CreateUserIdentity")
-def create_user_identity(call: Call) -> Reply:
-    body = call.table()
-    body.only({"value", "type", "phone_country_id", "connection_id"})
-    kind = inputs.choice(body, "type", ("email", "username", "phone", "enterprise", "social"))
-    value = inputs.text(body, "value", required=True)
-    if kind not in ("username", "phone"):
-        raise body.fail(
-            "type", kind, "mockauth adds username and phone identities (a user has one email)"
-        )
-
-    def change(config: ServerConfig) -> tuple[ServerConfig, str]:
-        user = lookup.user(config, call.params["user_id"])
-        if getattr(user, kind):
-            raise ManagementConflict(f"The user already has a {kind} identity.")
-        new = _parsed(config, {**user_table(user), kind: value})
-        ident = next(i for i, t, _ in identities(new) if t == kind)
-        return lookup.put_user(config, new), ident
-
-    ident = call.tenant.update(change)
-    return success(201, identity={"id": ident})
-
-
-@op("GET", "/identities/{identity_id}", "read:identities", "GetIdentity")
-def get_identity(call: Call) -> Reply:
-    ident = call.params["identity_id"]
-    for user in call.config.users:
-        for found, kind, value in identities(user):
-            if found == ident:
-                return 200, identity_entry(user, found, kind, value, call.tenant.started_at)
-    raise lookup.not_found("identity", ident)
-
-
 @op("PUT", "/users/{user_id}/password", "update:user_passwords", "SetUserPassword")
 def set_user_password(call: Call) -> Reply:
     body = call.table()
@@ -358,8 +295,5 @@ OPERATIONS = [
     get_user_property_values,
     update_user_properties,
     update_user_property,
-    get_user_identities,
-    create_user_identity,
-    get_identity,
     set_user_password,
 ]
