@@ -1,11 +1,11 @@
 """A user's identities: their email, username and phone (one of each at most, so each is the
-primary of its type). List, add a username or phone, read."""
+primary of its type). List, add a username or phone, read, update, delete."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from mockauth.errors import ManagementConflict
+from mockauth.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management import inputs, lookup
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.management.shapes import created_on, identities
@@ -77,8 +77,42 @@ def get_identity(call: Call) -> Reply:
     return 200, identity_entry(user, ident, kind, value, call.tenant.started_at)
 
 
+@op("PATCH", "/identities/{identity_id}", "update:identities", "UpdateIdentity")
+def update_identity(call: Call) -> Reply:
+    body = call.table()
+    body.only({"is_primary"})
+    primary = inputs.boolean(body, "is_primary")
+    _identity(call.config, call.params["identity_id"])
+    if primary is False:  # the only identity of its type stays its primary one
+        raise ManagementBadRequest(
+            "A mockauth user has one identity of each type, and it is the primary one.",
+            code="PRIMARY_IDENTITY_REQUIRED",
+        )
+    return success()
+
+
+@op("DELETE", "/identities/{identity_id}", "delete:identities", "DeleteIdentity")
+def delete_identity(call: Call) -> Reply:
+    ident = call.params["identity_id"]
+
+    def change(config: ServerConfig) -> tuple[ServerConfig, None]:
+        user, kind, _ = _identity(config, ident)
+        if kind == "email":
+            raise ManagementBadRequest(
+                "mockauth users sign in with their email: its identity cannot be deleted.",
+                code="EMAIL_IDENTITY_REQUIRED",
+            )
+        table = {k: v for k, v in user_table(user).items() if k != kind}
+        return lookup.put_user(config, lookup.parsed_user(config, table)), None
+
+    call.tenant.update(change)
+    return success()
+
+
 OPERATIONS = [
     get_user_identities,
     create_user_identity,
     get_identity,
+    update_identity,
+    delete_identity,
 ]

@@ -16,9 +16,11 @@ from mockauth.management import (
     flags,
     identities,
     members,
+    mfa,
     orgs,
     properties,
     roles,
+    sessions,
     users,
 )
 from mockauth.management.operations import MANAGEMENT_PREFIX, Operation, route
@@ -26,6 +28,8 @@ from mockauth.management.operations import MANAGEMENT_PREFIX, Operation, route
 OPERATIONS: tuple[Operation, ...] = (
     *users.OPERATIONS,
     *identities.OPERATIONS,
+    *sessions.OPERATIONS,
+    *mfa.OPERATIONS,
     *orgs.OPERATIONS,
     *members.OPERATIONS,
     *roles.OPERATIONS,

@@ -3,7 +3,9 @@ organisation, the code that carries it, the sign-in session at the server, and s
 
 A session is a sealed cookie on the server's own origin (not worker memory): any worker
 reads it, and ``prompt=none`` uses it as Kinde's does for silent re-authentication and
-``switchOrg``. Ending it (``/logout``) spends its id, so a copy of the cookie is dead too.
+``switchOrg``. Ending it (``/logout``) spends its id, so a copy of the cookie is dead too;
+ending all of a user's (the Management API's DeleteUserSessions) notes the time, and every
+session of theirs that started by then is dead.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ SESSION_COOKIE = "mockauth_session"
 REFRESH_COOKIE = "_kbrte"
 SESSION_LIFETIME = 30 * 86_400  # real seconds a sign-in session lasts without a logout
 MAX_ORG_NAME = 256
+_ENDED = "sessions_ended:"  # + user id: when their sessions were ended (tenant clock)
 
 
 def find_user(tenant: Tenant, hint: str) -> User | None:
@@ -118,6 +121,9 @@ def session_of(tenant: Tenant, cookie: str | None) -> tuple[Session, User] | Non
     user = tenant.user(session.user_id)
     if user is None or tenant.store.is_spent("session_" + session.id):
         return None
+    ended = tenant.store.note_of(_ENDED + user.id)
+    if ended is not None and session.auth_time <= int(ended):
+        return None  # one started in the second they were ended counts as ended too
     return session, user
 
 
@@ -125,6 +131,12 @@ def end_session(tenant: Tenant, cookie: str | None) -> None:
     session = Session.open(tenant.sealer, cookie) if cookie else None
     if session is not None:
         tenant.store.spend("session_" + session.id, session.real_exp)
+
+
+def end_user_sessions(tenant: Tenant, user_id: str) -> None:
+    """End every sign-in session ``user_id`` has (the cookies are the browsers': none is
+    listed, each is refused from now on)."""
+    tenant.store.note(_ENDED + user_id, str(tenant.clock()), time.time() + SESSION_LIFETIME)
 
 
 def session_cookie(tenant: Tenant, session: Session | None) -> str:

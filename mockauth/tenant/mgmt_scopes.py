@@ -24,7 +24,13 @@ MANAGEMENT_SCOPES: tuple[str, ...] = tuple(
             "read:user_identities",
             "create:user_identities",
             "update:user_passwords",
+            "read:user_sessions",
+            "delete:user_sessions",
+            "read:user_mfa",
+            "delete:user_mfa",
             "read:identities",
+            "update:identities",
+            "delete:identities",
             # organisations
             "read:organizations",
             "create:organizations",
@@ -46,6 +52,9 @@ MANAGEMENT_SCOPES: tuple[str, ...] = tuple(
             "read:organization_user_permissions",
             "create:organization_user_permissions",
             "delete:organization_user_permissions",
+            "read:organization_user_mfa",
+            "delete:organization_user_mfa",
+            "update:organization_mfa",
             # roles and permissions
             "read:roles",
             "create:roles",

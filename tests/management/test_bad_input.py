@@ -206,6 +206,19 @@ BAD = [
     ("GET", "/users?page_size=abc", None, 400),
     ("GET", "/users?next_token=forged", None, 400),
     ("GET", "/organizations?sort=random", None, 400),
+    # {name}: the world's ids
+    ("DELETE", "/users/{user_id}/mfa/mfa_missing", None, 404),
+    ("DELETE", "/organizations/{org_code}/users/{user_id}/mfa/mfa_missing", None, 404),
+    ("GET", "/organizations/{org_code}/users/kp_missing/mfa", None, 404),
+    ("PUT", "/organizations/{org_code}/mfa", {}, 400),
+    ("PUT", "/organizations/{org_code}/mfa", {"enabled_factors": "mfa:sms"}, 400),
+    ("PUT", "/organizations/{org_code}/mfa", {"enabled_factors": ["mfa:fax"]}, 400),
+    ("PATCH", "/organizations/{org_code}/sessions", {"authenticated_session_lifetime": 0}, 400),
+    ("PATCH", "/organizations/{org_code}/sessions", {"sso_session_persistence_mode": "x"}, 400),
+    ("PATCH", "/organizations/{org_code}/sessions", {"is_use_org_sso_session_policy": 1}, 400),
+    ("PATCH", "/identities/{identity_id}", {"is_primary": False}, 400),
+    ("PATCH", "/identities/{identity_id}", {"is_primary": "yes"}, 400),
+    ("DELETE", "/identities/{identity_id}", None, 400),
 ]
 
 

@@ -18,7 +18,7 @@ from starlette.testclient import TestClient
 
 from mockauth import paths
 from mockauth.http.app import create_app
-from mockauth.oauth.signin import SESSION_COOKIE
+from mockauth.oauth.signin import SESSION_COOKIE, end_user_sessions
 from mockauth.tenant.config import DEFAULT_CONFIG_TOML, default_config, parse_config
 from mockauth.tenant.sqlite import open_store
 from mockauth.tenant.tenant import Tenant
@@ -175,6 +175,24 @@ def test_two_workers_see_one_session(tmp_path: Path) -> None:
 def test_a_removed_user_has_no_session(tenant: Tenant, client: TestClient) -> None:
     authorize(client, login_hint="bob@example.com")
     tenant.remove_user(tenant.config.users[1].id)
+    assert authorize(client, prompt="none")["error"] == "login_required"
+
+
+def test_ending_a_users_sessions_ends_each_of_theirs_only(
+    tenant: Tenant, client: TestClient
+) -> None:
+    jane = TestClient(create_app(tenant), base_url=ISSUER, follow_redirects=False)
+    authorize(client, login_hint="bob@example.com")
+    authorize(jane)
+    copy = client.cookies[SESSION_COOKIE]
+    end_user_sessions(tenant, tenant.config.users[1].id)
+    assert authorize(client, prompt="none")["error"] == "login_required"
+    assert "code" in authorize(jane, prompt="none")
+    tenant.clock.advance(1)  # a sign-in after the end starts a session that lives
+    authorize(client, login_hint="bob@example.com")
+    assert "code" in authorize(client, prompt="none")
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, copy)  # the session that was ended stays ended
     assert authorize(client, prompt="none")["error"] == "login_required"
 
 
