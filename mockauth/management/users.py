@@ -12,6 +12,7 @@ from typing import Any
 from mockauth.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management import inputs, lookup
 from mockauth.management.operations import Call, Reply, op, success
+from mockauth.management.org_api_scopes import api_scope_entries
 from mockauth.management.pagination import token_page
 from mockauth.management.shapes import created_on, expanded, identities, user_entry
 from mockauth.management.values import (
@@ -68,6 +69,7 @@ def search_users(call: Call) -> Reply:
     for user in page:
         entry = expanded(user_entry(user, started), user, call.q("expand"))
         entry["properties"] = dict(user.properties)
+        entry["api_scopes"] = api_scope_entries(call.config, user)
         results.append(entry)
     return success(results=results)
 

@@ -46,6 +46,7 @@ def world() -> Iterator[World]:
     api = post("/apis", {"name": "Docs", "audience": "https://docs.example.com"})["api"]
     scope = post(f"/apis/{api['id']}/scopes", {"key": "read:docs"})["scope"]
     identities = client.get(f"/api/v1/users/{USER_ID}/identities", headers=headers).json()
+    invite = post(f"/organization/{ORG}/invites", {"email": "sam@example.com", "roles": ["admin"]})
     web = tenant.config.apps[1].client_id
     ids = {
         "user_id": USER_ID,
@@ -62,6 +63,9 @@ def world() -> Iterator[World]:
         "api_id": api["id"],
         "scope_id": scope["id"],
         "identity_id": identities["identities"][0]["id"],
+        "invite_code": invite["invite"]["code"],
+        "connection_id": "conn_mockauthemailpassword",
+        "type": "light",
     }
     missing = {name: "missing_" + name for name in ids}
     yield tenant, client, ids, missing
