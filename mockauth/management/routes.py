@@ -9,6 +9,7 @@ from starlette.routing import Route
 
 from mockauth.errors import ManagementNotFound
 from mockauth.management import (
+    access_roles,
     apis,
     apps,
     business,
@@ -23,6 +24,8 @@ from mockauth.management import (
     orgs,
     passkeys,
     properties,
+    role_scopes,
+    role_users,
     roles,
     sessions,
     users,
@@ -41,9 +44,12 @@ OPERATIONS: tuple[Operation, ...] = (
     *logos.OPERATIONS,
     *passkeys.OPERATIONS,
     *roles.OPERATIONS,
+    *role_scopes.OPERATIONS,
+    *role_users.OPERATIONS,
     *flags.OPERATIONS,
     *properties.OPERATIONS,
     *apps.OPERATIONS,
+    *access_roles.OPERATIONS,
     *connections.OPERATIONS,
     *apis.OPERATIONS,
     *business.OPERATIONS,

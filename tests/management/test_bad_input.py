@@ -23,6 +23,7 @@ BODYLESS = {
     "addOrganizationUserAPIScope",
     "EnableConnection",
     "EnableOrgConnection",
+    "addApplicationAccessRole",
 }
 
 
@@ -228,6 +229,19 @@ BAD = [
     ("DELETE", "/organization/{org_code}/invites/{invite_code}", None, 200),
     ("DELETE", "/organization/{org_code}/invites/{invite_code}", None, 400),
     ("GET", "/organization/{org_code}/invites/inv_missing", None, 404),
+    ("POST", "/roles/{role_id}/scopes", {}, 400),
+    ("POST", "/roles/{role_id}/scopes", {"scope_id": 5}, 400),
+    ("POST", "/roles/{role_id}/scopes", {"scope_id": "missing"}, 404),
+    ("POST", "/roles/{role_id}/scopes", {"scope_id": "{scope_id}"}, 201),
+    ("POST", "/roles/{role_id}/scopes", {"scope_id": "{scope_id}"}, 409),
+    ("DELETE", "/roles/{role_id}/scopes/missing", None, 404),
+    ("PATCH", "/roles/{role_id}/system_permissions", {"system_permissions": [{"id": "x"}]}, 404),
+    ("PATCH", "/roles/{role_id}/system_permissions", {"system_permissions": [{"x": 1}]}, 400),
+    ("PATCH", "/roles/{role_id}/system_permissions", {"system_permissions": "x"}, 400),
+    ("GET", "/system_permissions?sort=random", None, 400),
+    ("POST", "/applications/{application_id}/access_roles/{role_id}", None, 200),
+    ("POST", "/applications/{application_id}/access_roles/{role_id}", None, 409),
+    ("DELETE", "/applications/{application_id}/access_roles/missing", None, 404),
     ("POST", "/organizations/{org_code}/users/{user_id}/apis/{api_id}/scopes/missing", None, 404),
     (
         "POST",
