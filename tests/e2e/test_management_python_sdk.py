@@ -18,9 +18,9 @@ from kinde_sdk.management.exceptions import (
     ForbiddenException,
     NotFoundException,
 )
-from kinde_sdk.management.management_token_manager import ManagementTokenManager
 
 from mockauth.http.server import ServerThread
+from tests.e2e.kinde_kit import management_client
 from tests.management.kit import ORG, USER_ID
 
 
@@ -32,17 +32,8 @@ def server() -> Iterator[ServerThread]:
 
 @pytest.fixture(scope="module")
 def kinde(server: ServerThread) -> Iterator[ManagementClient]:
-    assert server.tls is not None
-    bundle = str(server.tls.bundle)
-    with pytest.MonkeyPatch.context() as env:
-        # The token goes through requests (REQUESTS_CA_BUNDLE), the calls through urllib3.
-        env.setenv("REQUESTS_CA_BUNDLE", bundle)
-        env.setenv("SSL_CERT_FILE", bundle)
-        ManagementTokenManager.reset_instances()
-        app = server.tenant.config.apps[0]
-        host = urlsplit(server.url).netloc  # the client takes a bare host and adds https://
-        yield ManagementClient(host, app.client_id, app.client_secret)
-        ManagementTokenManager.reset_instances()
+    with management_client(server) as client:
+        yield client
 
 
 def test_the_client_gets_its_token_and_lists_users(kinde: ManagementClient) -> None:
