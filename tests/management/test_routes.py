@@ -4,7 +4,9 @@ the tenant knows exactly the scopes the table names; unknown paths get Kinde's 4
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -16,6 +18,7 @@ from mockauth.tenant.tenant import Tenant
 from tests.management.kit import ISSUER, bearer, concrete, make, token
 
 IDS = [f"{o.method} {o.path}" for o in OPERATIONS]
+DOC = Path(__file__).parents[2] / "docs" / "management-api.md"
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +32,14 @@ def test_the_tenant_knows_exactly_the_scopes_of_the_route_table() -> None:
     assert {o.scope for o in OPERATIONS} == set(MANAGEMENT_SCOPES)
     assert len({(o.method, o.path) for o in OPERATIONS}) == len(OPERATIONS)
     assert len({o.name for o in OPERATIONS}) == len(OPERATIONS)
+
+
+def test_the_document_lists_every_operation_served_with_its_name_and_scope() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+) (\S+)` \| (\w+) \| `?([^|`]*?)`? \| ([^|]*) \|$", text, re.M)
+    served = {(m, p): (name, scope) for m, p, name, scope, status in rows if "served" in status}
+    assert served == {(o.method, o.path): (o.name, o.scope) for o in OPERATIONS}
+    assert f"\n{len(OPERATIONS)} of {len(rows)} operations served.\n" in text
 
 
 def test_the_default_m2m_app_is_granted_every_management_scope(
