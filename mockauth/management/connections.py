@@ -18,8 +18,6 @@ CONNECTIONS = (
         "strategy": "email:password",
     },
 )
-APP_PATH = "/applications/{application_id}/connections"
-ORG_PATH = "/organizations/{organization_code}/connections"
 
 
 def _connections() -> list[dict[str, Any]]:
@@ -48,60 +46,39 @@ def get_connections(call: Call) -> Reply:
     return success(connections=_connections(), has_more=False)
 
 
-@op("GET", APP_PATH, "read:application_connections", "GetApplicationConnections")
-def get_application_connections(call: Call) -> Reply:
-    lookup.app(call.config, call.params["application_id"])
+def _holder(call: Call) -> None:
+    """The app or organisation the path names, else 404."""
+    if "application_id" in call.params:
+        lookup.app(call.config, call.params["application_id"])
+    else:
+        lookup.org(call.config, call.params["organization_code"])
+
+
+def _listed(call: Call) -> Reply:
+    _holder(call)
     return success(connections=_connections(), has_more=False)
 
 
-@op("POST", APP_PATH + "/{connection_id}", "create:application_connections", "EnableConnection")
-def enable_connection(call: Call) -> Reply:
-    lookup.app(call.config, call.params["application_id"])
+def _enable(call: Call) -> Reply:
+    _holder(call)
     _connection(call)
     return success()
 
 
-@op("DELETE", APP_PATH + "/{connection_id}", "delete:application_connections", "RemoveConnection")
-def remove_connection(call: Call) -> Reply:
-    lookup.app(call.config, call.params["application_id"])
+def _remove(call: Call) -> Reply:
+    _holder(call)
     raise _required(call)
 
 
-@op("GET", ORG_PATH, "read:organization_connections", "GetOrganizationConnections")
-def get_organization_connections(call: Call) -> Reply:
-    lookup.org(call.config, call.params["organization_code"])
-    return success(connections=_connections(), has_more=False)
-
-
-@op(
-    "POST",
-    ORG_PATH + "/{connection_id}",
-    "create:organization_connections",
-    "EnableOrgConnection",
-)
-def enable_org_connection(call: Call) -> Reply:
-    lookup.org(call.config, call.params["organization_code"])
-    _connection(call)
-    return success()
-
-
-@op(
-    "DELETE",
-    ORG_PATH + "/{connection_id}",
-    "delete:organization_connections",
-    "RemoveOrgConnection",
-)
-def remove_org_connection(call: Call) -> Reply:
-    lookup.org(call.config, call.params["organization_code"])
-    raise _required(call)
-
-
+APP = "/applications/{application_id}/connections"
+ORG = "/organizations/{organization_code}/connections"
+ONE = "/{connection_id}"
 OPERATIONS = [
     get_connections,
-    get_application_connections,
-    enable_connection,
-    remove_connection,
-    get_organization_connections,
-    enable_org_connection,
-    remove_org_connection,
+    op("GET", APP, "read:application_connections", "GetApplicationConnections")(_listed),
+    op("POST", APP + ONE, "create:application_connections", "EnableConnection")(_enable),
+    op("DELETE", APP + ONE, "delete:application_connections", "RemoveConnection")(_remove),
+    op("GET", ORG, "read:organization_connections", "GetOrganizationConnections")(_listed),
+    op("POST", ORG + ONE, "create:organization_connections", "EnableOrgConnection")(_enable),
+    op("DELETE", ORG + ONE, "delete:organization_connections", "RemoveOrgConnection")(_remove),
 ]

@@ -16,54 +16,26 @@ def _no_factor(factor_id: str) -> ManagementNotFound:
     return lookup.not_found("MFA factor", factor_id, "MFA_FACTOR_NOT_FOUND")
 
 
-@op("GET", "/users/{user_id}/mfa", "read:user_mfa", "GetUsersMFA")
-def get_users_mfa(call: Call) -> Reply:
-    lookup.user(call.config, call.params["user_id"])
+def _person(call: Call) -> None:
+    """The user the path names (and, under an organisation, a member of it), else 404."""
+    if "org_code" in call.params:
+        lookup.member(call.config, call.params["org_code"], call.params["user_id"])
+    else:
+        lookup.user(call.config, call.params["user_id"])
+
+
+def _factors(call: Call) -> Reply:
+    _person(call)
     return success(mfa=None)
 
 
-@op("DELETE", "/users/{user_id}/mfa", "delete:user_mfa", "ResetUsersMFAAll")
-def reset_users_mfa_all(call: Call) -> Reply:
-    lookup.user(call.config, call.params["user_id"])
+def _reset_all(call: Call) -> Reply:
+    _person(call)
     return success()
 
 
-@op("DELETE", "/users/{user_id}/mfa/{factor_id}", "delete:user_mfa", "ResetUsersMFA")
-def reset_users_mfa(call: Call) -> Reply:
-    lookup.user(call.config, call.params["user_id"])
-    raise _no_factor(call.params["factor_id"])
-
-
-@op(
-    "GET",
-    "/organizations/{org_code}/users/{user_id}/mfa",
-    "read:organization_user_mfa",
-    "GetOrgUserMFA",
-)
-def get_org_user_mfa(call: Call) -> Reply:
-    lookup.member(call.config, call.params["org_code"], call.params["user_id"])
-    return success(mfa=None)
-
-
-@op(
-    "DELETE",
-    "/organizations/{org_code}/users/{user_id}/mfa",
-    "delete:organization_user_mfa",
-    "ResetOrgUserMFAAll",
-)
-def reset_org_user_mfa_all(call: Call) -> Reply:
-    lookup.member(call.config, call.params["org_code"], call.params["user_id"])
-    return success()
-
-
-@op(
-    "DELETE",
-    "/organizations/{org_code}/users/{user_id}/mfa/{factor_id}",
-    "delete:organization_user_mfa",
-    "ResetOrgUserMFA",
-)
-def reset_org_user_mfa(call: Call) -> Reply:
-    lookup.member(call.config, call.params["org_code"], call.params["user_id"])
+def _reset(call: Call) -> Reply:
+    _person(call)
     raise _no_factor(call.params["factor_id"])
 
 
@@ -82,12 +54,16 @@ def replace_organization_mfa(call: Call) -> Reply:
     return success()
 
 
+USER = "/users/{user_id}/mfa"
+MEMBER = "/organizations/{org_code}/users/{user_id}/mfa"
 OPERATIONS = [
-    get_users_mfa,
-    reset_users_mfa_all,
-    reset_users_mfa,
-    get_org_user_mfa,
-    reset_org_user_mfa_all,
-    reset_org_user_mfa,
+    op("GET", USER, "read:user_mfa", "GetUsersMFA")(_factors),
+    op("DELETE", USER, "delete:user_mfa", "ResetUsersMFAAll")(_reset_all),
+    op("DELETE", USER + "/{factor_id}", "delete:user_mfa", "ResetUsersMFA")(_reset),
+    op("GET", MEMBER, "read:organization_user_mfa", "GetOrgUserMFA")(_factors),
+    op("DELETE", MEMBER, "delete:organization_user_mfa", "ResetOrgUserMFAAll")(_reset_all),
+    op("DELETE", MEMBER + "/{factor_id}", "delete:organization_user_mfa", "ResetOrgUserMFA")(
+        _reset
+    ),
     replace_organization_mfa,
 ]

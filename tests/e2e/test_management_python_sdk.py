@@ -4,7 +4,6 @@ into its models (a status or a shape it does not expect raises, or gives None)."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -20,20 +19,7 @@ from kinde_sdk.management.exceptions import (
 )
 
 from mockauth.http.server import ServerThread
-from tests.e2e.kinde_kit import management_client
 from tests.management.kit import ORG, USER_ID
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerThread]:
-    with ServerThread(tls=True) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def kinde(server: ServerThread) -> Iterator[ManagementClient]:
-    with management_client(server) as client:
-        yield client
 
 
 def test_the_client_gets_its_token_and_lists_users(kinde: ManagementClient) -> None:
@@ -373,12 +359,12 @@ def test_applications_and_their_urls(kinde: ManagementClient) -> None:
     assert isinstance(apps.delete_application(app_id), m.SuccessResponse)
 
 
-def test_apis_and_scopes(kinde: ManagementClient, server: ServerThread) -> None:
+def test_apis_and_scopes(kinde: ManagementClient, kinde_server: ServerThread) -> None:
     apis = kinde.apis_api
     listed = apis.get_apis(expand="scopes")
     assert isinstance(listed, m.GetApisResponse)
     management = next(a for a in listed.apis if a.is_management_api)
-    assert management.audience == server.issuer + "/api"
+    assert management.audience == kinde_server.issuer + "/api"
     created = apis.add_apis({"name": "Reports", "audience": "https://reports.example.com"})
     assert isinstance(created, m.CreateApisResponse)
     api_id = created.api.id
@@ -389,7 +375,7 @@ def test_apis_and_scopes(kinde: ManagementClient, server: ServerThread) -> None:
     got = apis.get_api_scope(api_id, scope_id)
     assert isinstance(got, m.GetApiScopeResponse) and got.scope.description == "Read reports"
     assert isinstance(apis.get_api_scopes(api_id), m.GetApiScopesResponse)
-    m2m = server.tenant.config.apps[0].client_id
+    m2m = kinde_server.tenant.config.apps[0].client_id
     connected = apis.update_api_applications(api_id, {"applications": [{"id": m2m}]})
     assert isinstance(connected, m.AuthorizeAppApiResponse)
     assert connected.applications_connected == [m2m]
@@ -397,7 +383,7 @@ def test_apis_and_scopes(kinde: ManagementClient, server: ServerThread) -> None:
     api = apis.get_api(api_id)
     assert isinstance(api, m.GetApiResponse)
     assert api.api.applications[0].type == "Machine to machine (M2M)"
-    assert server.tenant.app(m2m).apis["https://reports.example.com"] == ("read:reports",)
+    assert kinde_server.tenant.app(m2m).apis["https://reports.example.com"] == ("read:reports",)
     apis.delete_api_application_scope(api_id, m2m, scope_id)
     apis.delete_api_scope(api_id, scope_id)
     deleted = apis.delete_api(api_id)
@@ -413,10 +399,10 @@ def test_business_and_lists(kinde: ManagementClient) -> None:
     assert isinstance(kinde.timezones_api.get_timezones(), m.GetTimezonesResponse)
 
 
-def test_a_token_without_the_scope_gets_a_forbidden_exception(server: ServerThread) -> None:
+def test_a_token_without_the_scope_gets_a_forbidden_exception(kinde_server: ServerThread) -> None:
     # A second app, granted one scope only, through the same client.
-    tenant = server.tenant
-    audience = server.issuer + "/api"
+    tenant = kinde_server.tenant
+    audience = kinde_server.issuer + "/api"
     tenant.put_app(
         {
             "name": "Reader",
@@ -426,7 +412,7 @@ def test_a_token_without_the_scope_gets_a_forbidden_exception(server: ServerThre
             "apis": {audience: ["read:roles"]},
         }
     )
-    host = urlsplit(server.url).netloc
+    host = urlsplit(kinde_server.url).netloc
     reader = ManagementClient(host, "0123456789abcdef0123456789abcdef", "R" * 50)
     assert isinstance(reader.roles_api.get_roles(), m.GetRolesResponse)
     with pytest.raises(ForbiddenException) as raised:

@@ -6,7 +6,6 @@ None)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -21,65 +20,43 @@ from kinde_sdk.management.exceptions import (
 
 from mockauth import paths
 from mockauth.http.server import ServerThread
-from tests.e2e.kinde_kit import management_client
 from tests.management.kit import ORG, USER_ID
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 
-@pytest.fixture(scope="module")
-def server() -> Iterator[ServerThread]:
-    with ServerThread(tls=True) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def kinde(server: ServerThread) -> Iterator[ManagementClient]:
-    with management_client(server) as client:
-        yield client
-
-
-def _silent_sign_in(server: ServerThread, session: requests.Session) -> dict[str, list[str]]:
-    """``prompt=none`` at the authorization endpoint with the browser's cookies."""
+def _authorize(
+    server: ServerThread, browser: requests.Session, **extra: str
+) -> dict[str, list[str]]:
+    """The web app's sign-in at the authorization endpoint, with the browser's cookies: where
+    it sends the browser back to, as query parameters."""
     web = server.tenant.config.apps[1]
     params = {
         "client_id": web.client_id,
         "redirect_uri": web.redirect_uris[0],
         "response_type": "code",
         "scope": "openid",
-        "state": "st",
-        "prompt": "none",
+        **extra,
     }
-    answer = session.get(server.url + paths.AUTHORIZE, params=params, allow_redirects=False)
+    answer = browser.get(server.url + paths.AUTHORIZE, params=params, allow_redirects=False)
     assert answer.status_code == 302, answer.text
     return parse_qs(urlsplit(answer.headers["location"]).query)
 
 
 def test_sessions_are_ended_and_mfa_has_no_factor(
-    kinde: ManagementClient, server: ServerThread
+    kinde: ManagementClient, kinde_server: ServerThread
 ) -> None:
-    assert server.tls is not None
+    assert kinde_server.tls is not None
     browser = requests.Session()
-    browser.verify = str(server.tls.bundle)
-    web = server.tenant.config.apps[1]
-    browser.get(
-        server.url + paths.AUTHORIZE,
-        params={
-            "client_id": web.client_id,
-            "redirect_uri": web.redirect_uris[0],
-            "response_type": "code",
-            "scope": "openid",
-            "login_hint": "jane@example.com",
-        },
-        allow_redirects=False,
-    )
-    assert "code" in _silent_sign_in(server, browser)
+    browser.verify = str(kinde_server.tls.bundle)
+    assert "code" in _authorize(kinde_server, browser, login_hint="jane@example.com")
+    assert "code" in _authorize(kinde_server, browser, prompt="none")
     sessions = kinde.users_api.get_user_sessions(USER_ID)
     assert isinstance(sessions, m.GetUserSessionsResponse)
     assert sessions.sessions == [] and sessions.has_more is False
-    server.tenant.clock.advance(1)  # the session started a second before it ends
+    kinde_server.tenant.clock.advance(1)  # the session started a second before it ends
     assert isinstance(kinde.users_api.delete_user_sessions(USER_ID), m.SuccessResponse)
-    assert _silent_sign_in(server, browser)["error"] == ["login_required"]
+    assert _authorize(kinde_server, browser, prompt="none")["error"] == ["login_required"]
     with pytest.raises(NotFoundException):
         kinde.users_api.get_user_sessions("kp_missing")
     mfa = kinde.users_api.get_users_mfa(USER_ID)
@@ -193,7 +170,7 @@ def test_connections_of_apps_and_orgs(kinde: ManagementClient) -> None:
         orgs.enable_org_connection(ORG, "conn_missing")
 
 
-def test_roles_scopes_users_and_access(kinde: ManagementClient, server: ServerThread) -> None:
+def test_roles_scopes_users_and_access(kinde: ManagementClient, kinde_server: ServerThread) -> None:
     apis = kinde.apis_api
     api_id = apis.add_apis({"name": "Files", "audience": "https://files.example.com"}).api.id
     scope_id = apis.add_api_scope(api_id, {"key": "read:files"}).scope.id
@@ -227,7 +204,7 @@ def test_roles_scopes_users_and_access(kinde: ManagementClient, server: ServerTh
     assert [(s.org_code, s.scope, s.api_id) for s in found] == [(ORG, "read:files", api_id)]
     orgs.delete_organization_user_api_scope(ORG, USER_ID, api_id, scope_id)
     apps = kinde.applications_api
-    web = server.tenant.config.apps[1].client_id
+    web = kinde_server.tenant.config.apps[1].client_id
     assert isinstance(apps.add_application_access_role(web, role_id), m.SuccessResponse)
     access = apps.get_application_access_roles(web)
     assert isinstance(access, m.GetApplicationAccessRolesResponse)
