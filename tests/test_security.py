@@ -25,7 +25,8 @@ from mockauth.errors import ConfigError
 from mockauth.http import server
 from mockauth.http.app import create_app
 from mockauth.oauth import clientauth
-from mockauth.tenant.config import App, default_config
+from mockauth.tenant.apps import App
+from mockauth.tenant.config import default_config
 from mockauth.tenant.tenant import Tenant
 from mockauth.tokens.keys import KeyStore
 from mockauth.tokens.sealed import SEAL_KEY_FILE

@@ -15,7 +15,8 @@ from mockauth.management import inputs, lookup
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.management.pagination import token_page
 from mockauth.management.values import property_text, property_values
-from mockauth.tenant.config import App, ServerConfig, app_table, parse_app
+from mockauth.tenant.apps import App, app_table, parse_app
+from mockauth.tenant.config import ServerConfig
 from mockauth.tenant.validate import Table
 
 # Kinde's type names on the wire, and mockauth's.

@@ -20,8 +20,8 @@ from mockauth.management.values import (
     property_values,
 )
 from mockauth.tenant.catalog import FLAG_TYPE_NAMES, flag_text, resolve_flag
-from mockauth.tenant.config import ServerConfig, parse_org_table
-from mockauth.tenant.people import Org, org_table
+from mockauth.tenant.config import ServerConfig
+from mockauth.tenant.people import Org, org_table, parse_org_table
 from mockauth.tenant.validate import Table
 
 SORTS = ("name_asc", "name_desc", "email_asc", "email_desc", "id_asc", "id_desc")

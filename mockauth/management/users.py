@@ -19,8 +19,8 @@ from mockauth.management.values import (
     property_text,
     property_values,
 )
-from mockauth.tenant.config import ServerConfig, parse_user_table
-from mockauth.tenant.people import EMAIL_RE, User, user_table
+from mockauth.tenant.config import ServerConfig
+from mockauth.tenant.people import EMAIL_RE, User, parse_user_table, user_table
 from mockauth.tenant.validate import Table
 
 

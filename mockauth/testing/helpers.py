@@ -28,7 +28,7 @@ from mockauth.faults.engine import FaultEngine
 from mockauth.faults.rules import ENDPOINTS, FaultRule
 from mockauth.http.tls import BUNDLE
 from mockauth.issuance import login_app, login_tokens, m2m_token
-from mockauth.tenant.config import App
+from mockauth.tenant.apps import App
 from mockauth.tenant.journal import JournalEntry
 from mockauth.tenant.tenant import Tenant
 from mockauth.validator.validator import TokenValidator
