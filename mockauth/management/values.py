@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mockauth.errors import ManagementBadRequest
 from mockauth.management import lookup
+from mockauth.management.errors import ManagementBadRequest
 from mockauth.tenant.catalog import flag_value_from_text
 from mockauth.tenant.config import ServerConfig
 from mockauth.tenant.validate import Table
