@@ -8,8 +8,10 @@ from dataclasses import replace
 from typing import TypeVar
 
 from mockauth.management.operations import not_found as not_found
+from mockauth.tenant.apis import Api
+from mockauth.tenant.apps import App
 from mockauth.tenant.catalog import Catalog, FeatureFlag, Permission, Property, Role
-from mockauth.tenant.config import Api, App, ServerConfig
+from mockauth.tenant.config import ServerConfig
 from mockauth.tenant.people import Org, User
 
 T = TypeVar("T")

@@ -8,8 +8,8 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from mockauth.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management import inputs, lookup
+from mockauth.management.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.management.pagination import token_page
 from mockauth.management.shapes import created_on, expanded, identities, user_entry
@@ -21,8 +21,8 @@ from mockauth.management.values import (
     property_values,
     set_property_values,
 )
-from mockauth.tenant.config import ServerConfig, parse_user_table
-from mockauth.tenant.people import EMAIL_RE, User, user_table
+from mockauth.tenant.config import ServerConfig
+from mockauth.tenant.people import EMAIL_RE, User, parse_user_table, user_table
 from mockauth.tenant.validate import Table
 
 
