@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
 from mockauth.http.server import ServerThread
-from mockauth.tenant.config import App
+from mockauth.tenant.apps import App
 from mockauth.tokens.claims import TokenFactory
 from mockauth.tokens.keys import KeyStore
 from mockauth.validator.validator import TokenValidator

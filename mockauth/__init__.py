@@ -14,8 +14,8 @@ __version__ = "0.2.0"
 # Public name -> the module that defines it.
 _WHERE = {
     "AdminClient": "mockauth.admin.client",
-    "Api": "mockauth.tenant.config",
-    "App": "mockauth.tenant.config",
+    "Api": "mockauth.tenant.apis",
+    "App": "mockauth.tenant.apps",
     "Clock": "mockauth.clock",
     "ConfigError": "mockauth.errors",
     "DisallowedAlgorithmError": "mockauth.errors",
@@ -30,7 +30,7 @@ _WHERE = {
     "JournalEntry": "mockauth.tenant.journal",
     "KeySetUnavailableError": "mockauth.errors",
     "KeyStore": "mockauth.tokens.keys",
-    "Lifetimes": "mockauth.tenant.config",
+    "Lifetimes": "mockauth.tenant.apps",
     "MalformedTokenError": "mockauth.errors",
     "MockAuth": "mockauth.testing.helpers",
     "MockAuthError": "mockauth.errors",
@@ -137,14 +137,9 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time, __getattr_
     from mockauth.faults.rules import FaultRule, parse_rule
     from mockauth.http.app import create_app
     from mockauth.http.server import ServerThread
-    from mockauth.tenant.config import (
-        Api,
-        App,
-        Lifetimes,
-        ServerConfig,
-        default_config,
-        load_config,
-    )
+    from mockauth.tenant.apis import Api
+    from mockauth.tenant.apps import App, Lifetimes
+    from mockauth.tenant.config import ServerConfig, default_config, load_config
     from mockauth.tenant.journal import Journal, JournalEntry
     from mockauth.tenant.people import Org, User
     from mockauth.tenant.tenant import Tenant

@@ -1,18 +1,37 @@
 """Click options shared by the commands (the CLI layer, beside cli.py): an error about a value
 that came from a MOCKAUTH_* environment variable names that variable, not only the flag it
-stands for; --keys-dir, --url and --admin-secret as every command spells them."""
+stands for; --config, --keys-dir, --issuer, --url and --admin-secret as every command spells
+them; and how a command gives up (``fail``: the message, exit 2)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import click
 from click.core import ParameterSource
 
+from mockauth.errors import MockAuthError
 from mockauth.http.server import DEFAULT_HOST, DEFAULT_PORT, base_url, url_from_env
 from mockauth.statedir import DEFAULT_HELP, default_state_dir
+from mockauth.tenant.config import ServerConfig, default_config, issuer_problem, load_config
+
+Command = Callable[..., Any]
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"mockauth: {message}", err=True)
+    sys.exit(2)
+
+
+def load_or_fail(config_path: str | None) -> ServerConfig:
+    """The config at ``config_path`` (None: the embedded default); exit 2 naming what is wrong."""
+    try:
+        return load_config(config_path) if config_path else default_config()
+    except MockAuthError as exc:
+        fail(str(exc))
 
 
 class EnvOption(click.Option):
@@ -53,6 +72,13 @@ def not_blank(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     return value
 
 
+config_option = env_option(
+    "--config",
+    "config_path",
+    envvar="MOCKAUTH_CONFIG",
+    type=click.Path(dir_okay=False),
+    help="TOML config file (default: the embedded default config). [env: MOCKAUTH_CONFIG]",
+)
 keys_dir_option = env_option(
     "--keys-dir",
     envvar="MOCKAUTH_KEYS_DIR",
@@ -92,3 +118,20 @@ admin_secret_option = env_option(
     help="Bearer secret of the admin API (needed when the server listens beyond loopback, "
     "or was started with one). [env: MOCKAUTH_ADMIN_SECRET]",
 )
+
+
+def _issuer(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    problem = issuer_problem(value) if value is not None else None
+    if problem:
+        raise click.BadParameter(f"{value!r} {problem}")
+    return value
+
+
+def issuer_option(default: str) -> Callable[[Command], Command]:
+    """--issuer; ``default`` says where the issuer comes from when it is not given."""
+    return env_option(
+        "--issuer",
+        envvar="MOCKAUTH_ISSUER",
+        callback=_issuer,
+        help=f"Issuer URL, no trailing slash (default: {default}). [env: MOCKAUTH_ISSUER]",
+    )

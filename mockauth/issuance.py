@@ -21,7 +21,7 @@ from mockauth.errors import InvalidGrantError, InvalidScopeError, UnauthorizedCl
 from mockauth.tokens.sealed import Code, Refresh
 
 if TYPE_CHECKING:
-    from mockauth.tenant.config import App
+    from mockauth.tenant.apps import App
     from mockauth.tenant.tenant import Tenant
 
 # A code used twice: its family stays revoked this long (its refresh tokens may outlive any

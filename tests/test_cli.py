@@ -705,7 +705,7 @@ client_secret = "{"A1" * 20}"
 def test_the_start_up_block_says_when_there_is_nothing_to_show(
     capsys: pytest.CaptureFixture[str], config: str, line: str
 ) -> None:
-    from mockauth.cli import _announce
+    from mockauth.serve_cli import _announce
     from mockauth.tenant.config import parse_config
 
     tenant = Tenant(parse_config(config.encode(), source="t.toml"), issuer=ISSUER, keys=KeyStore())
@@ -726,7 +726,7 @@ def test_serve_takes_the_log_level_in_any_case(
 def test_the_start_up_block_points_at_where_the_server_answers(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from mockauth.cli import _announce
+    from mockauth.serve_cli import _announce
     from mockauth.tenant.tenant import Tenant
     from mockauth.tokens.keys import KeyStore
 

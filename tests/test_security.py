@@ -20,12 +20,13 @@ import pytest
 from starlette.testclient import TestClient
 from starlette.types import Message
 
-from mockauth.cli import serve
 from mockauth.errors import ConfigError
 from mockauth.http import server
 from mockauth.http.app import create_app
 from mockauth.oauth import clientauth
-from mockauth.tenant.config import App, default_config
+from mockauth.serve_cli import serve
+from mockauth.tenant.apps import App
+from mockauth.tenant.config import default_config
 from mockauth.tenant.tenant import Tenant
 from mockauth.tokens.keys import KeyStore
 from mockauth.tokens.sealed import SEAL_KEY_FILE

@@ -20,7 +20,7 @@ from mockauth import paths
 from mockauth.admin import schemas
 from mockauth.admin.io import JOURNAL_NUMBER_DIGITS
 from mockauth.faults.rules import RULE_ID
-from mockauth.tenant.config import CLIENT_ID
+from mockauth.tenant.apps import CLIENT_ID
 from mockauth.tenant.journal import JournalEntry
 from mockauth.tenant.people import USER_ID
 

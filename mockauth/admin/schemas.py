@@ -1,8 +1,9 @@
 """JSON Schema of the admin API's request bodies, built from the rules the server checks with.
 
 Nothing here is written twice: every allowed key, pattern, length and range comes from the
-constants the parsers use (``Text`` and ``Bounds`` objects and key sets in tenant/config.py,
-tenant/people.py, faults/rules.py and admin/io.py), so the document cannot drift from them.
+constants the parsers use (``Text`` and ``Bounds`` objects and key sets in tenant/apps.py,
+tenant/apis.py, tenant/people.py, faults/rules.py and admin/io.py), so the document cannot
+drift from them.
 What JSON Schema cannot say, the server answers with 409 (a body that is well-formed but at
 odds with the tenant: an audience no API defines, an email in use) or states in a
 description (claims nest at most 32 levels). tests/admin/test_schemas.py holds the key
@@ -35,18 +36,18 @@ from mockauth.faults.rules import (
     RULE_ID,
     TIMEOUT,
 )
-from mockauth.tenant.catalog import MAX_TEXT
-from mockauth.tenant.config import (
+from mockauth.tenant.apis import DESCRIPTION
+from mockauth.tenant.apps import (
     APP_TYPES,
     CLIENT_ID,
     CLIENT_SECRET,
-    DESCRIPTION,
     INCLUDE_CLAIMS,
     LIFETIMES,
     NO_CALLBACK_APP_TYPES,
     PUBLIC_APP_TYPES,
     RESERVED_CLAIMS,
 )
+from mockauth.tenant.catalog import MAX_TEXT
 from mockauth.tenant.environment import LOGO_NAME, LOGO_TYPES, PASSKEY_POLICIES
 from mockauth.tenant.invites import INVITE_CODE, INVITE_TEXT
 from mockauth.tenant.people import (

@@ -12,8 +12,8 @@ from starlette.responses import Response
 
 from mockauth.admin.io import SOURCE, json_response, read_json
 from mockauth.errors import NotFoundError
-from mockauth.tenant.config import api_table as api_dict
-from mockauth.tenant.config import app_table as app_dict
+from mockauth.tenant.apis import api_table as api_dict
+from mockauth.tenant.apps import app_table as app_dict
 from mockauth.tenant.people import org_table, user_table
 from mockauth.tenant.tenant import Tenant
 

@@ -16,7 +16,8 @@ from starlette.datastructures import Headers
 from starlette.types import Receive, Scope, Send
 
 from mockauth import paths
-from mockauth.errors import NO_STORE, KeyStoreError, ManagementError, OAuthError, ServerError
+from mockauth.errors import NO_STORE, KeyStoreError, OAuthError, ServerError
+from mockauth.management.errors import ManagementError
 from mockauth.oauth.endpoints import token_body
 from mockauth.oauth.grants import GRANTS
 from mockauth.oauth.params import Form, parse_form, summarize

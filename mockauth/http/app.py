@@ -13,13 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mockauth import paths
 from mockauth.admin import api as admin
-from mockauth.errors import (
-    ManagementError,
-    MethodNotAllowedError,
-    NotFoundError,
-    OAuthError,
-    RequestTooLargeError,
-)
+from mockauth.errors import MethodNotAllowedError, NotFoundError, OAuthError, RequestTooLargeError
 from mockauth.http import cors
 from mockauth.http.answers import (
     Answer,
@@ -32,6 +26,7 @@ from mockauth.http.fast import FastPath
 from mockauth.http.middleware import RequestMiddleware
 from mockauth.management import account
 from mockauth.management import routes as management
+from mockauth.management.errors import ManagementError
 from mockauth.oauth import endpoints as oauth
 from mockauth.oauth.params import read_body
 from mockauth.oauth.signin import REFRESH_COOKIE, refresh_cookie

@@ -19,9 +19,10 @@ from urllib.parse import parse_qsl
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mockauth import paths
-from mockauth.errors import OAUTH_ERRORS, ManagementError, MockAuthError, OAuthError
+from mockauth.errors import OAUTH_ERRORS, MockAuthError, OAuthError
 from mockauth.faults.rules import Decision, Effect
 from mockauth.http.answers import error_answer, management_answer
+from mockauth.management.errors import ManagementError
 from mockauth.oauth.params import MAX_BODY, content_length, summarize
 from mockauth.tenant.journal import RequestSummary, noted, remembered
 from mockauth.tenant.tenant import Tenant

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from mockauth.errors import ManagementConflict
 from mockauth.management import lookup
+from mockauth.management.errors import ManagementConflict
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.tenant.config import ServerConfig
 

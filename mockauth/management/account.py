@@ -17,8 +17,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mockauth import paths
-from mockauth.errors import ManagementBadRequest, ManagementNotFound, ManagementUnauthorized
 from mockauth.management.auth import user_claims
+from mockauth.management.errors import (
+    ManagementBadRequest,
+    ManagementNotFound,
+    ManagementUnauthorized,
+)
 from mockauth.management.operations import json_response
 from mockauth.management.pagination import page_size
 from mockauth.tenant import access

@@ -8,11 +8,13 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from mockauth.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management import inputs, lookup
+from mockauth.management.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.management.pagination import token_page
-from mockauth.tenant.config import SCOPE_RE, Api, App, ServerConfig, parse_api
+from mockauth.tenant.apis import SCOPE_RE, Api, parse_api
+from mockauth.tenant.apps import App
+from mockauth.tenant.config import ServerConfig
 from mockauth.tenant.mgmt_scopes import MANAGEMENT_AUDIENCE_PATH
 
 APP_LABELS = {

@@ -9,8 +9,8 @@ import string
 from dataclasses import replace
 from typing import Any
 
-from mockauth.errors import ManagementBadRequest
 from mockauth.management import inputs, lookup
+from mockauth.management.errors import ManagementBadRequest
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.management.pagination import token_page
 from mockauth.management.values import (
@@ -19,7 +19,8 @@ from mockauth.management.values import (
     property_values,
     set_property_values,
 )
-from mockauth.tenant.config import App, ServerConfig, app_table, parse_app
+from mockauth.tenant.apps import App, app_table, parse_app
+from mockauth.tenant.config import ServerConfig
 from mockauth.tenant.validate import Table
 
 # Kinde's type names on the wire, and mockauth's.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mockauth.errors import ManagementForbidden, ManagementUnauthorized
+from mockauth.management.errors import ManagementForbidden, ManagementUnauthorized
 from mockauth.tenant.mgmt_scopes import MANAGEMENT_AUDIENCE_PATH
 from mockauth.tenant.tenant import Tenant
 

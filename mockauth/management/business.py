@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from mockauth.errors import ManagementBadRequest
 from mockauth.management import inputs
+from mockauth.management.errors import ManagementBadRequest
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.management.shapes import iso
 from mockauth.tenant.config import ServerConfig, business_table, parse_business

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mockauth.errors import ManagementBadRequest
 from mockauth.management import lookup
+from mockauth.management.errors import ManagementBadRequest
 from mockauth.management.operations import Call, Reply, op, success
 
 CONNECTIONS = (

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mockauth.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management import inputs, lookup
+from mockauth.management.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.management.shapes import created_on, identities
 from mockauth.tenant.config import ServerConfig

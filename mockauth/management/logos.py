@@ -10,8 +10,8 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from mockauth.errors import ManagementBadRequest
 from mockauth.management import lookup
+from mockauth.management.errors import ManagementBadRequest
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.management.uploads import Upload
 from mockauth.tenant.config import ServerConfig

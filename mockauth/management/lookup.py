@@ -9,10 +9,12 @@ from types import MappingProxyType
 from typing import TypeVar
 
 from mockauth.management.operations import not_found as not_found
+from mockauth.tenant.apis import Api
+from mockauth.tenant.apps import App
 from mockauth.tenant.catalog import Catalog, FeatureFlag, Permission, Property, Role
-from mockauth.tenant.config import Api, App, ServerConfig, parse_user_table
+from mockauth.tenant.config import ServerConfig
 from mockauth.tenant.grants import without_scope
-from mockauth.tenant.people import Org, User
+from mockauth.tenant.people import Org, User, parse_user_table
 
 T = TypeVar("T")
 

@@ -8,8 +8,8 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from mockauth.errors import ManagementBadRequest
 from mockauth.management import inputs, lookup
+from mockauth.management.errors import ManagementBadRequest
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.management.pagination import token_page
 from mockauth.management.shapes import created_on, permission_entry

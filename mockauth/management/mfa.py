@@ -5,8 +5,8 @@ accepted; nothing reads them back."""
 
 from __future__ import annotations
 
-from mockauth.errors import ManagementNotFound
 from mockauth.management import inputs, lookup
+from mockauth.management.errors import ManagementNotFound
 from mockauth.management.operations import Call, Reply, op, success
 
 FACTORS = ("mfa:email", "mfa:sms", "mfa:authenticator_app")

@@ -17,16 +17,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from mockauth import paths
-from mockauth.errors import (
-    _MISSING,
-    ConfigError,
-    ManagementBadRequest,
-    ManagementNotFound,
-    ManagementTooLarge,
-    OAuthError,
-    RequestTooLargeError,
-)
+from mockauth.errors import _MISSING, ConfigError, OAuthError, RequestTooLargeError
 from mockauth.management.auth import management_claims, require_scope
+from mockauth.management.errors import ManagementBadRequest, ManagementNotFound, ManagementTooLarge
 from mockauth.management.pagination import cursor_page, page_size
 from mockauth.management.uploads import Upload, parse_uploads
 from mockauth.oauth.params import read_body

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 from types import MappingProxyType
 
-from mockauth.errors import ManagementConflict
 from mockauth.management import lookup
 from mockauth.management.apis import find_scope
+from mockauth.management.errors import ManagementConflict
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.tenant.config import ServerConfig
 from mockauth.tenant.grants import with_scope

@@ -7,8 +7,8 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from mockauth.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management import inputs, lookup
+from mockauth.management.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management.members import without_org
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.management.pagination import token_page
@@ -22,9 +22,9 @@ from mockauth.management.values import (
     set_property_values,
 )
 from mockauth.tenant.catalog import resolve_flag
-from mockauth.tenant.config import ServerConfig, parse_org_table
+from mockauth.tenant.config import ServerConfig
 from mockauth.tenant.flagvalues import FLAG_TYPE_NAMES, flag_text
-from mockauth.tenant.people import Org, org_table
+from mockauth.tenant.people import Org, org_table, parse_org_table
 from mockauth.tenant.validate import Table
 
 SORTS = ("name_asc", "name_desc", "email_asc", "email_desc", "id_asc", "id_desc")

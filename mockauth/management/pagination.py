@@ -7,7 +7,7 @@ import base64
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from mockauth.errors import ManagementBadRequest
+from mockauth.management.errors import ManagementBadRequest
 
 T = TypeVar("T")
 DEFAULT_PAGE_SIZE = 10

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from mockauth.errors import ManagementBadRequest
 from mockauth.management import inputs, lookup
+from mockauth.management.errors import ManagementBadRequest
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.tenant.config import ServerConfig
 from mockauth.tenant.environment import PASSKEY_POLICIES

@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import replace
 from types import MappingProxyType
 
-from mockauth.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management import inputs, lookup
+from mockauth.management.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.tenant.catalog import (
     CONTEXTS,

@@ -7,13 +7,14 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from mockauth.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management import inputs, lookup
 from mockauth.management.apis import scope_id
+from mockauth.management.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.management.pagination import token_page
+from mockauth.tenant.apis import Api
 from mockauth.tenant.catalog import Role
-from mockauth.tenant.config import Api, ServerConfig
+from mockauth.tenant.config import ServerConfig
 from mockauth.tenant.grants import with_scope
 
 SYSTEM_SORTS = ("name_asc", "name_desc", "id_asc", "id_desc")

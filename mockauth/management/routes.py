@@ -7,7 +7,6 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.routing import Route
 
-from mockauth.errors import ManagementNotFound
 from mockauth.management import (
     access_roles,
     apis,
@@ -30,6 +29,7 @@ from mockauth.management import (
     sessions,
     users,
 )
+from mockauth.management.errors import ManagementNotFound
 from mockauth.management.operations import MANAGEMENT_PREFIX, Operation, route
 
 OPERATIONS: tuple[Operation, ...] = (

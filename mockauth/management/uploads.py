@@ -8,7 +8,7 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 
-from mockauth.errors import ManagementBadRequest
+from mockauth.management.errors import ManagementBadRequest
 
 FORM_DATA = "multipart/form-data"
 

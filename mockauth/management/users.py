@@ -9,8 +9,8 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from mockauth.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management import inputs, lookup
+from mockauth.management.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.management.org_api_scopes import api_scope_entries
 from mockauth.management.pagination import token_page

@@ -8,10 +8,11 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-from mockauth.errors import ManagementBadRequest
 from mockauth.management import lookup
+from mockauth.management.errors import ManagementBadRequest
 from mockauth.management.operations import Call, Reply, success
-from mockauth.tenant.config import App, ServerConfig
+from mockauth.tenant.apps import App
+from mockauth.tenant.config import ServerConfig
 from mockauth.tenant.flagvalues import flag_value_from_text
 from mockauth.tenant.people import Org, User
 from mockauth.tenant.validate import Table

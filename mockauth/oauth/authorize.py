@@ -43,7 +43,7 @@ from mockauth.oauth.signin import (
     signed_in_user,
     start_session,
 )
-from mockauth.tenant.config import App
+from mockauth.tenant.apps import App
 from mockauth.tenant.people import EMAIL_RE, User
 from mockauth.tenant.tenant import Tenant
 from mockauth.tokens.sealed import Session

@@ -9,7 +9,7 @@ from starlette.datastructures import Headers
 
 from mockauth.errors import InvalidClientError, InvalidRequestError
 from mockauth.oauth.params import Form, parse_basic
-from mockauth.tenant.config import App
+from mockauth.tenant.apps import App
 
 if TYPE_CHECKING:
     from mockauth.tenant.tenant import Tenant

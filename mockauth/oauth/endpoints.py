@@ -33,7 +33,7 @@ from mockauth.oauth.pages.login import LoginPage
 from mockauth.oauth.pages.signup import SignupPage
 from mockauth.oauth.params import Form, read_form, repeated_names, summarize
 from mockauth.oauth.signin import SESSION_COOKIE, end_session, refresh_cookie, session_cookie
-from mockauth.tenant.config import App
+from mockauth.tenant.apps import App
 from mockauth.tenant.journal import RequestSummary, remember
 from mockauth.tenant.people import User
 from mockauth.tenant.tenant import Tenant

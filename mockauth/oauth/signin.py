@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 
 from mockauth.errors import AccessDeniedError, ConfigError, shown
-from mockauth.tenant.config import App
+from mockauth.tenant.apps import App
 from mockauth.tenant.people import EMAIL_RE, Org, User
 from mockauth.tenant.tenant import Tenant
 from mockauth.tokens.sealed import Code, Session

@@ -5,25 +5,24 @@ server cannot be reached (as the admin commands)."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from mockauth.admin.options import answers
-from mockauth.cliparams import admin_secret_option, env_option, keys_dir_option, url_option
-from mockauth.errors import MockAuthError
+from mockauth.cliparams import (
+    admin_secret_option,
+    config_option,
+    fail,
+    keys_dir_option,
+    load_or_fail,
+    url_option,
+)
 from mockauth.setup import postman as pm
 from mockauth.setup.remote import RunningServer, ca_bundle, client_for, describe
 from mockauth.setup.sdkenv import FORMATS, SDKS, Target, choose_app, render, sdk_variables, warnings
 from mockauth.setup.starter import STARTER_NAME, config_toml, write_starter
-from mockauth.tenant.config import default_config, load_config
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"mockauth: {message}", err=True)
-    sys.exit(2)
 
 
 def _warn(message: str) -> None:
@@ -38,28 +37,18 @@ def init(path: str) -> None:
     try:
         written = write_starter(path)
     except FileExistsError:
-        _fail(f"{path} exists; not overwritten (remove it, or name another file)")
+        fail(f"{path} exists; not overwritten (remove it, or name another file)")
     except OSError as exc:
-        _fail(f"cannot write {path}: {exc.strerror}")
+        fail(f"cannot write {path}: {exc.strerror}")
     click.echo(f"wrote {written}: run `mockauth serve --config {written}`")
 
 
 @click.command("config")
-@env_option(
-    "--config",
-    "config_path",
-    envvar="MOCKAUTH_CONFIG",
-    type=click.Path(dir_okay=False),
-    help="TOML config file (default: the embedded default config). [env: MOCKAUTH_CONFIG]",
-)
+@config_option
 def config_command(config_path: str | None) -> None:
     """Print the effective config as TOML (the embedded default, or --config's), secrets
     shown as the start-up block shows them. Save it to start a config file from."""
-    try:
-        config = load_config(config_path) if config_path else default_config()
-    except MockAuthError as exc:
-        _fail(str(exc))
-    click.echo(config_toml(config), nl=False)
+    click.echo(config_toml(load_or_fail(config_path)), nl=False)
 
 
 def _server(url: str, secret: str | None, keys_dir: str) -> RunningServer:
@@ -118,7 +107,7 @@ def env(
     try:
         app = choose_app(chosen, server.apps, client_id)
     except LookupError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     site = (site_url or chosen.site).rstrip("/")
     target = Target(issuer=server.issuer, app=app, site=site, audience=audience)
     tls = server.url.startswith("https:")
@@ -173,14 +162,14 @@ def postman(
     try:
         app = choose_app(SDKS["m2m"], server.apps, client_id)
     except LookupError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     granted: dict[str, list[str]] = app.get("apis", {})
     audience = audience or _own_api(granted, server.issuer)
     if audience not in granted:
-        _fail(f"app {app['client_id']} is not granted the audience {audience!r}")
+        fail(f"app {app['client_id']} is not granted the audience {audience!r}")
     unknown = set(scope.split()) - set(granted[audience])
     if unknown:
-        _fail(f"app {app['client_id']} is not granted {' '.join(sorted(unknown))} on {audience}")
+        fail(f"app {app['client_id']} is not granted {' '.join(sorted(unknown))} on {audience}")
     setup = pm.M2MSetup(server.issuer, app["client_id"], app["client_secret"], audience, scope)
     files = {
         pm.COLLECTION_FILE: pm.collection(),
@@ -193,7 +182,7 @@ def postman(
 def _own_api(granted: dict[str, list[str]], issuer: str) -> str:
     own = [aud for aud in granted if aud != issuer + "/api"]
     if not (own or granted):
-        _fail("the M2M app is granted no API: add one to its [apps.apis]")
+        fail("the M2M app is granted no API: add one to its [apps.apis]")
     return (own or list(granted))[0]
 
 
@@ -204,9 +193,9 @@ def _write(path: Path, document: Any, *, force: bool) -> Path:
             json.dump(document, fh, indent=2)
             fh.write("\n")
     except FileExistsError:
-        _fail(f"{path} exists; not overwritten (pass --force)")
+        fail(f"{path} exists; not overwritten (pass --force)")
     except OSError as exc:
-        _fail(f"cannot write {path}: {exc.strerror}")
+        fail(f"cannot write {path}: {exc.strerror}")
     return path.resolve()
 
 

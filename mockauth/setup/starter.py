@@ -12,15 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from mockauth.setup.tomlwrite import dumps
+from mockauth.tenant.apis import api_table
+from mockauth.tenant.apps import app_table, lifetimes_table
 from mockauth.tenant.catalog import catalog_tables
-from mockauth.tenant.config import (
-    Business,
-    ServerConfig,
-    api_table,
-    app_table,
-    business_table,
-    lifetimes_table,
-)
+from mockauth.tenant.config import Business, ServerConfig, business_table
 from mockauth.tenant.environment import Environment, environment_table
 from mockauth.tenant.people import org_table, user_table
 

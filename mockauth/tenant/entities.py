@@ -9,22 +9,12 @@ import json
 from dataclasses import replace
 from typing import Any
 
+from mockauth.tenant.apis import api_table, parse_api
+from mockauth.tenant.apps import Lifetimes, app_table, lifetimes_table, parse_app
 from mockauth.tenant.catalog import catalog_tables, parse_catalog
-from mockauth.tenant.config import (
-    Lifetimes,
-    ServerConfig,
-    api_table,
-    app_table,
-    business_table,
-    lifetimes_table,
-    parse_api,
-    parse_app,
-    parse_business,
-    parse_org_table,
-    parse_user_table,
-)
+from mockauth.tenant.config import ServerConfig, business_table, parse_business
 from mockauth.tenant.environment import environment_table, parse_environment
-from mockauth.tenant.people import org_table, user_table
+from mockauth.tenant.people import org_table, parse_org_table, parse_user_table, user_table
 from mockauth.tenant.rows import Entities
 from mockauth.tenant.validate import Reader
 

@@ -230,6 +230,25 @@ ORG_KEYS = frozenset(
 )
 
 
+def parse_user_table(
+    value: object,
+    *,
+    source: str,
+    orgs: tuple[Org, ...],
+    key: str = "user",
+    catalog: Catalog | None = None,
+) -> User:
+    """Validate one ``[[users]]`` table (or its JSON form) against the defined ``orgs``."""
+    return parse_user(Reader(source), value, key, {o.code for o in orgs}, catalog)
+
+
+def parse_org_table(
+    value: object, *, source: str, key: str = "org", catalog: Catalog | None = None
+) -> Org:
+    """Validate one ``[[orgs]]`` table (or its JSON form)."""
+    return parse_org(Reader(source), value, key, catalog)
+
+
 def parse_orgs(v: Reader, items: list[Any], catalog: Catalog | None = None) -> tuple[Org, ...]:
     orgs = tuple(parse_org(v, value, f"orgs[{i}]", catalog) for i, value in enumerate(items))
     v.unique([o.code for o in orgs], "orgs", "code")

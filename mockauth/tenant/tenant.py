@@ -21,24 +21,20 @@ from mockauth.clock import Clock
 from mockauth.errors import ConfigConflictError, ConfigError
 from mockauth.faults.engine import FaultEngine
 from mockauth.faults.rules import parse_rule
-from mockauth.tenant.config import (
-    ISSUER_PLACEHOLDER,
-    Api,
-    App,
-    ServerConfig,
-    api_table,
-    app_table,
-    default_config,
-    issuer_problem,
-    parse_api,
-    parse_app,
-    parse_org_table,
-    parse_user_table,
-)
+from mockauth.tenant.apis import Api, api_table, parse_api
+from mockauth.tenant.apps import App, app_table, parse_app
+from mockauth.tenant.config import ISSUER_PLACEHOLDER, ServerConfig, default_config, issuer_problem
 from mockauth.tenant.entities import config_from, entities_of, settings_of
 from mockauth.tenant.journal import DEFAULT_SIZE, SETTLE, Journal
 from mockauth.tenant.memory import memory_store
-from mockauth.tenant.people import Org, User, org_table, user_table
+from mockauth.tenant.people import (
+    Org,
+    User,
+    org_table,
+    parse_org_table,
+    parse_user_table,
+    user_table,
+)
 from mockauth.tenant.rows import Entities
 from mockauth.tenant.sqlite import open_store
 from mockauth.tenant.store import Store

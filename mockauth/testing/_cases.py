@@ -13,7 +13,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from mockauth.errors import TokenValidationError
-from mockauth.tenant.config import SCOPE_RE, App
+from mockauth.tenant.apis import SCOPE_RE
+from mockauth.tenant.apps import App
 from mockauth.tokens.keys import KeyStore
 from mockauth.validator.validator import TokenValidator
 

@@ -18,7 +18,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from mockauth.faults import badtokens
-from mockauth.tenant.config import App
+from mockauth.tenant.apps import App
 from mockauth.testing._cases import Target, TokenCase
 from mockauth.tokens.claims import TokenFactory
 from mockauth.tokens.encoding import encode_segment

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from mockauth.errors import InsufficientPermissionError
 from mockauth.oauth.authorize import OIDC_SCOPES
-from mockauth.tenant.config import App
+from mockauth.tenant.apps import App
 from mockauth.tenant.people import Org, User
 from mockauth.testing._cases import Target, TokenCase
 from mockauth.testing._draws import (

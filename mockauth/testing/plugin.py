@@ -40,7 +40,9 @@ from mockauth.errors import ConfigError
 from mockauth.faults.rules import FaultRule
 from mockauth.http.app import create_app
 from mockauth.http.server import ServerThread
-from mockauth.tenant.config import Api, App, ServerConfig, default_config, load_config
+from mockauth.tenant.apis import Api
+from mockauth.tenant.apps import App
+from mockauth.tenant.config import ServerConfig, default_config, load_config
 from mockauth.tenant.people import Org, User
 from mockauth.tenant.tenant import Tenant
 from mockauth.testing.helpers import MockAuth, MockAuthASGI

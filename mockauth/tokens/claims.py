@@ -9,8 +9,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from mockauth.tenant import access
+from mockauth.tenant.apps import App
 from mockauth.tenant.catalog import Catalog
-from mockauth.tenant.config import App
 from mockauth.tenant.people import Org, User
 from mockauth.tokens.encoding import b64url, encode_segment
 from mockauth.tokens.keys import KeyStore

@@ -20,12 +20,12 @@ from mockauth.admin.io import CLOCK_CHANGES, RETIRE_KEYS, ROTATE_KEYS
 from mockauth.admin.openapi import openapi_document
 from mockauth.faults import rules
 from mockauth.http.app import create_app
-from mockauth.tenant import config, environment, invites, people, validate
+from mockauth.tenant import apis, apps, config, environment, invites, people, validate
 from mockauth.tenant.tenant import Tenant
 
 TEXTS = {
     f"{module.__name__.rsplit('.', 1)[1]}.{name}": value
-    for module in (config, people, rules, validate, environment, invites)
+    for module in (apis, apps, people, rules, validate, environment, invites)
     for name, value in vars(module).items()
     if isinstance(value, validate.Text)
 }
@@ -34,11 +34,11 @@ TEXTS = {
 @pytest.mark.parametrize(
     ("schema", "keys"),
     [
-        (schemas.app(), config.APP_KEYS),
-        (schemas.api(), config.API_KEYS),
+        (schemas.app(), apps.APP_KEYS),
+        (schemas.api(), apis.API_KEYS),
         (schemas.user(), people.USER_KEYS),
         (schemas.org(), people.ORG_KEYS),
-        (schemas.app()["properties"]["lifetimes"], frozenset(config.LIFETIMES)),
+        (schemas.app()["properties"]["lifetimes"], frozenset(apps.LIFETIMES)),
         (schemas.rotation(), ROTATE_KEYS),
         (schemas.retirement(), RETIRE_KEYS),
     ],
@@ -112,7 +112,7 @@ def test_the_text_rules_refuse_every_control_and_space_character() -> None:
 @given(st.from_regex(people.ORIGIN.regex, fullmatch=True))
 def test_every_origin_the_rule_admits_is_one_a_browser_sends(origin: str) -> None:
     # CORS compares the Origin header byte for byte with the app's origins.
-    assert config.origin_of(origin) == origin
+    assert apps.origin_of(origin) == origin
     assert config.issuer_problem(origin) is None
 
 

@@ -22,7 +22,8 @@ from starlette.testclient import TestClient
 
 from mockauth.errors import ConfigError
 from mockauth.http.app import create_app
-from mockauth.tenant.config import Lifetimes, default_config, parse_config
+from mockauth.tenant.apps import Lifetimes
+from mockauth.tenant.config import default_config, parse_config
 from mockauth.tenant.people import Org, User
 from mockauth.tenant.tenant import Tenant
 from mockauth.testing.helpers import MockAuth

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from mockauth.setup.sdkenv import SDKS, Target, choose_app, render, sdk_variables, warnings
-from mockauth.tenant.config import app_table, default_config
+from mockauth.tenant.apps import app_table
+from mockauth.tenant.config import default_config
 
 ISSUER = "http://127.0.0.1:8400"
 APPS = [app_table(a) for a in default_config().with_issuer(ISSUER).apps]

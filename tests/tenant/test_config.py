@@ -10,14 +10,10 @@ from pathlib import Path
 import pytest
 
 from mockauth.errors import ConfigError, MockAuthError
+from mockauth.tenant.apis import Api
+from mockauth.tenant.apps import CLIENT_ID_RE, CLIENT_SECRET_RE, RESERVED_CLAIMS, App, Lifetimes
 from mockauth.tenant.config import (
-    CLIENT_ID_RE,
-    CLIENT_SECRET_RE,
     DEFAULT_CONFIG_TOML,
-    RESERVED_CLAIMS,
-    Api,
-    App,
-    Lifetimes,
     ServerConfig,
     default_config,
     load_config,

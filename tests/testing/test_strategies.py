@@ -23,7 +23,9 @@ from mockauth.errors import (
     UnknownKeyError,
 )
 from mockauth.faults import badtokens
-from mockauth.tenant.config import SCOPE_RE, App, default_config
+from mockauth.tenant.apis import SCOPE_RE
+from mockauth.tenant.apps import App
+from mockauth.tenant.config import default_config
 from mockauth.tenant.tenant import Tenant
 from mockauth.testing.strategies import (
     FAULTS,

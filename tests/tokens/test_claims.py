@@ -12,7 +12,7 @@ from typing import Any
 import jwt
 import pytest
 
-from mockauth.tenant.config import App
+from mockauth.tenant.apps import App
 from mockauth.tokens.claims import TokenFactory
 from mockauth.tokens.encoding import encode_segment
 from mockauth.tokens.keys import KeyStore

@@ -36,7 +36,7 @@ from mockauth.errors import (
     UnknownKeyError,
 )
 from mockauth.faults import badtokens
-from mockauth.tenant.config import App
+from mockauth.tenant.apps import App
 from mockauth.tokens.claims import TokenFactory
 from mockauth.tokens.encoding import b64url, encode_segment
 from mockauth.tokens.jwks import public_jwk

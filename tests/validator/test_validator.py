@@ -39,7 +39,8 @@ from mockauth.errors import (
 )
 from mockauth.faults import badtokens
 from mockauth.http.server import ServerThread
-from mockauth.tenant.config import App, parse_config
+from mockauth.tenant.apps import App
+from mockauth.tenant.config import parse_config
 from mockauth.tenant.tenant import Tenant
 from mockauth.testing.helpers import MockAuth
 from mockauth.tokens.claims import TokenFactory

@@ -19,7 +19,7 @@ from mockauth.oauth.params import Form
 from mockauth.tokens.sealed import Code
 
 if TYPE_CHECKING:
-    from mockauth.tenant.config import App
+    from mockauth.tenant.apps import App
     from mockauth.tenant.tenant import Tenant
 
 GRANT_TYPE = "authorization_code"

@@ -36,7 +36,7 @@ from mockauth.oauth.signin import org_for, signed_in_user
 from mockauth.tokens.sealed import DeviceCode
 
 if TYPE_CHECKING:
-    from mockauth.tenant.config import App
+    from mockauth.tenant.apps import App
     from mockauth.tenant.tenant import Tenant
 
 GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"

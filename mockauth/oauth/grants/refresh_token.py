@@ -21,7 +21,7 @@ from mockauth.oauth.params import Form
 from mockauth.tokens.sealed import Refresh
 
 if TYPE_CHECKING:
-    from mockauth.tenant.config import App
+    from mockauth.tenant.apps import App
     from mockauth.tenant.tenant import Tenant
 
 GRANT_TYPE = "refresh_token"
