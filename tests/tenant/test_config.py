@@ -781,3 +781,13 @@ def test_the_management_api_defines_every_served_scope_and_star_grants_them_all(
         "https://x.test/api": ("read:users",),
         "https://api.example.com": ("a", "b"),
     }
+
+
+def test_every_config_block_in_the_readme_loads() -> None:
+    readme = Path(__file__).resolve().parents[2] / "README.md"
+    text = readme.read_text()
+    blocks = list(re.finditer(r"```toml\n(.*?)```", text, flags=re.DOTALL))
+    assert len(blocks) >= 3
+    for block in blocks:
+        line = text[: block.start()].count("\n") + 1
+        parse_config(block.group(1).encode(), source=f"README.md:{line}")
