@@ -27,6 +27,7 @@ import hashlib
 import http.client
 import itertools
 import json
+import os
 import secrets
 import shutil
 import sqlite3
@@ -167,7 +168,12 @@ def client(host: str, port: int, stop: threading.Event, tally: Tally) -> None:
 
 
 def store_rows(state_dir: Path) -> dict[str, int]:
-    """Rows of the shared tables, read-only so the reader never takes a write lock."""
+    """Rows of the shared tables, read-only so the reader never takes a write lock. A
+    checkout from before the store (``--src``) kept a file per spent id in ``spent/``."""
+    if not (state_dir / "store.db").exists():
+        spent = state_dir / "spent"
+        files = sum(1 for _ in os.scandir(spent)) if spent.is_dir() else 0
+        return {"spent": files, "notes": 0, "families": 0}
     db = sqlite3.connect((state_dir / "store.db").as_uri() + "?mode=ro", uri=True, timeout=10)
     try:
         return {t: db.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES}
@@ -183,6 +189,9 @@ def store_files(state_dir: Path) -> dict[str, int]:
             sizes[name] = (state_dir / name).stat().st_size
     instances = list((state_dir / "instances").glob("*"))
     sizes["instances/*"] = sum(p.stat().st_size for p in instances if p.is_file())
+    if (state_dir / "spent").is_dir():  # before the store: the blocks its files take
+        with os.scandir(state_dir / "spent") as entries:
+            sizes["spent/ on disk"] = sum(e.stat().st_blocks * 512 for e in entries)
     return sizes
 
 
