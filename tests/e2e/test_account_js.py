@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import subprocess
-import textwrap
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,61 +16,13 @@ import pytest
 from mockauth.http.server import ServerThread
 from mockauth.issuance import login_app, login_tokens
 from mockauth.tenant.config import parse_config
+from tests.management.test_tokens import CONFIG  # the catalog the Account API tests use
 
 from .test_management_js import ROOT
 
 PACKAGE = ROOT / ".ci" / "node" / "node_modules" / "@kinde" / "js-utils"
 SCRIPT = ROOT / "tests" / "e2e" / "node" / "account_api.cjs"
 INSTALL = "npm install --prefix .ci/node @kinde/js-utils@0.32.1"
-CONFIG = textwrap.dedent(
-    """
-    [[permissions]]
-    key = "read:reports"
-    name = "Read reports"
-
-    [[permissions]]
-    key = "write:reports"
-
-    [[roles]]
-    key = "analyst"
-    name = "Analyst"
-    permissions = ["read:reports"]
-
-    [[feature_flags]]
-    key = "theme"
-    type = "s"
-    default = "light"
-
-    [[feature_flags]]
-    key = "seats"
-    name = "Seats"
-    type = "i"
-    default = 5
-
-    [[apps]]
-    name = "Web"
-    type = "regular"
-    client_id = "4c3f8a5e0b7d4e21a9f6c2d8e1b05f37"
-    client_secret = "Rk7vW2mQ9pL4xT8nZ3cJ6hY1sB5dF0gKaE2uN7iO4rVt9XqM3w"
-    redirect_uris = ["http://localhost:3000/callback"]
-
-    [[orgs]]
-    code = "org_acme"
-    name = "Acme"
-    feature_flags = {seats = 9}
-
-    [[orgs]]
-    code = "org_other"
-
-    [[users]]
-    id = "kp_jane"
-    email = "jane@example.com"
-    orgs = ["org_acme", "org_other"]
-    org_roles = {org_acme = ["analyst"]}
-    org_permissions = {org_other = ["write:reports"]}
-    feature_flags = {theme = "blue"}
-    """
-)
 
 
 @pytest.fixture(scope="module")
@@ -108,14 +59,17 @@ def test_js_utils_reads_the_signed_in_users_access_from_the_account_api(
     seen = run_js_utils(server, "org_acme")
     role_id = server.tenant.config.catalog.roles[0].id
     assert seen["roles"] == [{"id": role_id, "key": "analyst", "name": "Analyst"}]
-    assert seen["permissions"] == {"orgCode": "org_acme", "permissions": ["read:reports"]}
+    assert seen["permissions"] == {
+        "orgCode": "org_acme",
+        "permissions": ["read:calendar", "read:reports"],
+    }
     assert seen["granted"] == {
         "permissionKey": "read:reports",
         "orgCode": "org_acme",
         "isGranted": True,
     }
     assert seen["refused"]["isGranted"] is False
-    # env -> org -> user: the org sets seats, the user sets theme.
+    # env -> org -> user: seats may be overridden only by an org, theme by the user too.
     assert (seen["seats"], seen["theme"]) == (9, "blue")
     assert seen["entitlements"] == {"orgCode": "org_acme", "plans": [], "entitlements": []}
     assert seen["has_role"] is True and seen["has_flag"] is True
@@ -125,7 +79,10 @@ def test_js_utils_reads_the_signed_in_users_access_from_the_account_api(
 def test_js_utils_sees_what_the_user_holds_in_another_org(server: ServerThread) -> None:
     seen = run_js_utils(server, "org_other")
     assert seen["roles"] == []
-    assert seen["permissions"] == {"orgCode": "org_other", "permissions": ["write:reports"]}
+    assert seen["permissions"] == {
+        "orgCode": "org_other",
+        "permissions": ["read:calendar", "write:reports"],
+    }
     assert seen["granted"]["isGranted"] is False and seen["refused"]["isGranted"] is True
     assert (seen["seats"], seen["theme"]) == (5, "blue")
     assert seen["has_role"] is False

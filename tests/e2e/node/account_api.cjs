@@ -14,7 +14,7 @@ async function main() {
   seen.permissions = await utils.getPermissions(api);
   seen.granted = await utils.getPermission("read:reports", api);
   seen.refused = await utils.getPermission("write:reports", api);
-  seen.seats = await utils.getFlag("Seats", api); // found by its name
+  seen.seats = await utils.getFlag("seats", api); // found by its name
   seen.theme = await utils.getFlag("theme", api);
   seen.entitlements = await utils.getEntitlements();
   seen.has_role = await utils.hasRoles({ roles: ["analyst"], forceApi: true });
