@@ -140,3 +140,43 @@ def test_a_user_added_at_one_worker_signs_in_at_the_other(workers: Workers) -> N
             workers.url, "GET", paths.AUTHORIZE + "?" + urlencode(query), headers={}
         )
     assert status == 302 and "code=" in headers["location"], headers
+
+
+def test_a_user_who_signs_up_at_one_worker_is_known_at_the_other(workers: Workers) -> None:
+    request = {
+        "response_type": "code",
+        "client_id": WEB.client_id,
+        "redirect_uri": WEB.redirect_uris[0],
+        "scope": "openid",
+        "prompt": "create",
+        "is_create_org": "true",
+    }
+    form = {**request, "email": "grace@example.com", "given_name": "Grace", "org_name": "Navy"}
+    with workers.at(1):  # the sign-up page's form, as a browser posts it
+        status, headers, _ = http_request(
+            workers.url,
+            "POST",
+            paths.SIGNUP,
+            body=urlencode(form),
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+    assert status == 302 and "code=" in headers["location"], headers
+    code = headers["location"].split("code=", 1)[1].split("&", 1)[0]
+    with workers.at(0):
+        status, body = workers.token(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": WEB.redirect_uris[0],
+                "client_id": WEB.client_id,
+                "client_secret": WEB.client_secret or "",
+            }
+        )
+        assert status == 200, body
+        claims = jwt.decode(body["id_token"], options={"verify_signature": False})
+        assert claims["email"] == "grace@example.com"
+        org_code = jwt.decode(body["access_token"], options={"verify_signature": False})["org_code"]
+        status, users = workers.call("GET", paths.ADMIN_USERS)
+    assert status == 200
+    new = next(u for u in users["users"] if u["email"] == "grace@example.com")
+    assert new["orgs"] == [org_code]
