@@ -116,7 +116,8 @@ def delete_role(call: Call) -> Reply:
 
 
 def _rekey_users(config: ServerConfig, old: str, new: str | None, *, roles: bool) -> ServerConfig:
-    """Users' org roles (or permissions) with ``old`` renamed to ``new`` (None: dropped)."""
+    """Users' org roles (or permissions) with ``old`` renamed to ``new`` (None: dropped); for
+    roles, the organisations' invitations too (they name roles by key as well)."""
 
     def renamed(keys: tuple[str, ...]) -> tuple[str, ...]:
         return _renamed(keys, old, new)
@@ -128,7 +129,14 @@ def _rekey_users(config: ServerConfig, old: str, new: str | None, *, roles: bool
         users.append(
             replace(user, org_roles=changed) if roles else replace(user, org_permissions=changed)
         )
-    return replace(config, users=tuple(users))
+    config = replace(config, users=tuple(users))
+    if not roles:
+        return config
+    orgs = tuple(
+        replace(org, invites=tuple(replace(i, roles=renamed(i.roles)) for i in org.invites))
+        for org in config.orgs
+    )
+    return replace(config, orgs=orgs)
 
 
 @op("GET", "/roles/{role_id}/permissions", "read:role_permissions", "GetRolePermissions")
