@@ -14,7 +14,7 @@ import click
 from click.core import ParameterSource
 
 from mockauth.errors import MockAuthError
-from mockauth.http.server import DEFAULT_HOST, DEFAULT_PORT, base_url, url_from_env
+from mockauth.http.net import DEFAULT_HOST, DEFAULT_PORT, base_url, url_from_env
 from mockauth.statedir import DEFAULT_HELP, default_state_dir
 from mockauth.tenant.config import ServerConfig, default_config, issuer_problem, load_config
 

@@ -28,7 +28,7 @@ from mockauth.cliparams import (
     not_blank,
 )
 from mockauth.errors import MockAuthError
-from mockauth.http import server
+from mockauth.http import net, server
 from mockauth.http.connections import MAX_CONNECTIONS
 from mockauth.http.limits import HEAD_TIMEOUT, IDLE_TIMEOUT, MAX_TIMEOUT, Limits
 from mockauth.http.tls import tls_files
@@ -47,7 +47,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
 @env_option(
     "--host",
     envvar="MOCKAUTH_HOST",
-    default=server.DEFAULT_HOST,
+    default=net.DEFAULT_HOST,
     show_default=True,
     callback=not_blank,
     help="Address to bind. [env: MOCKAUTH_HOST]",
@@ -56,7 +56,7 @@ def _seconds(ctx: click.Context, param: click.Parameter, value: float) -> float:
     "--port",
     envvar="MOCKAUTH_PORT",
     type=click.IntRange(0, 65535),
-    default=server.DEFAULT_PORT,
+    default=net.DEFAULT_PORT,
     show_default=True,
     help="Port to bind; 0 picks a free one. [env: MOCKAUTH_PORT]",
 )

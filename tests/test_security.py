@@ -21,7 +21,7 @@ from starlette.testclient import TestClient
 from starlette.types import Message
 
 from mockauth.errors import ConfigError
-from mockauth.http import server
+from mockauth.http import net, server
 from mockauth.http.app import create_app
 from mockauth.oauth import clientauth
 from mockauth.serve_cli import serve
@@ -290,7 +290,7 @@ def test_oversized_body_is_refused_before_it_is_read(tenant: Tenant) -> None:
 
 
 def test_default_bind_host_is_loopback() -> None:
-    assert server.DEFAULT_HOST == "127.0.0.1"
+    assert net.DEFAULT_HOST == "127.0.0.1"
     assert server.ServeOptions().host == "127.0.0.1"
     assert inspect.signature(server.ServerThread).parameters["host"].default == "127.0.0.1"
     (host_option,) = [p for p in serve.params if p.name == "host"]

@@ -16,8 +16,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from mockauth import paths
 from mockauth.errors import MockAuthError
-from mockauth.http.net import opener_for
-from mockauth.http.server import DEFAULT_HOST, DEFAULT_PORT, base_url
+from mockauth.http.net import DEFAULT_HOST, DEFAULT_PORT, base_url, opener_for
 
 DEFAULT_URL = base_url(DEFAULT_HOST, DEFAULT_PORT)
 DEFAULT_TIMEOUT = 30.0

@@ -29,7 +29,7 @@ from mockauth.http.app import create_app
 from mockauth.http.connections import handshake_loop
 from mockauth.http.fast import protocol_class
 from mockauth.http.limits import HEAD_TIMEOUT, IDLE_TIMEOUT, MAX_HEADER_BYTES, HeaderLimit, Limits
-from mockauth.http.net import is_loopback
+from mockauth.http.net import DEFAULT_HOST, DEFAULT_PORT, base_url, is_loopback
 from mockauth.http.tls import TlsFiles, ensure_tls
 from mockauth.http.workers import Supervisor, worker_env
 from mockauth.http.workers import worker_app as _worker_app  # noqa: F401  (its old name)
@@ -39,8 +39,6 @@ from mockauth.tenant.tenant import Tenant
 from mockauth.tokens.keys import KeyStore
 
 log = logging.getLogger("mockauth")
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8400
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,42 +68,6 @@ def admin_secret_for(host: str, configured: str | None) -> str | None:
     if configured is not None or is_loopback(host):
         return configured
     return secrets.token_urlsafe(32)
-
-
-def base_url(host: str, port: int, *, tls: bool = False) -> str:
-    """The server's own URL; wildcard binds are reached through loopback."""
-    scheme = "https" if tls else "http"
-    try:
-        addr = ipaddress.ip_address(host)
-    except ValueError:
-        return f"{scheme}://{host}:{port}"
-    if addr.is_unspecified:
-        addr = ipaddress.ip_address("::1" if addr.version == 6 else "127.0.0.1")
-    shown = f"[{addr}]" if addr.version == 6 else str(addr)
-    return f"{scheme}://{shown}:{port}"
-
-
-_TRUE = ("1", "true", "t", "yes", "y", "on")
-_FALSE = ("", "0", "false", "f", "no", "n", "off")
-
-
-def url_from_env() -> str:
-    """The URL `mockauth serve` has in this environment: MOCKAUTH_HOST, MOCKAUTH_PORT and
-    MOCKAUTH_TLS, else the defaults. ValueError, naming the variable, for a MOCKAUTH_PORT that
-    is no port (or 0) and a MOCKAUTH_TLS that is not a boolean."""
-    host = os.environ.get("MOCKAUTH_HOST", "").strip() or DEFAULT_HOST
-    port = os.environ.get("MOCKAUTH_PORT", "").strip()
-    number = int(port) if port.isdigit() and len(port) < 6 else -1
-    if port and not 0 < number < 65536:
-        where = "any free port: it does not say which" if number == 0 else "not a port number"
-        raise ValueError(f"MOCKAUTH_PORT = {port!r} is {where}; pass --url or set MOCKAUTH_URL")
-    number = number if port else DEFAULT_PORT
-    flag = os.environ.get("MOCKAUTH_TLS", "")
-    if flag.strip().lower() not in _TRUE + _FALSE:
-        raise ValueError(
-            f"MOCKAUTH_TLS = {flag!r} is not a boolean (1/0, true/false, yes/no, on/off)"
-        )
-    return base_url(host, number, tls=flag.strip().lower() in _TRUE)
 
 
 def certificate_for(keys_dir: str | Path, host: str, issuer: str | None) -> TlsFiles:
