@@ -22,15 +22,13 @@ duplicate member names the last counts, as RFC 7515 and 7519 allow and PyJWT doe
 from __future__ import annotations
 
 import asyncio
-import json
 import math
-import re
 import ssl
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, NoReturn
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -57,14 +55,8 @@ from mockauth.validator.jwks import (
     TimeSource,
     _b64decode,
 )
+from mockauth.validator.segments import json_segment, split_token
 
-# Moved to mockauth.validator.jwks, still importable from here.
-from mockauth.validator.jwks import MAX_JWKS_BYTES as MAX_JWKS_BYTES
-from mockauth.validator.jwks import MIN_KEY_BITS as MIN_KEY_BITS
-from mockauth.validator.jwks import fetch_jwks as fetch_jwks
-from mockauth.validator.jwks import parse_jwks as parse_jwks
-
-MAX_TOKEN_LENGTH = 65_536
 _PADDING = padding.PKCS1v15()
 _SHA256 = hashes.SHA256()
 _HEADER_CACHE_SIZE = 256
@@ -222,8 +214,8 @@ class TokenValidator:
         needs: tuple[Iterable[str], Iterable[str]],
         on_unknown: Callable[[str], rsa.RSAPublicKey],
     ) -> TokenClaims:
-        head, payload, signature = _split(token)
-        claims = _json_object(payload, "payload")
+        head, payload, signature = split_token(token)
+        claims = json_segment(payload, "payload")
         raw_signature = _b64decode(signature, "signature", canonical=True)
         kid = self._headers.get(head) or self._check_header(head)
         key = self._key_set.keys.get(kid) or on_unknown(kid)
@@ -234,7 +226,7 @@ class TokenValidator:
         return self._check_claims(claims, *needs)
 
     def _check_header(self, head: str) -> str:
-        header = _json_object(head, "header")
+        header = json_segment(head, "header")
         alg = header.get("alg")
         if alg != ALGORITHM:
             raise DisallowedAlgorithmError(f"algorithm {alg!r} is not allowed", algorithm=alg)
@@ -302,41 +294,6 @@ class TokenValidator:
 
 
 # --- helpers (module level: no self on the hot path) ---
-
-
-def _split(token: object) -> list[str]:
-    """The three segments of a compact JWS; MalformedTokenError unless there are three."""
-    if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
-        raise MalformedTokenError("not a token string of at most 64 KiB")
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise MalformedTokenError(f"a JWS has 3 segments, this has {len(parts)}")
-    return parts
-
-
-def _reject_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not JSON")
-
-
-_JSON = json.JSONDecoder(parse_constant=_reject_constant)
-# A \uD800-\uDFFF escape: json decodes a lone one into a str no UTF-8 can hold (RFC 8259 8.2),
-# which would fail later in the API that stores or logs the claim. Pairs are fine and rare.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-def _json_object(segment: str, what: str) -> dict[str, Any]:
-    raw = _b64decode(segment, what, canonical=True)
-    try:
-        text = raw.decode("utf-8")
-        value = _JSON.decode(text)
-        if _SURROGATE_ESCAPE.search(text):
-            json.dumps(value, ensure_ascii=False).encode("utf-8")  # UnicodeEncodeError if lone
-    # ValueError covers UnicodeError; RecursionError: nested too deeply, before any key.
-    except (ValueError, RecursionError):
-        raise MalformedTokenError(f"the {what} is not JSON") from None
-    if not isinstance(value, dict):
-        raise MalformedTokenError(f"the {what} is not a JSON object")
-    return value
 
 
 def _strings(value: object) -> tuple[str, ...] | None:

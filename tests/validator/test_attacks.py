@@ -41,7 +41,8 @@ from mockauth.tokens.claims import TokenFactory
 from mockauth.tokens.encoding import b64url, encode_segment
 from mockauth.tokens.jwks import public_jwk
 from mockauth.tokens.keys import KeyStore
-from mockauth.validator.validator import MAX_TOKEN_LENGTH, TokenValidator
+from mockauth.validator.segments import MAX_TOKEN_LENGTH
+from mockauth.validator.validator import TokenValidator
 
 ISSUER = "https://acme.kinde.com"
 AUDIENCE = "https://api.example.com"
