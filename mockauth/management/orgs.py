@@ -21,7 +21,7 @@ from mockauth.management.values import (
     property_values,
     set_property_values,
 )
-from mockauth.tenant.catalog import resolve_flag
+from mockauth.tenant.access import resolve_flag
 from mockauth.tenant.config import ServerConfig
 from mockauth.tenant.flagvalues import FLAG_TYPE_NAMES, flag_text
 from mockauth.tenant.people import Org, org_table, parse_org_table

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from mockauth.tenant.catalog import Catalog, Role, resolve_flag
+from mockauth.tenant.catalog import Catalog, FeatureFlag, Role
 from mockauth.tenant.flagvalues import FlagValue
 from mockauth.tenant.people import Org, User, role_claim
 
@@ -43,6 +43,21 @@ def permission_keys(catalog: Catalog, user: User, org_code: str | None) -> list[
         if role is not None:
             keys += role.permissions
     return list(dict.fromkeys(keys))
+
+
+def resolve_flag(
+    flag: FeatureFlag,
+    org_overrides: Mapping[str, FlagValue] | None,
+    user_overrides: Mapping[str, FlagValue] | None,
+) -> FlagValue:
+    """Environment value, then the organisation's override, then the user's, each only where
+    the flag allows overrides at that level."""
+    value = flag.env
+    if flag.allow_override_level in ("org", "usr") and org_overrides and flag.key in org_overrides:
+        value = org_overrides[flag.key]
+    if flag.allow_override_level == "usr" and user_overrides and flag.key in user_overrides:
+        value = user_overrides[flag.key]
+    return value
 
 
 def flag_values(catalog: Catalog, org: Org | None, user: User | None) -> dict[str, FlagValue]:

@@ -125,24 +125,6 @@ class Catalog:
         return next((c for c in self.categories if c.id == category_id), None)
 
 
-# --- flag values ---------------------------------------------------------------------------
-
-
-def resolve_flag(
-    flag: FeatureFlag,
-    org_overrides: Mapping[str, FlagValue] | None,
-    user_overrides: Mapping[str, FlagValue] | None,
-) -> FlagValue:
-    """Environment value, then the organisation's override, then the user's, each only where
-    the flag allows overrides at that level."""
-    value = flag.env
-    if flag.allow_override_level in ("org", "usr") and org_overrides and flag.key in org_overrides:
-        value = org_overrides[flag.key]
-    if flag.allow_override_level == "usr" and user_overrides and flag.key in user_overrides:
-        value = user_overrides[flag.key]
-    return value
-
-
 # --- tables --------------------------------------------------------------------------------
 
 
