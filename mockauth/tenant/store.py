@@ -248,10 +248,9 @@ class Store:
 
     def spend(self, ident: str, until: float) -> bool:
         """Mark ``ident`` used until ``until`` (real time); False if it already was."""
-        with self._lock:
-            cursor = self._shared_write(
-                "INSERT OR IGNORE INTO spent (id, until) VALUES (?, ?)", (ident, until)
-            )
+        cursor = self._shared_write(
+            "INSERT OR IGNORE INTO spent (id, until) VALUES (?, ?)", (ident, until)
+        )
         return cursor.rowcount == 1
 
     def is_spent(self, ident: str) -> bool:
@@ -261,11 +260,9 @@ class Store:
 
     def note(self, ident: str, text: str, until: float) -> None:
         """Keep ``text`` about ``ident`` until ``until`` (what a used code gave, say)."""
-        with self._lock:
-            self._shared_write(
-                "INSERT OR REPLACE INTO notes (id, text, until) VALUES (?, ?, ?)",
-                (ident, text, until),
-            )
+        self._shared_write(
+            "INSERT OR REPLACE INTO notes (id, text, until) VALUES (?, ?, ?)", (ident, text, until)
+        )
 
     def note_of(self, ident: str) -> str | None:
         with self._lock:
@@ -302,13 +299,12 @@ class Store:
 
     def revoke_family(self, ident: str, until: float) -> None:
         """Revoke every refresh token of a family, for good (until ``until``)."""
-        with self._lock:
-            self._shared_write(
-                "INSERT INTO families (id, generation, rotated_at, revoked, until)"
-                " VALUES (?, 0, 0, 1, ?) ON CONFLICT (id) DO UPDATE SET revoked = 1,"
-                " until = max(until, excluded.until)",
-                (ident, until),
-            )
+        self._shared_write(
+            "INSERT INTO families (id, generation, rotated_at, revoked, until)"
+            " VALUES (?, 0, 0, 1, ?) ON CONFLICT (id) DO UPDATE SET revoked = 1,"
+            " until = max(until, excluded.until)",
+            (ident, until),
+        )
 
     def prune(self, now: float | None = None) -> int:
         """Delete ids, notes and families past their end (an indexed delete, in batches);
@@ -317,27 +313,15 @@ class Store:
         gone = 0
         for table in ("spent", "notes", "families"):
             while not self.stopping.is_set():
-                with self._lock:
-                    cursor = self._shared_write(
-                        f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table}"
-                        " WHERE until < ? LIMIT ?)",
-                        (cutoff, PRUNE_BATCH),
-                    )
+                cursor = self._shared_write(
+                    f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table}"
+                    " WHERE until < ? LIMIT ?)",
+                    (cutoff, PRUNE_BATCH),
+                )
                 gone += max(cursor.rowcount, 0)
                 if cursor.rowcount < PRUNE_BATCH:
                     break
         return gone
-
-    def counts(self) -> dict[str, int]:
-        """Rows per table: what the soak benchmark watches to see the store stay bounded."""
-        with self._lock:
-            out = {
-                table: int(self._shared.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
-                for table in ("spent", "notes", "families")
-            }
-            total = self._db.execute("SELECT coalesce(sum(count), 0) FROM journal").fetchone()
-            out["journal"] = int(total[0])
-        return out
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -407,6 +391,7 @@ class Store:
             _COUNTER.pack_into(self._counter, 0, version)
 
     def _shared_write(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        """One statement in its own transaction on the shared database (it takes the lock)."""
         with self._transaction(self._shared) as db:
             return db.execute(sql, params)
 
