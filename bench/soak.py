@@ -21,11 +21,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import os
-import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -37,6 +33,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 sys.path.insert(0, str(REPO))
 
+from fuzz.fuzz_http import Server as ServeProcess  # noqa: E402
 from mockauth.tenant.config import default_config  # noqa: E402
 
 CONFIG = default_config()
@@ -53,39 +50,12 @@ def log(msg: str) -> None:
 # --------------------------------------------------------------------------- the server
 
 
-class Server:
-    def __init__(self, workers: int) -> None:
-        self.dir = tempfile.TemporaryDirectory(prefix="mockauth-soak-")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("MOCKAUTH_")}
-        env["PYTHONPATH"] = str(REPO)
-        self.proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "mockauth", "serve", "--port", "0"),
-                *("--workers", str(workers), "--keys-dir", "keys"),  # never the user's state dir
-            ],
-            cwd=self.dir.name,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        assert self.proc.stdout is not None and self.proc.stderr is not None
-        self.log: list[str] = []
-        threading.Thread(target=self._drain, args=(self.proc.stderr, True), daemon=True).start()
-        first = self.proc.stdout.readline().strip()
-        if not first.startswith("mockauth serving on "):
-            raise SystemExit(f"mockauth serve did not start: {first!r} {self.log}")
-        threading.Thread(target=self._drain, args=(self.proc.stdout, False), daemon=True).start()
-        self.url = first.removeprefix("mockauth serving on ")
-        parts = urlsplit(self.url)
-        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 0
+class Server(ServeProcess):
+    """`mockauth serve --workers N` over HTTP, started as the fuzzer starts it."""
 
-    def _drain(self, stream: object, keep: bool) -> None:
-        for line in stream:  # type: ignore[attr-defined]
-            if keep:
-                self.log.append(line.rstrip("\n"))
+    def __init__(self, workers: int) -> None:
+        super().__init__(workers, tls=False)
+        self.host, self.port = self.address
 
     def workers(self) -> list[int]:
         """The worker processes (multiprocessing spawn children of the parent)."""
@@ -99,17 +69,6 @@ class Server:
             if int(ppid) == self.proc.pid and state != "Z" and b"spawn_main" in cmdline:
                 found.append(int(stat.parent.name))
         return sorted(found)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        self.dir.cleanup()
-        return self.proc.returncode
 
 
 def rss_mib(pid: int) -> float | None:
