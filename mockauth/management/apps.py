@@ -9,14 +9,13 @@ import string
 from dataclasses import replace
 from typing import Any
 
-from mockauth.management import inputs, lookup
+from mockauth.management import inputs, lookup, values
 from mockauth.management.errors import ManagementBadRequest
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.management.pagination import token_page
 from mockauth.management.values import (
     one_value,
     property_text,
-    property_values,
     set_property_values,
 )
 from mockauth.tenant.apps import App, app_table, parse_app
@@ -176,15 +175,12 @@ def update_application_tokens(call: Call) -> Reply:
     return success()
 
 
-@op(
+get_application_property_values = op(
     "GET",
     "/applications/{application_id}/properties",
     "read:application_properties",
     "getApplicationPropertyValues",
-)
-def get_application_property_values(call: Call) -> Reply:
-    app = lookup.app(call.config, call.params["application_id"])
-    return success(properties=property_values(call.config, "app", app.properties))
+)(values.get_property_values)
 
 
 @op(
@@ -199,13 +195,7 @@ def update_applications_property(call: Call) -> Reply:
     if "value" not in body.data:
         raise body.fail("value", None, "required: a string or boolean")
     value = property_text(body.data["value"], "value")
-    app_id = call.params["application_id"]
-    return set_property_values(
-        call,
-        lambda config: lookup.app(config, app_id),
-        lookup.put_app,
-        one_value(call.params["property_key"], value, "app"),
-    )
+    return set_property_values(call, one_value(call.params["property_key"], value))
 
 
 # --- callback and logout URLs --------------------------------------------------------------

@@ -7,19 +7,14 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from mockauth.management import inputs, lookup
+from mockauth.management import inputs, lookup, values
 from mockauth.management.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management.members import without_org
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.management.pagination import token_page
 from mockauth.management.shapes import created_on, org_entry
 from mockauth.management.values import (
-    checked_values,
-    one_value,
     override_value,
-    property_text,
-    property_values,
-    set_property_values,
 )
 from mockauth.tenant.access import resolve_flag
 from mockauth.tenant.config import ServerConfig
@@ -254,49 +249,24 @@ def delete_organization_feature_flag_overrides(call: Call) -> Reply:
     return _drop_overrides(call, None)
 
 
-@op(
+get_organization_property_values = op(
     "GET",
     "/organizations/{org_code}/properties",
     "read:organization_properties",
     "GetOrganizationPropertyValues",
-)
-def get_organization_property_values(call: Call) -> Reply:
-    org = lookup.org(call.config, call.params["org_code"])
-    return success(properties=property_values(call.config, "org", org.properties))
-
-
-@op(
+)(values.get_property_values)
+update_organization_properties = op(
     "PATCH",
     "/organizations/{org_code}/properties",
     "update:organization_properties",
     "UpdateOrganizationProperties",
-)
-def update_organization_properties(call: Call) -> Reply:
-    body = call.table()
-    code = call.params["org_code"]
-    return set_property_values(
-        call,
-        lambda config: lookup.org(config, code),
-        lookup.put_org,
-        lambda config: checked_values(config, body, "org"),
-    )
-
-
-@op(
+)(values.update_property_values)
+update_organization_property = op(
     "PUT",
     "/organizations/{org_code}/properties/{property_key}",
     "update:organization_properties",
     "UpdateOrganizationProperty",
-)
-def update_organization_property(call: Call) -> Reply:
-    value = property_text(call.required("value"), "value")
-    code = call.params["org_code"]
-    return set_property_values(
-        call,
-        lambda config: lookup.org(config, code),
-        lookup.put_org,
-        one_value(call.params["property_key"], value, "org"),
-    )
+)(values.update_property_value)
 
 
 OPERATIONS = [

@@ -9,19 +9,14 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import Any
 
-from mockauth.management import inputs, lookup
+from mockauth.management import inputs, lookup, values
 from mockauth.management.errors import ManagementBadRequest, ManagementConflict
 from mockauth.management.operations import Call, Reply, op, success
 from mockauth.management.org_api_scopes import api_scope_entries
 from mockauth.management.pagination import token_page
 from mockauth.management.shapes import created_on, expanded, identities, user_entry
 from mockauth.management.values import (
-    checked_values,
-    one_value,
     override_value,
-    property_text,
-    property_values,
-    set_property_values,
 )
 from mockauth.tenant.config import ServerConfig
 from mockauth.tenant.people import EMAIL_RE, User, user_table
@@ -242,39 +237,18 @@ def update_user_feature_flag_override(call: Call) -> Reply:
     return success()
 
 
-@op("GET", "/users/{user_id}/properties", "read:user_properties", "GetUserPropertyValues")
-def get_user_property_values(call: Call) -> Reply:
-    user = lookup.user(call.config, call.params["user_id"])
-    return success(properties=property_values(call.config, "usr", user.properties))
-
-
-@op("PATCH", "/users/{user_id}/properties", "update:user_properties", "UpdateUserProperties")
-def update_user_properties(call: Call) -> Reply:
-    body = call.table()
-    user_id = call.params["user_id"]
-    return set_property_values(
-        call,
-        lambda config: lookup.user(config, user_id),
-        lookup.put_user,
-        lambda config: checked_values(config, body, "usr"),
-    )
-
-
-@op(
+get_user_property_values = op(
+    "GET", "/users/{user_id}/properties", "read:user_properties", "GetUserPropertyValues"
+)(values.get_property_values)
+update_user_properties = op(
+    "PATCH", "/users/{user_id}/properties", "update:user_properties", "UpdateUserProperties"
+)(values.update_property_values)
+update_user_property = op(
     "PUT",
     "/users/{user_id}/properties/{property_key}",
     "update:user_properties",
     "UpdateUserProperty",
-)
-def update_user_property(call: Call) -> Reply:
-    value = property_text(call.required("value"), "value")
-    user_id = call.params["user_id"]
-    return set_property_values(
-        call,
-        lambda config: lookup.user(config, user_id),
-        lookup.put_user,
-        one_value(call.params["property_key"], value, "usr"),
-    )
+)(values.update_property_value)
 
 
 @op("PUT", "/users/{user_id}/password", "update:user_passwords", "SetUserPassword")

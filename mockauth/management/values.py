@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any
 
 from mockauth.management import lookup
 from mockauth.management.errors import ManagementBadRequest
@@ -16,8 +16,6 @@ from mockauth.tenant.config import ServerConfig
 from mockauth.tenant.flagvalues import flag_value_from_text
 from mockauth.tenant.people import Org, User
 from mockauth.tenant.validate import Table
-
-Holder = TypeVar("Holder", User, Org, App)
 
 
 def override_value(flag_type: str, text: str) -> bool | str | int:
@@ -67,29 +65,63 @@ def checked_values(config: ServerConfig, body: Table, context: str) -> dict[str,
     return out
 
 
-def set_property_values(
-    call: Call,
-    find: Callable[[ServerConfig], Holder],
-    put: Callable[[ServerConfig, Holder], ServerConfig],
-    values: Callable[[ServerConfig], dict[str, str]],
-) -> Reply:
-    """Merge ``values`` (checked against the config of the write) into the properties of the
-    user, organisation or app ``find`` picks, in one tenant write."""
+def _holder(call: Call, config: ServerConfig) -> tuple[str, User | Org | App]:
+    """The user, organisation or app whose properties the path names, and their context."""
+    params = call.params
+    if "application_id" in params:
+        return "app", lookup.app(config, params["application_id"])
+    if "user_id" in params:
+        return "usr", lookup.user(config, params["user_id"])
+    return "org", lookup.org(config, params["org_code"])
+
+
+def _put(config: ServerConfig, holder: User | Org | App) -> ServerConfig:
+    if isinstance(holder, User):
+        return lookup.put_user(config, holder)
+    if isinstance(holder, Org):
+        return lookup.put_org(config, holder)
+    return lookup.put_app(config, holder)
+
+
+def set_property_values(call: Call, values: Callable[[ServerConfig, str], dict[str, str]]) -> Reply:
+    """Merge ``values`` (checked against the config of the write and the holder's context)
+    into the properties of the user, organisation or app the path names, in one write."""
 
     def change(config: ServerConfig) -> tuple[ServerConfig, None]:
-        holder = find(config)
-        merged = MappingProxyType({**holder.properties, **values(config)})
-        return put(config, replace(holder, properties=merged)), None
+        context, holder = _holder(call, config)
+        merged = MappingProxyType({**holder.properties, **values(config, context)})
+        return _put(config, replace(holder, properties=merged)), None
 
     call.tenant.update(change)
     return success()
 
 
-def one_value(key: str, value: str, context: str) -> Callable[[ServerConfig], dict[str, str]]:
-    """``{key: value}``, once ``key`` is a property of ``context`` (else 404)."""
+def one_value(key: str, value: str) -> Callable[[ServerConfig, str], dict[str, str]]:
+    """``{key: value}``, once ``key`` is a property of the holder's context (else 404)."""
 
-    def checked(config: ServerConfig) -> dict[str, str]:
+    def checked(config: ServerConfig, context: str) -> dict[str, str]:
         lookup.prop(config, key, context)
         return {key: value}
 
     return checked
+
+
+# One handler per operation kind: users, organisations and apps each declare the operation
+# with their own path, scope and name (users.py, orgs.py, apps.py).
+
+
+def get_property_values(call: Call) -> Reply:
+    context, holder = _holder(call, call.config)
+    return success(properties=property_values(call.config, context, holder.properties))
+
+
+def update_property_values(call: Call) -> Reply:
+    """``{"properties": {key: value}}``, merged."""
+    body = call.table()
+    return set_property_values(call, lambda config, context: checked_values(config, body, context))
+
+
+def update_property_value(call: Call) -> Reply:
+    """``{"value": ...}`` for the property the path names."""
+    value = property_text(call.required("value"), "value")
+    return set_property_values(call, one_value(call.params["property_key"], value))
